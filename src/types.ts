@@ -1,0 +1,122 @@
+/**
+ * Boundary types: plain data only, so they cross workers, HTTP and postMessage unchanged.
+ * Everything that enters from outside (files, JSON, flags) is validated into these shapes.
+ */
+
+/** Element types we read from checkpoints. Everything numeric is widened to float32 for the model. */
+export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+/** A tensor on the host: shape + typed data. Float dtypes are always decoded to Float32Array (F64 stays F64). */
+export interface HostTensor {
+  dtype: DType;
+  shape: number[];
+  data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Int16Array;
+}
+
+/** Named tensors in file order (Map keeps insertion order). */
+export type TensorMap = Map<string, HostTensor>;
+
+/** 8-bit RGB image, row-major, interleaved. Every decoder converts to this (Pillow's convert('RGB')). */
+export interface RgbImage {
+  width: number;
+  height: number;
+  data: Uint8Array; // length width*height*3
+}
+
+/** DINOv2 ViT encoder (official layout, patch 14, LayerScale, optional registers). */
+export interface VitEncoderConfig {
+  kind: 'dinov2';
+  embedDim: number;
+  depth: number;
+  numHeads: number;
+  patchSize: number;
+  registerTokens: number;
+  /** Side of the stored positional grid (37 for img_size 518). */
+  posGridSize: number;
+  mlpRatio: number;
+  /** LayerNorm epsilon inside the encoder (1e-6). */
+  lnEps: number;
+  /** DINOv2 interpolate_offset (0.1). */
+  interpolateOffset: number;
+}
+
+/** Later issues add CNN encoders to this union. */
+export type EncoderConfig = VitEncoderConfig;
+
+/** Everything that defines an INP-Former: nothing is inferred from names. */
+export interface InpFormerConfig {
+  architecture: 'inp-former';
+  encoder: EncoderConfig;
+  /** Width of the INP extractor, bottleneck and decoder (= encoder width for ViTs). */
+  embedDim: number;
+  /** Heads of the extractor and decoder blocks. */
+  numHeads: number;
+  /** Number of INP tokens M. */
+  inpCount: number;
+  /** Number of INP-guided decoder blocks. */
+  decoderDepth: number;
+  /** 0-based encoder block indices whose outputs are tapped. */
+  targetLayers: number[];
+  /** Groups over the tapped layers (indices into targetLayers). */
+  fuseEncoder: number[][];
+  /** Groups over the reversed decoder outputs. */
+  fuseDecoder: number[][];
+  mlpRatio: number;
+  /** LayerNorm epsilon in extractor and decoder (1e-8). */
+  lnEps: number;
+}
+
+export type Protocol = 'official' | 'annotate';
+
+export interface PreprocessConfig {
+  protocol: Protocol;
+  /** official: Pillow resize to resize×resize, then centre crop to crop×crop. annotate: squash to resize×resize. */
+  resize: number;
+  crop: number;
+  /** Size of the evaluation map under the official protocol. */
+  mapSize: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
+/** Threshold calibration saved with a model (filled by the masks issue). */
+export interface Calibration {
+  method: 'normals-quantile' | 'f1-adaptive' | 'manual';
+  pixelThreshold: number;
+  imageThreshold?: number;
+  min: number;
+  max: number;
+  inputs?: Record<string, unknown>;
+}
+
+export interface ModelFileEntry {
+  sha256: string;
+  bytes: number;
+}
+
+/** manifest.json of our model folder. */
+export interface ModelManifest {
+  format: 'inp-former-model';
+  formatVersion: 1;
+  name: string;
+  config: InpFormerConfig;
+  preprocess: PreprocessConfig;
+  calibration?: Calibration;
+  /** weights.safetensors (and any other file), each with sha256 and size. */
+  files: Record<string, ModelFileEntry>;
+  source?: { file: string; format: string };
+}
+
+/** A single-channel float map, row-major. */
+export interface AnomalyMap {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
+export interface Prediction {
+  /** Reconstruction map (or the zero-shot map when zeroShot was asked for). */
+  map: AnomalyMap;
+  /** Mean of the top 1 % of the map. */
+  score: number;
+}
