@@ -7,20 +7,16 @@ const IS_NODE = typeof process !== 'undefined' && !!process.versions?.node;
 
 /**
  * Registers a backend's kernels on first use. Imports are lazy so a page or CLI only loads what it asks for.
- * webgpu in Node needs the `webgpu` (Dawn) package and `navigator.gpu` set *before* the backend module is
- * imported, because tfjs-backend-webgpu registers itself only if navigator.gpu exists then (runtime.md §2).
+ * webgpu in Node goes through platform/node-webgpu.ts (Dawn + a software Vulkan driver).
  */
 async function register(name: BackendName): Promise<void> {
   if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
   } else if (name === 'webgpu') {
-    if (IS_NODE && !(globalThis as any).navigator?.gpu) {
-      const dawn: any = await import('webgpu');
-      Object.assign(globalThis, dawn.globals);
-      Object.defineProperty(globalThis, 'navigator', {
-        value: { ...((globalThis as any).navigator ?? {}), gpu: dawn.create([]) },
-        configurable: true, writable: true,
-      });
+    if (IS_NODE) {
+      // A variable specifier keeps bundlers from pulling Node-only code into the browser build.
+      const nodeWebgpu = '../platform/node-webgpu.ts';
+      await (await import(/* @vite-ignore */ nodeWebgpu)).installNodeWebGPU();
     }
     await import('@tensorflow/tfjs-backend-webgpu');
   }

@@ -1,0 +1,26 @@
+import { existsSync } from 'node:fs';
+
+/**
+ * Gives Node a `navigator.gpu` from the `webgpu` (Dawn) package. Must run before tfjs-backend-webgpu is imported,
+ * because that module registers its backend only if navigator.gpu exists at import time (runtime.md §2).
+ * Headless Linux boxes have no GPU: unless the user chose a Vulkan driver, use the SwiftShader ICD that Debian's
+ * chromium package ships (the Vulkan loader reads VK_ICD_FILENAMES when Dawn creates its instance).
+ */
+export async function installNodeWebGPU(): Promise<void> {
+  if ((globalThis as any).navigator?.gpu) return;
+  const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
+  if (!process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) process.env.VK_ICD_FILENAMES = swiftshader;
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  const dawn: any = await import('webgpu');
+  Object.assign(globalThis, dawn.globals);
+  Object.defineProperty(globalThis, 'navigator', {
+    value: { ...((globalThis as any).navigator ?? {}), gpu: dawn.create([]) },
+    configurable: true, writable: true,
+  });
+}
+
+/** Dawn keeps Node alive while navigator.gpu exists (webgpu README); call when done with WebGPU. */
+export function releaseNodeWebGPU(): void {
+  const nav = (globalThis as any).navigator;
+  if (nav?.gpu) delete nav.gpu;
+}
