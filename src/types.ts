@@ -99,7 +99,12 @@ export interface ModelManifest {
   format: 'inp-former-model';
   formatVersion: 1;
   name: string;
-  config: InpFormerConfig;
+  /** An INP-Former (encoder + head) or a bare encoder (a converted DINOv2, for training). */
+  kind: 'inp-former' | 'encoder';
+  /** Present when kind is 'inp-former'. */
+  config?: InpFormerConfig;
+  /** Present when kind is 'encoder'. */
+  encoder?: VitEncoderConfig;
   preprocess: PreprocessConfig;
   calibration?: Calibration;
   /** weights.safetensors (and any other file), each with sha256 and size. */

@@ -65,11 +65,12 @@ export function inferInpFormerConfig(t: TensorMap, where: string, overrides: Con
   if (decoderDepth === 0) throw new CheckpointError(where, 'no decoder.N tensors: not an INP-Former checkpoint');
   const heads = shapeOf(t, 'decoder.0.attn.learn_scale', where)[0];
   const targetLayers = overrides.targetLayers ?? defaultTargetLayers(encoder.depth);
+  const { encoder: _encoderOverrides, ...rest } = overrides;
   const cfg: InpFormerConfig = {
     architecture: 'inp-former', encoder, embedDim: C, numHeads: heads, inpCount: M, decoderDepth,
     targetLayers, fuseEncoder: defaultGroups(targetLayers.length), fuseDecoder: defaultGroups(decoderDepth),
     mlpRatio: shapeOf(t, 'bottleneck.0.fc1.weight', where)[0] / C, lnEps: 1e-8,
-    ...overrides, ...{ encoder },
+    ...rest,
   };
   validateConfig(cfg, where);
   return cfg;

@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { InputError } from '../../src/errors.ts';
+import { decodeImage } from '../../src/image/decode.ts';
+import { createInpFormer } from '../../src/inp-former/model.ts';
+import { encodeNpy } from '../../src/io/npy.ts';
+import { loadModelFromPath } from '../../src/model-folder/node-io.ts';
+import { ensureOutputDir, writeFileAtomic } from '../../src/platform/node-files.ts';
+import { OFFICIAL_PREPROCESS, preprocess, stackBatch, validatePreprocess, type Preprocessed } from '../../src/preprocess/preprocess.ts';
+import { useBackend } from '../../src/runtime/backend.ts';
+import type { PreprocessConfig } from '../../src/types.ts';
+import { choice, intFlag, parse, required } from './args.ts';
+import { collectImages, readInput, stemsOf } from './images.ts';
+import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
+import { progressReporter } from './progress.ts';
+
+export const PREPROCESS_FLAGS = {
+  protocol: { type: 'string' }, resize: { type: 'string' }, crop: { type: 'string' }, 'map-size': { type: 'string' },
+} as const;
+
+/** Flags over the model's saved preprocessing (or the official defaults). */
+export function preprocessFromFlags(v: Record<string, unknown>, base: PreprocessConfig = OFFICIAL_PREPROCESS): PreprocessConfig {
+  const protocol = choice(v.protocol as string | undefined, 'protocol', ['official', 'annotate'] as const, base.protocol);
+  return {
+    ...base, protocol,
+    resize: intFlag(v.resize as string | undefined, 'resize', base.resize),
+    crop: intFlag(v.crop as string | undefined, 'crop', base.crop),
+    mapSize: intFlag(v['map-size'] as string | undefined, 'map-size', base.mapSize),
+  };
+}
+
+export const command = {
+  summary: 'Anomaly scores (and maps) of images with an INP-Former model.',
+  usage: '-m <model-dir|checkpoint> <images or folders…> -o <out-dir> [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--zero-shot] [--save-maps] [--backend wasm|cpu|webgpu] [--batch N]',
+  async run(argv: string[]) {
+    const { values, positionals } = parse(argv, {
+      model: { type: 'string', short: 'm' }, output: { type: 'string', short: 'o' }, 'zero-shot': { type: 'boolean' },
+      'save-maps': { type: 'boolean' }, backend: { type: 'string' }, batch: { type: 'string' }, ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
+    });
+    const modelPath = required(values.model, 'model (-m)');
+    const outDir = required(values.output, 'output (-o)');
+    const backend = choice(values.backend, 'backend', ['wasm', 'cpu', 'webgpu'] as const, 'wasm');
+    const batch = intFlag(values.batch, 'batch', 1);
+    const files = await collectImages(positionals);
+    const stems = stemsOf(files);
+    await ensureOutputDir(outDir);
+    const resolved = await loadModelFromPath(modelPath, configOverrides(values));
+    if (resolved.content.kind !== 'inp-former') {
+      throw new InputError(modelPath, 'is an encoder only (no INP-Former head): train a model with it first');
+    }
+    const config = resolved.content.config;
+    const pre = preprocessFromFlags(values, resolved.preprocess);
+    validatePreprocess(pre, config.encoder.patchSize);
+    if (values['save-maps']) await ensureOutputDir(path.join(outDir, 'maps'));
+
+    await useBackend(backend);
+    const model = createInpFormer(config, resolved.content.tensors);
+    const scores: Record<string, number> = {};
+    const progress = progressReporter('predict', files.length);
+    try {
+      for (let i = 0; i < files.length; i += batch) {
+        const chunk = files.slice(i, i + batch);
+        const items: Preprocessed[] = [];
+        for (const f of chunk) items.push(preprocess(decodeImage(await readInput(f), f), pre, config.encoder.patchSize, f));
+        if (pre.protocol === 'annotate') {
+          // Each map goes back to its own image size, so images run one by one.
+          for (const [j, it] of items.entries()) {
+            const r = await model.predict(stackBatch([it]), { mapSize: pre.mapSize, zeroShot: values['zero-shot'], outputSize: [it.source.height, it.source.width] });
+            await record(chunk[j], stems[i + j], r.maps[0], r.height, r.width, r.scores[0]);
+          }
+        } else {
+          const r = await model.predict(stackBatch(items), { mapSize: pre.mapSize, zeroShot: values['zero-shot'] });
+          for (const [j, f] of chunk.entries()) await record(f, stems[i + j], r.maps[j], r.height, r.width, r.scores[j]);
+        }
+        progress.tick(Math.min(i + batch, files.length), path.basename(chunk[chunk.length - 1]));
+      }
+    } finally {
+      progress.end();
+      model.dispose();
+      if (backend === 'webgpu') (await import('../../src/platform/node-webgpu.ts')).releaseNodeWebGPU();
+    }
+    await writeFileAtomic(path.join(outDir, 'scores.json'), `${JSON.stringify(scores, null, 2)}\n`);
+
+    async function record(file: string, stem: string, map: Float32Array, h: number, w: number, score: number) {
+      scores[file] = score;
+      if (values['save-maps']) await writeFileAtomic(path.join(outDir, 'maps', `${stem}.npy`), encodeNpy(map, [h, w]));
+    }
+  },
+};
