@@ -57,9 +57,12 @@ export function decodeTensor(dtype: DType, shape: number[], bytes: Uint8Array): 
 }
 
 /** float32 -> IEEE half with round-to-nearest-even (for F16 model export). */
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
 export function floatToHalf(v: number): number {
-  const f32 = new Float32Array([v]);
-  const x = new Uint32Array(f32.buffer)[0];
+  F32[0] = v;
+  const x = U32[0];
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
