@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { cosineSimilarity } from '../runtime/ops.ts';
+import { cosineSimilarity, meanOf } from '../runtime/ops.ts';
 
 /** The official evaluation kernel: 5×5, σ = 4, normalised to sum 1 (utils.get_gaussian_kernel). */
 export function gaussianKernel(size = 5, sigma = 4): Float32Array {
@@ -30,8 +30,7 @@ export function gaussianBlur(x: tf.Tensor4D, size = 5, sigma = 4): tf.Tensor4D {
 export function reconstructionMap(en: tf.Tensor3D[], de: tf.Tensor3D[], gh: number, gw: number): tf.Tensor4D {
   return tf.tidy(() => {
     const maps = en.map((e, g) => tf.sub(1, cosineSimilarity(e, de[g], 2)));
-    const mean = maps.length === 1 ? maps[0] : tf.div(tf.addN(maps), maps.length);
-    return mean.reshape([-1, gh, gw, 1]) as tf.Tensor4D;
+    return meanOf(maps).reshape([-1, gh, gw, 1]) as tf.Tensor4D;
   });
 }
 

@@ -85,6 +85,10 @@ export function l2Normalize(x: tf.Tensor, eps = 1e-12): tf.Tensor {
   return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 2, -1, true), eps)));
 }
 
+/**
+ * Mean of same-shaped tensors. Summed pairwise rather than with tf.addN: WebGPU's AddN binds one storage buffer
+ * per input and default devices allow only 8 per shader stage, so 8 tapped layers would fail there.
+ */
 export function meanOf(xs: tf.Tensor[]): tf.Tensor {
-  return tf.tidy(() => (xs.length === 1 ? xs[0].clone() : tf.div(tf.addN(xs), xs.length)));
+  return tf.tidy(() => (xs.length === 1 ? xs[0].clone() : tf.div(xs.reduce((a, b) => tf.add(a, b)), xs.length)));
 }
