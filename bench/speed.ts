@@ -1,0 +1,63 @@
+/**
+ * npm run bench:speed — ms per image of the whole INP-Former (encoder + head + official map chain) with random
+ * weights at real sizes, on tfjs wasm in Node. Writes its table into BENCHMARKS.md between markers.
+ * Options: --sizes small,base --inputs 224,392 --reps 5
+ */
+import * as tf from '@tensorflow/tfjs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { dinov2InpFormerConfig, randomInpFormer } from '../src/inp-former/init.ts';
+import { createInpFormer } from '../src/inp-former/model.ts';
+import { useBackend } from '../src/runtime/backend.ts';
+import { replaceSection } from './report.ts';
+
+const { values } = parseArgs({ options: { sizes: { type: 'string', default: 'small,base' }, inputs: { type: 'string', default: '224,392' }, reps: { type: 'string', default: '5' } } });
+const sizes = values.sizes!.split(',') as Array<'small' | 'base' | 'large'>;
+const inputs = values.inputs!.split(',').map(Number);
+const reps = Number(values.reps);
+
+/** Forward MACs of the model at input S (encoder blocks run + head), for GFLOP/s. */
+function gflop(size: 'small' | 'base' | 'large', S: number): number {
+  const c = dinov2InpFormerConfig(size);
+  const C = c.embedDim;
+  const N = (S / 14) ** 2;
+  const L = N + 5;
+  const blocks = Math.max(...c.targetLayers) + 1;
+  const enc = blocks * (12 * L * C * C + 2 * L * L * C) + N * 3 * 196 * C;
+  const dec = c.decoderDepth * (N * (2 * C * C + 8 * C * C) + 6 * 3 * C * C);
+  const bott = N * 8 * C * C;
+  return (2 * (enc + dec + bott)) / 1e9;
+}
+
+await useBackend('wasm');
+const rows: string[] = [];
+for (const size of sizes) {
+  const cfg = dinov2InpFormerConfig(size);
+  const model = createInpFormer(cfg, randomInpFormer(cfg, 1));
+  for (const S of inputs) {
+    const x = tf.randomNormal([1, 3, S, S], 0, 1, 'float32', 1) as tf.Tensor4D;
+    await model.predict(x, { mapSize: 256 }); // warm-up: kernels, positional table
+    const times: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      await model.predict(x, { mapSize: 256 });
+      times.push(performance.now() - t0);
+    }
+    x.dispose();
+    times.sort((a, b) => a - b);
+    const med = times[Math.floor(times.length / 2)];
+    const g = gflop(size, S);
+    const line = `| tfjs wasm (1 thread, Node ${process.version}) | ViT-${size[0].toUpperCase()}/14 | ${S} | ${med.toFixed(0)} | ${times[0].toFixed(0)} | ${(g / (med / 1000)).toFixed(1)} |`;
+    console.log(line);
+    rows.push(line);
+  }
+  model.dispose();
+}
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+replaceSection('speed-node', [
+  `Command: \`npm run bench:speed\` · ${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${cpu}) · random weights, batch 1, median of ${reps} after a warm-up, whole model incl. the 256×256 map chain.`,
+  '',
+  '| runtime | model | input | ms / image (median) | min | GFLOP/s |',
+  '|---|---|---|---|---|---|',
+  ...rows,
+].join('\n'));

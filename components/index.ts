@@ -1,0 +1,1 @@
+export { AnomalyViewer } from './anomaly-viewer.ts';

@@ -1,0 +1,23 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+const wasmEsm = fileURLToPath(new URL('./node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.fesm.js', import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // The package's ESM entry breaks Vite's dev server (runtime.md §7); its flat ESM bundle works everywhere.
+    alias: [{ find: /^@tensorflow\/tfjs-backend-wasm$/, replacement: wasmEsm }],
+  },
+  server: {
+    // Cross-origin isolation lets the wasm backend use threads where the machine has cores to spare.
+    headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+  },
+  preview: {
+    headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+  },
+  build: {
+    target: 'es2022',
+    rollupOptions: { input: { main: 'index.html', bench: 'bench/browser.html' } },
+  },
+  optimizeDeps: { exclude: ['webgpu'] },
+});
