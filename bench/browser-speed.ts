@@ -1,7 +1,7 @@
 /** Browser half of bench:speed: ?backend=wasm|webgpu&sizes=small,base&inputs=224,392&reps=3 → window.__bench. */
 import * as tf from '@tensorflow/tfjs';
 import { dinov2InpFormerConfig, randomInpFormer } from '../src/inp-former/init.ts';
-import { createInpFormer } from '../src/inp-former/model.ts';
+import { createInpFormer } from '../src/inp-former/predict.ts';
 import { useBackend, type BackendName } from '../src/runtime/backend.ts';
 import { configureWebWasm } from '../src/platform/web-wasm.ts';
 

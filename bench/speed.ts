@@ -7,11 +7,14 @@ import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { dinov2InpFormerConfig, randomInpFormer } from '../src/inp-former/init.ts';
-import { createInpFormer } from '../src/inp-former/model.ts';
+import { createInpFormer } from '../src/inp-former/predict.ts';
 import { useBackend } from '../src/runtime/backend.ts';
 import { replaceSection } from './report.ts';
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: 'small,base' }, inputs: { type: 'string', default: '224,392' }, reps: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: {
+  sizes: { type: 'string', default: 'small,base' }, inputs: { type: 'string', default: '224,392' }, reps: { type: 'string', default: '5' },
+  'no-browser': { type: 'boolean' },
+} });
 const sizes = values.sizes!.split(',') as Array<'small' | 'base' | 'large'>;
 const inputs = values.inputs!.split(',').map(Number);
 const reps = Number(values.reps);
@@ -53,9 +56,42 @@ for (const size of sizes) {
   }
   model.dispose();
 }
+/** Headless Chromium: wasm at every size, WebGPU (SwiftShader, ~0.3 GFLOP/s) for ViT-S 224 only. */
+async function browserRows(): Promise<string[]> {
+  const { HAS_CHROMIUM, launchChromium, startVite } = await import('../test/browser/chromium.ts');
+  if (!HAS_CHROMIUM) return ['| headless Chromium | – | – | not run: no /usr/bin/chromium | | |'];
+  const vite = await startVite();
+  const browser = await launchChromium();
+  const version = browser.version();
+  const out: string[] = [];
+  try {
+    const runs: Array<[string, string, string, number]> = [['wasm', values.sizes!, values.inputs!, reps], ['webgpu', 'small', '224', 1]];
+    for (const [backend, s, inp, r] of runs) {
+      const page = await browser.newPage();
+      await page.goto(`${vite.url}/bench/browser.html?backend=${backend}&sizes=${s}&inputs=${inp}&reps=${r}`);
+      await page.waitForFunction(() => (window as any).__bench || (window as any).__benchError, undefined, { timeout: 1_800_000, polling: 1000 });
+      const res = await page.evaluate(() => (window as any).__bench ?? { error: (window as any).__benchError });
+      await page.close();
+      if (res.error) { out.push(`| Chromium ${version} ${backend} | – | – | failed: ${String(res.error).split('\n')[0]} | | |`); continue; }
+      for (const { size, input, ms } of res.results as Array<{ size: 'small' | 'base'; input: number; ms: number[] }>) {
+        ms.sort((a, b) => a - b);
+        const med = ms[Math.floor(ms.length / 2)];
+        const line = `| tfjs ${res.backend} (headless Chromium ${version}${backend === 'webgpu' ? ', SwiftShader' : ', 1 thread'}) | ViT-${size[0].toUpperCase()}/14 | ${input} | ${med.toFixed(0)} | ${ms[0].toFixed(0)} | ${(gflop(size, input) / (med / 1000)).toFixed(1)} |`;
+        console.log(line);
+        out.push(line);
+      }
+    }
+  } finally {
+    await browser.close();
+    await vite.server.close();
+  }
+  return out;
+}
+if (!values['no-browser']) rows.push(...await browserRows());
+
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 replaceSection('speed-node', [
-  `Command: \`npm run bench:speed\` · ${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${cpu}) · random weights, batch 1, median of ${reps} after a warm-up, whole model incl. the 256×256 map chain.`,
+  `Command: \`npm run bench:speed\` · ${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${cpu}) · random weights, batch 1, median of ${reps} after a warm-up (WebGPU: 1 run), whole model incl. the 256×256 map chain. Target: ViT-S/14 at 224 under 1 s in Node.`,
   '',
   '| runtime | model | input | ms / image (median) | min | GFLOP/s |',
   '|---|---|---|---|---|---|',

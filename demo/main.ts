@@ -6,7 +6,7 @@ import { LitElement, css, html } from 'lit';
 import '../components/anomaly-viewer.ts';
 import { loadCheckpoint } from '../src/checkpoint/load.ts';
 import { decodeImage } from '../src/image/decode.ts';
-import { createInpFormer, type InpFormer } from '../src/inp-former/model.ts';
+import { createInpFormer, type InpFormer } from '../src/inp-former/predict.ts';
 import { MANIFEST_FILE, openModelFolder, parseManifest } from '../src/model-folder/manifest.ts';
 import { configureWebWasm } from '../src/platform/web-wasm.ts';
 import { OFFICIAL_PREPROCESS, preprocess, stackBatch } from '../src/preprocess/preprocess.ts';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { InputError } from '../../src/errors.ts';
 import { decodeImage } from '../../src/image/decode.ts';
-import { createInpFormer } from '../../src/inp-former/model.ts';
+import { createInpFormer } from '../../src/inp-former/predict.ts';
 import { encodeNpy } from '../../src/io/npy.ts';
 import { loadModelFromPath } from '../../src/model-folder/node-io.ts';
 import { ensureOutputDir, writeFileAtomic } from '../../src/platform/node-files.ts';

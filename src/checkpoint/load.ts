@@ -5,7 +5,7 @@ import { toOfficialKeys, type CheckpointFormat } from './keymap.ts';
 import { readPth } from './pth.ts';
 import { readSafetensors } from './safetensors.ts';
 
-/** Every tensor of an official DINOv2 encoder state dict (under `prefix`) and its shape. */
+/** Every tensor of an official DINOv2 encoder state dict (under `prefix`) and its shape, in state-dict order. */
 export function expectedEncoderShapes(e: VitEncoderConfig, prefix = 'encoder.'): Map<string, number[]> {
   const C = e.embedDim;
   const H = Math.round(C * e.mlpRatio);
@@ -30,7 +30,7 @@ export function expectedEncoderShapes(e: VitEncoderConfig, prefix = 'encoder.'):
   return s;
 }
 
-/** The trainable head's tensors (official names) and shapes. */
+/** The trainable head's tensors (official names) and shapes, in state-dict order. */
 export function expectedHeadShapes(c: InpFormerConfig): Map<string, number[]> {
   const C = c.embedDim;
   const H = Math.round(C * c.mlpRatio);
@@ -53,50 +53,81 @@ export function expectedHeadShapes(c: InpFormerConfig): Map<string, number[]> {
   return s;
 }
 
-/** Full official INP-Former state dict: what model.pth holds and what `export` writes. */
+/**
+ * Every key of an official INP-Former model.pth and its shape, including what the forward pass never reads
+ * (encoder.mask_token, encoder.norm.*, encoder blocks past the last tap): what `convert` writes and checks.
+ */
 export function expectedShapes(c: InpFormerConfig): Map<string, number[]> {
-  return new Map([...expectedEncoderShapes(c.encoder), ...expectedHeadShapes(c)]);
+  const head = expectedHeadShapes(c);
+  // Official order: the INPs (registered first), the encoder, then the rest of the head.
+  const out = new Map([['prototype_token', head.get('prototype_token')!]]);
+  for (const part of [expectedEncoderShapes(c.encoder), head]) for (const [k, v] of part) out.set(k, v);
+  return out;
+}
+
+const MAX_LISTED = 5;
+
+function listed(xs: string[]): string {
+  return xs.slice(0, MAX_LISTED).join(', ') + (xs.length > MAX_LISTED ? ` and ${xs.length - MAX_LISTED} more` : '');
 }
 
 /**
- * Strict loading: a missing, unexpected or mis-shaped tensor, or a NaN/Inf value, is an error that names it.
- * (The official loader uses strict=False for DINOv2 and would silently run with random weights.)
+ * Strict loading: missing, unexpected and mis-shaped tensors are reported together (up to 5 of each), then any
+ * NaN/Inf value. The official loader uses strict=False for DINOv2 and would silently run with random weights.
  */
 export function validateTensors(t: TensorMap, expected: Map<string, number[]>, where: string): void {
-  const list = (xs: string[]) => xs.slice(0, 5).join(', ') + (xs.length > 5 ? ` and ${xs.length - 5} more` : '');
   const missing = [...expected.keys()].filter((k) => !t.has(k));
-  if (missing.length) throw new CheckpointError(where, `missing tensor${missing.length > 1 ? 's' : ''} ${list(missing)}`);
   const unexpected = [...t.keys()].filter((k) => !expected.has(k));
-  if (unexpected.length) throw new CheckpointError(where, `unexpected tensor${unexpected.length > 1 ? 's' : ''} ${list(unexpected)}`);
-  for (const [k, shape] of expected) {
-    const got = t.get(k)!;
-    if (got.shape.join(',') !== shape.join(',')) {
-      throw new CheckpointError(`${where}: ${k}`, `has shape [${got.shape}], expected [${shape}]`);
-    }
-    const d = got.data;
-    if (d instanceof Float32Array || d instanceof Float64Array) {
-      for (let i = 0; i < d.length; i++) {
-        if (!Number.isFinite(d[i])) throw new CheckpointError(`${where}: ${k}`, `contains ${d[i]} at element ${i}`);
-      }
+  const misShaped = [...expected].filter(([k, shape]) => t.has(k) && t.get(k)!.shape.join() !== shape.join())
+    .map(([k, shape]) => `${k}: has shape [${t.get(k)!.shape}], expected [${shape}]`);
+  const problems = [
+    missing.length ? `missing tensor${missing.length > 1 ? 's' : ''} ${listed(missing)}` : '',
+    unexpected.length ? `unexpected tensor${unexpected.length > 1 ? 's' : ''} ${listed(unexpected)}` : '',
+    misShaped.length ? listed(misShaped) : '',
+  ].filter(Boolean);
+  if (problems.length) throw new CheckpointError(where, problems.join('; '));
+  for (const [k, v] of t) {
+    const d = v.data;
+    if (!(d instanceof Float32Array || d instanceof Float64Array)) continue;
+    for (let i = 0; i < d.length; i++) {
+      // x - x is 0 for finite x and NaN for ±Inf/NaN: one comparison per element on 100M+ values.
+      if (d[i] - d[i] !== 0) throw new CheckpointError(`${where}: ${k}`, `contains ${d[i]} at element ${i}`);
     }
   }
+}
+
+/** `validateTensors` against everything an official INP-Former state dict holds for `config`. */
+export function validateStateDict(t: TensorMap, config: InpFormerConfig, where: string): void {
+  validateTensors(t, expectedShapes(config), where);
 }
 
 export type LoadedCheckpoint =
   | { kind: 'inp-former'; format: CheckpointFormat; config: InpFormerConfig; tensors: TensorMap }
   | { kind: 'encoder'; format: CheckpointFormat; encoder: VitEncoderConfig; tensors: TensorMap };
 
-/** Reads a .pth or .safetensors checkpoint (detected from its bytes), maps its keys, infers and checks the config. */
-export function loadCheckpoint(bytes: Uint8Array, where: string, overrides: ConfigOverrides = {}): LoadedCheckpoint {
-  const isZip = bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b;
-  const raw = isZip || bytes.length === 0 ? readPth(bytes, where) : readSafetensors(bytes, where).tensors;
-  const { format, tensors } = toOfficialKeys(raw, where);
+const isZip = (b: Uint8Array) => b.byteLength >= 2 && b[0] === 0x50 && b[1] === 0x4b;
+/** safetensors: u64 header length, then a JSON object. */
+const isSafetensors = (b: Uint8Array) => b.byteLength >= 9 && b[8] === 0x7b;
+
+/**
+ * Reads a .pth (zip magic "PK") or .safetensors checkpoint, maps its keys to official names, infers the config
+ * from shapes (`overrides` win) and checks every tensor. A bare DINOv2 checkpoint gives `kind: 'encoder'`.
+ * `fileName` names the file in every error.
+ */
+export function loadCheckpoint(bytes: Uint8Array, fileName: string, overrides: ConfigOverrides = {}): LoadedCheckpoint {
+  let raw: TensorMap;
+  if (bytes.byteLength === 0) throw new CheckpointError(fileName, 'file is empty');
+  else if (isZip(bytes)) raw = readPth(bytes, fileName);
+  else if (isSafetensors(bytes)) raw = readSafetensors(bytes, fileName).tensors;
+  else if (bytes[0] === 0x80) raw = readPth(bytes, fileName); // legacy torch.save: readPth explains
+  else throw new CheckpointError(fileName, 'neither a PyTorch .pth (zip) nor a .safetensors checkpoint');
+  const { format, tensors } = toOfficialKeys(raw, fileName);
   if (format === 'inp-former') {
-    const config = inferInpFormerConfig(tensors, where, overrides);
-    validateTensors(tensors, expectedShapes(config), where);
+    const config = inferInpFormerConfig(tensors, fileName, overrides);
+    validateStateDict(tensors, config, fileName);
     return { kind: 'inp-former', format, config, tensors };
   }
-  const encoder = { ...inferVitConfig(tensors, where), ...overrides.encoder };
-  validateTensors(tensors, expectedEncoderShapes(encoder), where);
+  const encoder = inferVitConfig(tensors, fileName, overrides.encoder);
+  validateTensors(tensors, expectedEncoderShapes(encoder), fileName);
   return { kind: 'encoder', format, encoder, tensors };
 }

@@ -26,6 +26,7 @@ export function readZipEntries(bytes: Uint8Array, where: string): Map<string, ()
     count = Number(dv.getBigUint64(z64 + 32, true));
     cdOffset = Number(dv.getBigUint64(z64 + 48, true));
   }
+  if (cdOffset >= bytes.byteLength) throw new CheckpointError(where, 'zip central directory lies past the end of the file (truncated?)');
   const entries = new Map<string, () => Uint8Array>();
   let p = cdOffset;
   const dec = new TextDecoder();
@@ -59,6 +60,7 @@ export function readZipEntries(bytes: Uint8Array, where: string): Map<string, ()
     const u = usize;
     entries.set(name, () => {
       if (entryLocal + 30 > bytes.byteLength) throw new CheckpointError(where, `zip entry ${name} lies past the end of the file (truncated?)`);
+      if (dv.getUint32(entryLocal, true) !== 0x04034b50) throw new CheckpointError(where, `zip entry ${name} has no local header (corrupt zip)`);
       const start = entryLocal + 30 + dv.getUint16(entryLocal + 26, true) + dv.getUint16(entryLocal + 28, true);
       if (start + c > bytes.byteLength) throw new CheckpointError(where, `zip entry ${name} is cut off (file truncated?)`);
       const raw = bytes.subarray(start, start + c);

@@ -1,39 +1,102 @@
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError } from '../errors.ts';
-import type { HostTensor, TensorMap } from '../types.ts';
+import type { TensorMap } from '../types.ts';
 
 export type ResNetKind = 'resnet18' | 'resnet50' | 'wide_resnet50_2';
 export type ResNetStage = 'layer1' | 'layer2' | 'layer3' | 'layer4';
 export const RESNET_STAGES: readonly ResNetStage[] = ['layer1', 'layer2', 'layer3', 'layer4'];
 
-const BLOCKS: Record<ResNetKind, number[]> = { resnet18: [2, 2, 2, 2], resnet50: [3, 4, 6, 3], wide_resnet50_2: [3, 4, 6, 3] };
+/** torchvision's definitions: blocks per stage, Bottleneck or BasicBlock, and width_per_group / 64. */
+const ARCH: Record<ResNetKind, { blocks: number[]; bottleneck: boolean; widthFactor: number }> = {
+  resnet18: { blocks: [2, 2, 2, 2], bottleneck: false, widthFactor: 1 },
+  resnet50: { blocks: [3, 4, 6, 3], bottleneck: true, widthFactor: 1 },
+  wide_resnet50_2: { blocks: [3, 4, 6, 3], bottleneck: true, widthFactor: 2 },
+};
 
-/** A convolution with its BatchNorm folded in: HWIO filter + bias, plus stride and symmetric padding. */
-interface FoldedConv { w: tf.Tensor4D; b: tf.Tensor1D; stride: number; pad: number }
-interface Block { convs: FoldedConv[]; downsample?: FoldedConv }
+/** torchvision BatchNorm2d's default epsilon. */
+const BN_EPS = 1e-5;
 
-function get(t: TensorMap, k: string, where: string): HostTensor {
-  const v = t.get(k);
-  if (!v) throw new CheckpointError(`${where}: ${k}`, 'tensor is missing');
-  return v;
+/** One conv + its BatchNorm as torchvision names them, with the OIHW shape the architecture implies. */
+interface ConvSpec { conv: string; bn: string; shape: [number, number, number, number]; stride: number; pad: number }
+interface BlockSpec { convs: ConvSpec[]; downsample?: ConvSpec }
+
+const STEM: ConvSpec = { conv: 'conv1', bn: 'bn1', shape: [64, 3, 7, 7], stride: 2, pad: 3 };
+
+/** The four stages' blocks, following torchvision's _make_layer (stride on the 3×3 conv: ResNet v1.5). */
+function stageSpecs(kind: ResNetKind): BlockSpec[][] {
+  const { blocks, bottleneck, widthFactor } = ARCH[kind];
+  const expansion = bottleneck ? 4 : 1;
+  let inplanes = 64;
+  return blocks.map((n, s) => {
+    const planes = 64 << s;
+    const out = planes * expansion;
+    const width = planes * widthFactor;
+    const stage: BlockSpec[] = [];
+    for (let b = 0; b < n; b++) {
+      const p = `layer${s + 1}.${b}`;
+      const stride = s > 0 && b === 0 ? 2 : 1;
+      const c = (i: number, shape: ConvSpec['shape'], st: number, pad: number): ConvSpec => ({ conv: `${p}.conv${i}`, bn: `${p}.bn${i}`, shape, stride: st, pad });
+      const convs = bottleneck
+        ? [c(1, [width, inplanes, 1, 1], 1, 0), c(2, [width, width, 3, 3], stride, 1), c(3, [out, width, 1, 1], 1, 0)]
+        : [c(1, [planes, inplanes, 3, 3], stride, 1), c(2, [planes, planes, 3, 3], 1, 1)];
+      const downsample = stride !== 1 || inplanes !== out
+        ? { conv: `${p}.downsample.0`, bn: `${p}.downsample.1`, shape: [out, inplanes, 1, 1] as ConvSpec['shape'], stride, pad: 0 }
+        : undefined;
+      stage.push({ convs, downsample });
+      inplanes = out;
+    }
+    return stage;
+  });
+}
+
+function keysOf(c: ConvSpec): string[] {
+  return [`${c.conv}.weight`, ...['weight', 'bias', 'running_mean', 'running_var'].map((f) => `${c.bn}.${f}`)];
+}
+
+function specsOf(stage: BlockSpec[]): ConvSpec[] {
+  return stage.flatMap((b) => (b.downsample ? [...b.convs, b.downsample] : b.convs));
 }
 
 /**
- * conv (OIHW, no bias) followed by eval-mode BatchNorm (eps 1e-5) → one conv: W·γ/√(σ²+ε), β − μ·γ/√(σ²+ε).
- * Folding at load time removes the BN ops from every forward pass.
+ * Which stages this state dict can compute: a stage needs the stem and every stage before it. `missing` lists,
+ * per stage, the absent tensors that computing it would need (empty for usable stages).
  */
-function fold(t: TensorMap, conv: string, bn: string, stride: number, pad: number, where: string): FoldedConv {
-  const w = get(t, `${conv}.weight`, where);
-  const [O, I, kh, kw] = w.shape;
-  const g = get(t, `${bn}.weight`, where).data as Float32Array;
-  const beta = get(t, `${bn}.bias`, where).data as Float32Array;
-  const mean = get(t, `${bn}.running_mean`, where).data as Float32Array;
-  const variance = get(t, `${bn}.running_var`, where).data as Float32Array;
+export function resnetStages(kind: ResNetKind, t: TensorMap): { usable: ResNetStage[]; missing: Map<ResNetStage, string[]> } {
+  const missing = new Map<ResNetStage, string[]>();
+  let needed = keysOf(STEM).filter((k) => !t.has(k));
+  stageSpecs(kind).forEach((stage, s) => {
+    needed = [...needed, ...specsOf(stage).flatMap(keysOf).filter((k) => !t.has(k))];
+    missing.set(RESNET_STAGES[s], needed);
+  });
+  return { usable: RESNET_STAGES.filter((s) => missing.get(s)!.length === 0), missing };
+}
+
+/** A conv with its BatchNorm folded in: HWIO filter and bias, stride, symmetric padding. */
+interface FoldedConv { w: tf.Tensor4D; b: tf.Tensor1D; stride: number; pad: number }
+
+function floatData(t: TensorMap, key: string, shape: readonly number[], where: string): ArrayLike<number> {
+  const v = t.get(key)!;
+  if (v.shape.length !== shape.length || v.shape.some((d, i) => d !== shape[i])) {
+    throw new CheckpointError(`${where}: ${key}`, `shape [${v.shape}] does not match the architecture's [${shape}]`);
+  }
+  if (v.data instanceof BigInt64Array || !['F32', 'F64', 'F16', 'BF16'].includes(v.dtype)) {
+    throw new CheckpointError(`${where}: ${key}`, `dtype ${v.dtype} is not a float type`);
+  }
+  return v.data;
+}
+
+/**
+ * Eval-mode BatchNorm after a bias-free conv is affine per output channel, so it folds into the conv:
+ * W' = W·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε). Done once at load, it removes every BN op from the forward pass.
+ */
+function fold(t: TensorMap, c: ConvSpec, where: string): FoldedConv {
+  const [O, I, kh, kw] = c.shape;
+  const src = floatData(t, `${c.conv}.weight`, c.shape, where);
+  const [g, beta, mean, variance] = ['weight', 'bias', 'running_mean', 'running_var'].map((f) => floatData(t, `${c.bn}.${f}`, [O], where));
   const hwio = new Float32Array(O * I * kh * kw);
   const bias = new Float32Array(O);
-  const src = w.data as Float32Array;
   for (let o = 0; o < O; o++) {
-    const s = g[o] / Math.sqrt(variance[o] + 1e-5);
+    const s = g[o] / Math.sqrt(variance[o] + BN_EPS);
     bias[o] = beta[o] - mean[o] * s;
     for (let i = 0; i < I; i++) {
       for (let y = 0; y < kh; y++) {
@@ -41,77 +104,70 @@ function fold(t: TensorMap, conv: string, bn: string, stride: number, pad: numbe
       }
     }
   }
-  return { w: tf.tensor4d(hwio, [kh, kw, I, O]), b: tf.tensor1d(bias), stride, pad };
+  return { w: tf.tensor4d(hwio, [kh, kw, I, O]), b: tf.tensor1d(bias), stride: c.stride, pad: c.pad };
 }
 
 function conv(x: tf.Tensor4D, c: FoldedConv, relu: boolean): tf.Tensor4D {
   return tf.tidy(() => {
-    // Explicit symmetric padding: PyTorch's, which 'same' does not reproduce for stride 2.
+    // Explicit symmetric padding is PyTorch's; 'same' pads bottom/right only for stride 2 and would shift the grid.
     const xp = c.pad ? tf.pad(x, [[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]]) : x;
-    const y = tf.add(tf.conv2d(xp, c.w, c.stride, 'valid'), c.b) as tf.Tensor4D;
-    return relu ? tf.relu(y) : y;
+    return tf.fused.conv2d({ x: xp, filter: c.w, strides: c.stride, pad: 'valid', bias: c.b, activation: relu ? 'relu' : 'linear' });
   });
 }
 
 export interface ResNet {
   readonly kind: ResNetKind;
-  /** Stages whose weights are all present. */
+  /** Stages whose weights (and those of every earlier stage) are all present. */
   readonly stages: ResNetStage[];
-  /** NCHW normalised input → the requested stages' outputs, NHWC. Caller disposes them. */
+  /** Normalised NCHW input → the requested stages' outputs, NHWC. The caller disposes them. */
   forward(input: tf.Tensor4D, stages: readonly ResNetStage[]): Map<ResNetStage, tf.Tensor4D>;
   dispose(): void;
 }
 
-function stagePresent(t: TensorMap, stage: number, blocks: number, bottleneck: boolean): string[] {
-  const missing: string[] = [];
-  for (let b = 0; b < blocks; b++) {
-    for (let c = 1; c <= (bottleneck ? 3 : 2); c++) {
-      const k = `layer${stage}.${b}.conv${c}.weight`;
-      if (!t.has(k)) missing.push(k);
-    }
-  }
-  return missing;
-}
-
-/** A torchvision ResNet from its state dict (torchvision key names), frozen, BatchNorm folded. */
+/**
+ * A frozen torchvision ResNet from its state dict (torchvision key names). Only usable stages are built; asking
+ * for another throws a CheckpointError naming the missing tensors. `where` names the checkpoint in errors.
+ */
 export function createResNet(kind: ResNetKind, t: TensorMap, where: string): ResNet {
-  const bottleneck = kind !== 'resnet18';
-  const missingByStage = BLOCKS[kind].map((n, s) => stagePresent(t, s + 1, n, bottleneck));
-  const stages = RESNET_STAGES.filter((_, s) => missingByStage.slice(0, s + 1).every((m) => m.length === 0));
-  if (!stages.length) throw new CheckpointError(where, `no usable ${kind} stage: missing ${missingByStage[0].slice(0, 3).join(', ')}`);
-  const stem = fold(t, 'conv1', 'bn1', 2, 3, where);
-  const layers: Block[][] = stages.map((_, s) => Array.from({ length: BLOCKS[kind][s] }, (_, b) => {
-    const p = `layer${s + 1}.${b}`;
-    const stride = s > 0 && b === 0 ? 2 : 1;
-    const convs = bottleneck
-      ? [fold(t, `${p}.conv1`, `${p}.bn1`, 1, 0, where), fold(t, `${p}.conv2`, `${p}.bn2`, stride, 1, where), fold(t, `${p}.conv3`, `${p}.bn3`, 1, 0, where)]
-      : [fold(t, `${p}.conv1`, `${p}.bn1`, stride, 1, where), fold(t, `${p}.conv2`, `${p}.bn2`, 1, 1, where)];
-    const downsample = t.has(`${p}.downsample.0.weight`) ? fold(t, `${p}.downsample.0`, `${p}.downsample.1`, stride, 0, where) : undefined;
-    return { convs, downsample };
-  }));
-  const all = [stem, ...layers.flat().flatMap((b) => [...b.convs, ...(b.downsample ? [b.downsample] : [])])];
+  const { usable, missing } = resnetStages(kind, t);
+  if (!usable.length) throw new CheckpointError(where, `no usable ${kind} stage: missing ${missing.get('layer1')!.slice(0, 6).join(', ')}`);
+  const folded: FoldedConv[] = [];
+  const load = (c: ConvSpec) => { const f = fold(t, c, where); folded.push(f); return f; };
+  let stem: FoldedConv;
+  let layers: Array<Array<{ convs: FoldedConv[]; downsample?: FoldedConv }>>;
+  try {
+    stem = load(STEM);
+    layers = stageSpecs(kind).slice(0, usable.length).map((stage) => stage.map((b) => ({
+      convs: b.convs.map(load),
+      downsample: b.downsample && load(b.downsample),
+    })));
+  } catch (e) {
+    tf.dispose(folded.flatMap((f) => [f.w, f.b]));
+    throw e;
+  }
 
   return {
-    kind, stages,
+    kind,
+    stages: usable,
     forward(input, wanted) {
       for (const w of wanted) {
-        if (!stages.includes(w)) {
-          const s = RESNET_STAGES.indexOf(w);
-          throw new CheckpointError(where, `${w} is not usable: missing ${missingByStage.slice(0, s + 1).flat().slice(0, 4).join(', ')} (usable: ${stages.join(', ')})`);
+        if (!usable.includes(w)) {
+          const m = missing.get(w)!;
+          throw new CheckpointError(where, `${w} is not usable: missing ${m.slice(0, 6).join(', ')}${m.length > 6 ? ` and ${m.length - 6} more` : ''} (usable: ${usable.join(', ')})`);
         }
       }
       const last = Math.max(...wanted.map((w) => RESNET_STAGES.indexOf(w)));
       const out = new Map<ResNetStage, tf.Tensor4D>();
       tf.tidy(() => {
-        let x = conv(input.transpose([0, 2, 3, 1]) as tf.Tensor4D, stem, true);
-        // After ReLU every value is ≥ 0, so zero padding equals PyTorch's −inf padding for this max-pool.
+        let x = conv(tf.transpose(input, [0, 2, 3, 1]), stem, true);
+        // After the ReLU every value is ≥ 0, so zero padding gives the same maxima as PyTorch's −∞ padding.
         x = tf.maxPool(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, 'valid');
         for (let s = 0; s <= last; s++) {
           for (const blk of layers[s]) {
-            const id = blk.downsample ? conv(x, blk.downsample, false) : x;
+            const identity = blk.downsample ? conv(x, blk.downsample, false) : x;
             let y = x;
             blk.convs.forEach((c, i) => { y = conv(y, c, i < blk.convs.length - 1); });
-            x = tf.relu(tf.add(y, id));
+            x = tf.relu(tf.add(y, identity));
           }
           if (wanted.includes(RESNET_STAGES[s])) out.set(RESNET_STAGES[s], tf.keep(x));
         }
@@ -119,7 +175,7 @@ export function createResNet(kind: ResNetKind, t: TensorMap, where: string): Res
       return out;
     },
     dispose() {
-      for (const c of all) { c.w.dispose(); c.b.dispose(); }
+      tf.dispose(folded.flatMap((f) => [f.w, f.b]));
     },
   };
 }

@@ -1,46 +1,60 @@
 import { InputError } from '../errors.ts';
-import { checkMask, tightBox, type BinaryMask } from './mask.ts';
+import { checkMask, checkSize, tightBox, type BinaryMask } from './mask.ts';
 
 /**
- * CVAT mask shape points (cvat_sdk masks.encode_mask with the tight box): runs over the box crop in row-major
- * order starting with a 0-run, then left, top, right, bottom (inclusive). An empty mask has no CVAT mask shape: null.
+ * `points` of a CVAT mask shape, as cvat_sdk.masks.encode_mask writes them for the mask's tight box: run lengths over
+ * the box crop in row-major order, alternating and starting with 0s (so 0 first if the crop's first pixel is on),
+ * then left, top, right, bottom, inclusive. An empty mask has no box and no CVAT mask shape: null.
  */
 export function encodeCvatMask(m: BinaryMask): number[] | null {
-  checkMask(m, 'mask');
+  checkMask(m);
   const box = tightBox(m);
   if (!box) return null;
   const [l, t, r, b] = box;
-  const runs: number[] = [];
+  const points: number[] = [];
   let cur = 0;
   let run = 0;
   for (let y = t; y <= b; y++) {
-    for (let x = l; x <= r; x++) {
-      const v = m.data[y * m.width + x] ? 1 : 0;
-      if (v !== cur) { runs.push(run); run = 0; cur = v; }
+    for (let i = y * m.width + l; i <= y * m.width + r; i++) {
+      if (m.data[i] !== cur) { points.push(run); run = 0; cur = m.data[i]; }
       run++;
     }
   }
-  runs.push(run);
-  return [...runs, l, t, r, b];
+  points.push(run, l, t, r, b);
+  return points;
 }
 
-export function decodeCvatMask(points: number[], width: number, height: number, where = 'points'): BinaryMask {
-  if (points.length < 5) throw new InputError(where, `needs run lengths and a box, got ${points.length} numbers`);
+/** Expands CVAT mask `points` (runs over the box, then the inclusive box) into a full width × height mask. */
+export function decodeCvatMask(points: readonly number[], width: number, height: number, where = 'points'): BinaryMask {
+  checkSize(width, height, where);
+  if (!Array.isArray(points) || points.length < 5) {
+    throw new InputError(where, `needs run lengths followed by left, top, right, bottom; got ${Array.isArray(points) ? `${points.length} numbers` : typeof points}`);
+  }
+  for (let i = 0; i < points.length; i++) {
+    if (!Number.isSafeInteger(points[i]) || points[i] < 0) throw new InputError(`${where}[${i}]`, `must be a non-negative integer, got ${points[i]}`);
+  }
   const [l, t, r, b] = points.slice(-4);
-  if (!(l >= 0 && t >= 0 && r >= l && b >= t && r < width && b < height) || ![l, t, r, b].every(Number.isInteger)) {
-    throw new InputError(where, `box [${l}, ${t}, ${r}, ${b}] does not lie inside the ${width}×${height} image`);
+  if (r < l || b < t || r >= width || b >= height) {
+    throw new InputError(where, `box [${l}, ${t}, ${r}, ${b}] does not lie inside the ${width}×${height} image (left ≤ right < width, top ≤ bottom < height)`);
   }
   const cw = r - l + 1;
-  const runs = points.slice(0, -4);
-  const total = runs.reduce((a, c) => a + c, 0);
-  if (runs.some((c) => !Number.isInteger(c) || c < 0) || total !== cw * (b - t + 1)) {
-    throw new InputError(where, `run lengths sum to ${total}, but the ${cw}×${b - t + 1} box has ${cw * (b - t + 1)} pixels`);
-  }
+  const ch = b - t + 1;
+  const runs = points.length - 4;
+  let total = 0;
+  for (let i = 0; i < runs; i++) total += points[i];
+  if (total !== cw * ch) throw new InputError(where, `run lengths sum to ${total}, but the ${cw}×${ch} box has ${cw * ch} pixels`);
   const data = new Uint8Array(width * height);
   let p = 0;
-  runs.forEach((c, i) => {
-    if (i % 2) for (let k = p; k < p + c; k++) data[(t + Math.floor(k / cw)) * width + l + (k % cw)] = 1;
-    p += c;
-  });
+  for (let i = 0; i < runs; i++) {
+    if (i % 2) {
+      let y = Math.floor(p / cw);
+      let x = p - y * cw;
+      for (let k = 0; k < points[i]; k++) {
+        data[(t + y) * width + l + x] = 1;
+        if (++x === cw) { x = 0; y++; }
+      }
+    }
+    p += points[i];
+  }
   return { width, height, data };
 }

@@ -1,22 +1,29 @@
 import * as tf from '@tensorflow/tfjs';
-import { attention, l2Normalize, layerNorm, linear, mergeHeads, mlp, splitHeads } from '../runtime/ops.ts';
-import type { DecoderBlockParams } from './params.ts';
+import { attention, l2Normalize, layerNorm, linear, mlp } from '../runtime/ops.ts';
+import type { DecoderBlockParams } from './weights.ts';
+
+/** L2-normalises each head's d-vector of [B, L, h·d] (F.normalize over head_dim, eps 1e-12), optionally scaled per head. */
+function normalizeHeads(x: tf.Tensor3D, heads: number, scale?: tf.Tensor1D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [B, L, C] = x.shape;
+    const n = l2Normalize(x.reshape([B, L, heads, C / heads]));
+    return (scale ? tf.mul(n, scale.reshape([1, 1, heads, 1])) : n).reshape([B, L, C]) as tf.Tensor3D;
+  });
+}
 
 /**
- * INP-guided decoder block (official Prototype_Block). Tokens query the INPs with ReLU "cosine" attention:
- * q and k are L2-normalised per head and scaled by a learnt per-head factor, no softmax. The attention
- * residual is removed (the block input is not added back) so anomalous tokens cannot leak through; the MLP
- * residual stays.
+ * INP-guided decoder block (official Prototype_Block). Tokens query the INPs with ReLU "cosine" attention,
+ * A = ReLU(s_h · q̂k̂ᵀ), no softmax. The attention residual is removed (the block input is not added back) so the
+ * output can only be rebuilt from normal prototypes; the MLP residual stays.
+ * @param x [B, N, C] token stream; @param inps [B, M, C] the image's INPs (the same for every block)
  */
 export function decoderBlock(x: tf.Tensor3D, inps: tf.Tensor3D, p: DecoderBlockParams, heads: number, eps: number): tf.Tensor3D {
   return tf.tidy(() => {
-    const h = heads;
-    const q = l2Normalize(splitHeads(linear(layerNorm(x, p.norm1, eps), p.q), h)) as tf.Tensor4D;
-    const kv = linear(layerNorm(inps, p.norm1, eps), p.kv);
-    const [kRaw, v] = tf.split(kv, 2, 2).map((t) => splitHeads(t, h));
-    // Scaling k̂ per head equals scaling q̂k̂ᵀ per head, and keeps the attention callback head-agnostic.
-    const k = tf.mul(l2Normalize(kRaw), p.learnScale.reshape([1, h, 1, 1])) as tf.Tensor4D;
-    const y = linear(mergeHeads(attention(q, k, v, (s) => tf.relu(s))), p.proj);
+    const q = normalizeHeads(linear(layerNorm(x, p.norm1, eps), p.q) as tf.Tensor3D, heads);
+    const [kRaw, v] = tf.split(linear(layerNorm(inps, p.norm1, eps), p.kv), 2, 2) as tf.Tensor3D[];
+    // s_h·(q̂·k̂) = q̂·(s_h·k̂): scaling the M keys is cheaper than the N×M scores and keeps one attention routine.
+    const k = normalizeHeads(kRaw, heads, p.learnScale);
+    const y = linear(attention(q, k, v, heads, (s) => tf.relu(s)), p.proj);
     return tf.add(y, mlp(layerNorm(y, p.norm2, eps), p.mlp)) as tf.Tensor3D;
   });
 }

@@ -1,95 +1,84 @@
 import * as tf from '@tensorflow/tfjs';
-import { dinov2Features, PosEmbedCache } from '../encoder/dinov2.ts';
-import { finishMap, reconstructionMap } from '../map/anomaly-map.ts';
-import type { InpFormerConfig, TensorMap } from '../types.ts';
-import { headForward, type HeadOutput, type HeadTrace } from './head.ts';
-import { disposeParams, headParams, vitParams, type HeadParams, type VitParams } from './params.ts';
+import { dinov2Features, type PosEmbedCache } from '../encoder/dinov2.ts';
+import { cosineSimilarity, meanOf, mlp } from '../runtime/ops.ts';
+import type { InpFormerConfig } from '../types.ts';
+import { decoderBlock } from './decoder.ts';
+import { extractInps } from './extractor.ts';
+import type { EncoderWeights, HeadParams } from './weights.ts';
 
-export interface PredictOptions {
-  /** Scoring map side or [H, W] (official: 256). */
-  mapSize: number | [number, number];
-  /** Resize the finished map to this [H, W] (annotate protocol: the image's own size). */
-  outputSize?: [number, number];
-  /** Use the INP coherence-distance map instead of the reconstruction map. */
-  zeroShot?: boolean;
+export interface HeadOutput {
+  /** Encoder groups E_g and decoder groups D_g, each [B, N, C] (tokens row-major over the patch grid). */
+  en: tf.Tensor3D[];
+  de: tf.Tensor3D[];
+  /** Min cosine distance of each F_Q token to the image's INPs, [B, N]: the coherence loss terms and the zero-shot map. */
+  distance: tf.Tensor2D;
 }
 
-export interface PredictResult {
-  /** One map per image, row-major, `height`×`width`. */
-  maps: Float32Array[];
-  width: number;
-  height: number;
-  scores: number[];
+export interface HeadIntermediates {
+  /** F_Q = mean of the tapped layers [B, N, C]. */
+  fusedQuery: tf.Tensor3D;
+  /** P, the INPs extracted from this image [B, M, C]. */
+  inp: tf.Tensor3D;
+  /** Z_0 = bottleneck(F_Q) [B, N, C]. */
+  bottleneck: tf.Tensor3D;
+  /** Z_1..Z_L in forward order, each [B, N, C]. */
+  decoder: tf.Tensor3D[];
 }
 
-export interface ForwardTrace extends HeadTrace {
-  tokens?: tf.Tensor3D;
-  layers?: tf.Tensor3D[];
+export interface ForwardIntermediates extends HeadIntermediates {
+  /** Encoder input tokens [B, 1 + R + N, C]: cls, registers, patches. */
+  tokens: tf.Tensor3D;
+  /** Tapped encoder layers e_k [B, N, C]. */
+  layers: tf.Tensor3D[];
 }
 
-export interface InpFormer {
-  readonly config: InpFormerConfig;
-  readonly head: HeadParams;
-  /** Frozen encoder: tapped layers [B, N, C] and the patch grid. Caller disposes the layers. */
-  encode(input: tf.Tensor4D, trace?: ForwardTrace): { layers: tf.Tensor3D[]; grid: [number, number] };
-  /** Encoder + head. Caller disposes the outputs (and any traced tensors). */
-  forward(input: tf.Tensor4D, trace?: ForwardTrace): HeadOutput & { grid: [number, number] };
-  /** Normalised NCHW batch in, maps and image scores out. Holds no tensor after it returns. */
-  predict(input: tf.Tensor4D | { data: Float32Array; shape: [number, number, number, number] }, opts: PredictOptions): Promise<PredictResult>;
-  dispose(): void;
+export interface ForwardOutput extends HeadOutput {
+  grid: [number, number];
+  intermediates?: ForwardIntermediates;
 }
 
-/** Builds the model from official-named weights; uploads them once. */
-export function createInpFormer(config: InpFormerConfig, tensors: TensorMap): InpFormer {
-  const enc: VitParams = vitParams(tensors, config);
-  const head = headParams(tensors, config);
-  const pos = new PosEmbedCache(enc.posTable, config.encoder);
-  const p = config.encoder.patchSize;
-
-  const encode = (input: tf.Tensor4D, trace?: ForwardTrace) => {
-    const [, , H, W] = input.shape;
-    const layers = dinov2Features(input, enc, config.encoder, pos, config.targetLayers,
-      trace ? (t) => { trace.tokens = t; } : undefined);
-    if (trace) trace.layers = layers.map((l) => tf.keep(l.clone()));
-    return { layers, grid: [H / p, W / p] as [number, number] };
-  };
-
-  const forward = (input: tf.Tensor4D, trace?: ForwardTrace) => {
-    const { layers, grid } = encode(input, trace);
-    const out = headForward(layers, head, config, trace);
-    layers.forEach((l) => l.dispose());
-    return { ...out, grid };
-  };
-
-  return {
-    config, head, encode, forward,
-    async predict(input, opts) {
-      const owned = !(input instanceof tf.Tensor);
-      const x = owned ? tf.tensor4d(input.data, input.shape) : input;
-      const [B, , H, W] = x.shape;
-      const mapSize: [number, number] = typeof opts.mapSize === 'number' ? [opts.mapSize, opts.mapSize] : opts.mapSize;
-      const { map, score } = tf.tidy(() => {
-        const out = forward(x);
-        const [gh, gw] = out.grid;
-        const coarse = opts.zeroShot
-          ? out.distance.reshape([B, gh, gw, 1]) as tf.Tensor4D
-          : reconstructionMap(out.en, out.de, gh, gw);
-        return finishMap(coarse, { inputSize: [H, W], mapSize, outputSize: opts.outputSize });
-      });
-      if (owned) x.dispose();
-      const [data, scores] = await Promise.all([map.data() as Promise<Float32Array>, score.data()]);
-      const [, h, w] = map.shape;
-      map.dispose();
-      score.dispose();
-      return {
-        maps: Array.from({ length: B }, (_, b) => data.slice(b * h * w, (b + 1) * h * w)),
-        width: w, height: h, scores: Array.from(scores),
-      };
-    },
-    dispose() {
-      disposeParams(enc);
-      disposeParams(head);
-      pos.dispose();
-    },
-  };
+/**
+ * Everything after the frozen encoder — a pure function of (head params, tapped layers), so a trainer can run it
+ * under tf.variableGrads with the params as variables and the layers as constants. Caller disposes the outputs
+ * (and the intermediates, which are returned only when asked for; the computation is the same either way).
+ */
+export function headForward(
+  p: HeadParams, layers: tf.Tensor3D[], cfg: InpFormerConfig, opts: { intermediates?: boolean } = {},
+): HeadOutput & { intermediates?: HeadIntermediates } {
+  return tf.tidy(() => {
+    const B = layers[0].shape[0];
+    // The official code averages the taps (the paper writes a sum); F_Q feeds the bottleneck un-normalised.
+    const fusedQuery = meanOf(layers) as tf.Tensor3D;
+    const tokens = tf.tile(p.prototypes.expandDims(0), [B, 1, 1]) as tf.Tensor3D;
+    const inp = extractInps(tokens, fusedQuery, p.extractor, cfg.numHeads, cfg.lnEps);
+    // 1 − cos between every token [B,N,1,C] and every INP [B,1,M,C] → [B,N,M]; the nearest INP counts.
+    const distance = tf.min(tf.sub(1, cosineSimilarity(fusedQuery.expandDims(2), inp.expandDims(1), 3)), 2) as tf.Tensor2D;
+    const bottleneck = mlp(fusedQuery, p.bottleneck) as tf.Tensor3D;
+    const decoder: tf.Tensor3D[] = [];
+    let z = bottleneck;
+    for (const blk of p.decoder) {
+      z = decoderBlock(z, inp, blk, cfg.numHeads, cfg.lnEps);
+      decoder.push(z);
+    }
+    // Decoder groups index the reversed outputs (de_list[::-1]): the last blocks pair with the shallow encoder group.
+    const reversed = [...decoder].reverse();
+    const en = cfg.fuseEncoder.map((g) => meanOf(g.map((i) => layers[i])) as tf.Tensor3D);
+    const de = cfg.fuseDecoder.map((g) => meanOf(g.map((i) => reversed[i])) as tf.Tensor3D);
+    return { en, de, distance, ...(opts.intermediates ? { intermediates: { fusedQuery, inp, bottleneck, decoder } } : {}) };
+  });
 }
+
+/** Encoder + head on a normalised NCHW batch. Caller disposes every returned tensor. */
+export function inpFormerForward(
+  x: tf.Tensor4D, encoder: EncoderWeights, head: HeadParams, pos: PosEmbedCache, cfg: InpFormerConfig,
+  opts: { intermediates?: boolean } = {},
+): ForwardOutput {
+  const enc = dinov2Features(x, encoder, cfg.encoder, pos, cfg.targetLayers, { keepTokens: opts.intermediates });
+  const out = headForward(head, enc.layers, cfg, opts);
+  if (!opts.intermediates) {
+    tf.dispose(enc.layers);
+    return { en: out.en, de: out.de, distance: out.distance, grid: enc.grid };
+  }
+  return { ...out, grid: enc.grid, intermediates: { ...out.intermediates!, tokens: enc.tokens!, layers: enc.layers } };
+}
+

@@ -1,26 +1,63 @@
-/** NumPy .npy v1.0 for float32 C-order arrays: the format `predict --save-maps` writes. */
-export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array {
-  const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${dims}, }`;
-  // Magic (6) + version (2) + length (2) + header + '\n' padded so the data starts 64-byte aligned.
-  const total = Math.ceil((10 + header.length + 1) / 64) * 64;
-  header = header.padEnd(total - 10 - 1, ' ') + '\n';
-  const out = new Uint8Array(total + data.byteLength);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(out.buffer).setUint16(8, header.length, true);
+import { InputError } from '../errors.ts';
+
+/**
+ * NumPy .npy for float32 C-order arrays: what `predict --save-maps` writes, so maps open with `np.load`.
+ * The header is laid out exactly as NumPy ≥ 1.24 writes it (byte-identical files).
+ */
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+/** NumPy's ARRAY_ALIGN: data starts at a multiple of 64 bytes, so the file can be memory-mapped. */
+const ALIGN = 64;
+/** NumPy's GROWTH_AXIS_MAX_DIGITS: spare spaces so the first dimension can grow in place. */
+const GROWTH_DIGITS = 21;
+
+/** Python's repr of a shape tuple: (), (5,), (3, 4). */
+function shapeRepr(shape: readonly number[]): string {
+  return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+}
+
+export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0) || shape.reduce((a, b) => a * b, 1) !== data.length) {
+    throw new RangeError(`encodeNpy: shape ${shapeRepr(shape)} does not hold ${data.length} values`);
+  }
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeRepr(shape)}, }`;
+  if (shape.length > 0) header += ' '.repeat(GROWTH_DIGITS - String(shape[0]).length);
+  // Version 1.0: magic (6) + version (2) + u16 length (2), then the header padded with spaces and a final '\n'.
+  const hlen = header.length + 1;
+  const padded = hlen + ALIGN - ((10 + hlen) % ALIGN);
+  header = `${header.padEnd(padded - 1, ' ')}\n`;
+  const out = new Uint8Array(10 + padded + data.byteLength);
+  out.set(MAGIC);
+  out.set([1, 0], 6);
+  new DataView(out.buffer).setUint16(8, padded, true);
   out.set(new TextEncoder().encode(header), 10);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), total);
+  // Float32Array is little-endian on every platform we run on, which is what '<f4' means.
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + padded);
   return out;
 }
 
-export function decodeNpy(bytes: Uint8Array): { data: Float32Array; shape: number[] } {
-  if (bytes[0] !== 0x93 || String.fromCharCode(...bytes.subarray(1, 6)) !== 'NUMPY') throw new Error('not a .npy file');
+/** Reads a float32 C-order .npy (versions 1–3). `where` names the file in errors. */
+export function decodeNpy(bytes: Uint8Array, where = 'npy'): { data: Float32Array; shape: number[] } {
+  if (bytes.length < 10 || !MAGIC.every((m, i) => bytes[i] === m)) throw new InputError(where, 'not a .npy file (no \\x93NUMPY magic)');
+  const version = bytes[6];
+  if (version < 1 || version > 3) throw new InputError(where, `unsupported .npy version ${version}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hlen = bytes[6] === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
-  const start = bytes[6] === 1 ? 10 : 12;
+  const start = version === 1 ? 10 : 12;
+  const hlen = version === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  if (start + hlen > bytes.length) throw new InputError(where, 'header runs past the end of the file (truncated?)');
   const header = new TextDecoder().decode(bytes.subarray(start, start + hlen));
-  if (!header.includes("'<f4'") || header.includes("'fortran_order': True")) throw new Error(`unsupported .npy header ${header.trim()}`);
-  const shape = (header.match(/'shape': \(([^)]*)\)/)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const off = start + hlen;
-  return { data: new Float32Array(bytes.slice(off).buffer), shape };
+  const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1];
+  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
+  const dims = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
+  if (descr !== '<f4' || fortran !== 'False' || dims === undefined) {
+    throw new InputError(where, `only little-endian float32 C-order arrays are supported; header is ${header.trim()}`);
+  }
+  const shape = dims.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const body = bytes.subarray(start + hlen);
+  if (!shape.every(Number.isInteger) || body.byteLength !== n * 4) {
+    throw new InputError(where, `shape ${shapeRepr(shape)} needs ${n * 4} data bytes, the file has ${body.byteLength}`);
+  }
+  // Copy: the data offset need not be 4-byte aligned within `bytes`' buffer.
+  return { data: new Float32Array(body.slice().buffer), shape };
 }

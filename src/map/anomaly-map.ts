@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { cosineSimilarity, meanOf } from '../runtime/ops.ts';
 
-/** The official evaluation kernel: 5×5, σ = 4, normalised to sum 1 (utils.get_gaussian_kernel). */
+/** The official evaluation kernel (utils.get_gaussian_kernel): size×size, σ, normalised to sum 1; row-major. */
 export function gaussianKernel(size = 5, sigma = 4): Float32Array {
   const k = new Float32Array(size * size);
   const mean = (size - 1) / 2;
@@ -17,7 +17,7 @@ export function gaussianKernel(size = 5, sigma = 4): Float32Array {
   return k;
 }
 
-/** Depth-1 Gaussian with zero padding, as the reference's conv2d(padding=size//2). x: [B, H, W, 1]. */
+/** Depth-1 Gaussian with zero padding size/2, as the reference's conv2d(padding=size//2). x: [B, H, W, 1]. */
 export function gaussianBlur(x: tf.Tensor4D, size = 5, sigma = 4): tf.Tensor4D {
   return tf.tidy(() => {
     const pad = Math.floor(size / 2);
@@ -26,7 +26,7 @@ export function gaussianBlur(x: tf.Tensor4D, size = 5, sigma = 4): tf.Tensor4D {
   });
 }
 
-/** Per-group 1 − cos over channels, averaged over groups: [B, gh, gw, 1]. en/de tokens are [B, gh·gw, C]. */
+/** Per-group 1 − cos over channels (eps 1e-8), averaged over groups: [B, gh, gw, 1]. en/de are [B, gh·gw, C]. */
 export function reconstructionMap(en: tf.Tensor3D[], de: tf.Tensor3D[], gh: number, gw: number): tf.Tensor4D {
   return tf.tidy(() => {
     const maps = en.map((e, g) => tf.sub(1, cosineSimilarity(e, de[g], 2)));
@@ -34,32 +34,60 @@ export function reconstructionMap(en: tf.Tensor3D[], de: tf.Tensor3D[], gh: numb
   });
 }
 
+/** The coherence-distance map [B, N] as a coarse map [B, gh, gw, 1] (zero-shot). */
+export function distanceMap(distance: tf.Tensor2D, gh: number, gw: number): tf.Tensor4D {
+  return distance.reshape([-1, gh, gw, 1]);
+}
+
+/**
+ * Coarse map → input resolution, bilinear with align_corners=True (utils.cal_anomaly_maps). Averaging the groups
+ * before this step, as reconstructionMap does, is the same because the resize is linear.
+ */
+export function toInputSize(coarse: tf.Tensor4D, inputSize: [number, number]): tf.Tensor4D {
+  return tf.image.resizeBilinear(coarse, inputSize, true);
+}
+
+/** Input-size map → scoring map: bilinear with half-pixel centres (align_corners=False, no antialias), then the Gaussian. */
+export function scoringMap(x: tf.Tensor4D, mapSize: [number, number]): tf.Tensor4D {
+  return tf.tidy(() => gaussianBlur(tf.image.resizeBilinear(x, mapSize, false, true)));
+}
+
+/** Mean of the top ⌊H·W·ratio⌋ values of each map [B, H, W, 1] (official max_ratio 0.01); the maximum when that is 0. */
+export function topScore(map: tf.Tensor4D, ratio = 0.01): tf.Tensor1D {
+  return tf.tidy(() => {
+    const [B, H, W] = map.shape;
+    const flat = map.reshape([B, H * W]);
+    const k = Math.floor(H * W * ratio);
+    return (k < 1 ? tf.max(flat, 1) : tf.mean(tf.topk(flat, k).values, 1)) as tf.Tensor1D;
+  });
+}
+
 export interface MapOptions {
   /** Model input size [H, W]: the coarse map is first upsampled to it with align_corners=True. */
   inputSize: [number, number];
-  /** Scoring map size (official: 256×256); bilinear with half-pixel centres, then the Gaussian. */
+  /** Scoring map size (official: 256×256): bilinear half-pixel resize, then the Gaussian. */
   mapSize: [number, number];
   /** Optional final size (annotate protocol: the image's own size), bilinear half-pixel after the Gaussian. */
   outputSize?: [number, number];
-  /** Fraction of the scoring map averaged for the image score (official max_ratio 0.01). */
+  /** Fraction of the scoring map averaged for the image score (official max_ratio 0.01); 0 = the maximum. */
   topRatio?: number;
 }
 
 /**
- * The official evaluation chain on a coarse map [B, gh, gw, 1]: upsample (align_corners=True) to the input
- * size, resize (align_corners=False) to the map size, Gaussian σ=4, score = mean of the top 1 %.
- * The score is always taken on the scoring map, so it does not depend on the size the map is shown at;
- * under the annotate protocol the blurred map is then resized to the image's size.
+ * The official evaluation chain on a coarse map [B, gh, gw, 1]: align-corners upsample to the input size,
+ * half-pixel resize to the scoring size, Gaussian σ=4, score = mean of the top 1 %. Used alike for the
+ * reconstruction map, the zero-shot distance map and the kNN baseline.
+ *
+ * Annotate variant (`outputSize`): the Gaussian runs at the scoring size and the blurred map is then resized to
+ * the image. σ = 4 is defined in scoring-map pixels, so blurring there keeps the smoothing (and the score, always
+ * taken on the scoring map) independent of the image's resolution, and costs 5×5 taps on the small map only;
+ * the final resize is a smooth upsampling of an already smooth map, so nothing is lost by doing it last.
  */
 export function finishMap(coarse: tf.Tensor4D, o: MapOptions): { map: tf.Tensor3D; score: tf.Tensor1D } {
   return tf.tidy(() => {
-    const up = tf.image.resizeBilinear(coarse, o.inputSize, true);
-    const sized = tf.image.resizeBilinear(up, o.mapSize, false, true);
-    const blurred = gaussianBlur(sized);
-    const [B, H, W] = blurred.shape;
-    const k = Math.max(1, Math.floor(H * W * (o.topRatio ?? 0.01)));
-    const score = tf.mean(tf.topk(blurred.reshape([B, H * W]), k).values, 1) as tf.Tensor1D;
-    const shown = o.outputSize ? tf.image.resizeBilinear(blurred, o.outputSize, false, true) : blurred;
+    const scored = scoringMap(toInputSize(coarse, o.inputSize), o.mapSize);
+    const score = topScore(scored, o.topRatio);
+    const shown = o.outputSize ? tf.image.resizeBilinear(scored, o.outputSize, false, true) : scored;
     return { map: shown.squeeze([3]) as tf.Tensor3D, score };
   });
 }

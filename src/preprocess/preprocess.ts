@@ -1,6 +1,13 @@
 import { InputError } from '../errors.ts';
-import { centerCrop, pilResize, type U8Image } from '../image/pil-resize.ts';
+import { centerCrop } from '../image/crop.ts';
+import { pilResize, type U8Image } from '../image/pil-resize.ts';
 import type { PreprocessConfig, RgbImage } from '../types.ts';
+
+/**
+ * Image → model input. `official` is INP-Former's `get_data_transforms(resize, crop)`: Pillow bilinear squash to
+ * resize×resize, ToTensor, CenterCrop(crop), Normalize — reproduced bit for bit. `annotate` squashes to
+ * resize×resize without the crop, so the map covers the whole image and can be resized back onto it.
+ */
 
 export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
@@ -14,24 +21,37 @@ export function inputSize(cfg: PreprocessConfig): number {
   return cfg.protocol === 'official' ? cfg.crop : cfg.resize;
 }
 
-/** Validates sizes; names the field. The model input must tile into whole patches. */
-export function validatePreprocess(cfg: PreprocessConfig, patchSize: number): void {
-  const pos = (v: number, f: string) => {
-    if (!Number.isInteger(v) || v < 1) throw new InputError(f, `must be a positive integer, got ${v}`);
+/**
+ * Checks a config from flags or a manifest; errors name the field. When `patchSize` is given, the model input
+ * must tile into whole patches.
+ */
+export function validatePreprocess(cfg: PreprocessConfig, patchSize?: number): void {
+  if (cfg.protocol !== 'official' && cfg.protocol !== 'annotate') {
+    throw new InputError('protocol', `must be "official" or "annotate", got ${JSON.stringify(cfg.protocol)}`);
+  }
+  const positive = (v: number, field: string) => {
+    if (!Number.isInteger(v) || v < 1) throw new InputError(field, `must be a positive integer, got ${v}`);
   };
-  pos(cfg.resize, 'resize');
-  pos(cfg.crop, 'crop');
-  pos(cfg.mapSize, 'map-size');
-  if (cfg.protocol === 'official' && cfg.crop > cfg.resize) throw new InputError('crop', `${cfg.crop} is larger than resize ${cfg.resize}`);
-  const s = inputSize(cfg);
-  if (s % patchSize) {
-    throw new InputError(cfg.protocol === 'official' ? 'crop' : 'resize', `${s} is not a multiple of the model's ${patchSize}-pixel patch`);
+  positive(cfg.resize, 'resize');
+  positive(cfg.crop, 'crop');
+  positive(cfg.mapSize, 'map-size');
+  for (const [field, v] of [['mean', cfg.mean], ['std', cfg.std]] as const) {
+    if (!Array.isArray(v) || v.length !== 3 || !v.every(Number.isFinite) || (field === 'std' && v.some((s) => s === 0))) {
+      throw new InputError(field, `must be 3 finite numbers${field === 'std' ? ', none zero' : ''}, got ${JSON.stringify(v)}`);
+    }
+  }
+  if (cfg.protocol === 'official' && cfg.crop > cfg.resize) {
+    throw new InputError('crop', `${cfg.crop} is larger than resize ${cfg.resize}`);
+  }
+  if (patchSize !== undefined && inputSize(cfg) % patchSize !== 0) {
+    const field = cfg.protocol === 'official' ? 'crop' : 'resize';
+    throw new InputError(field, `${inputSize(cfg)} is not a multiple of the model's ${patchSize}-pixel patch`);
   }
 }
 
 /**
- * torchvision ToTensor + Normalize in float32: ((v/255) − mean)/std, each step rounded to float32 as torch
- * computes it, tabulated per channel and 8-bit value (bit-identical to the reference).
+ * torchvision ToTensor + Normalize as a [3][256] float32 table: ((v/255) − mean)/std with every step rounded to
+ * float32, as torch computes it (mean and std are float32 tensors). Bit-identical to the reference.
  */
 export function normalizeLut(mean: readonly number[], std: readonly number[]): Float32Array {
   const lut = new Float32Array(3 * 256);
@@ -46,21 +66,32 @@ export function normalizeLut(mean: readonly number[], std: readonly number[]): F
 export interface Preprocessed {
   /** 1×3×S×S, NCHW, normalised. */
   data: Float32Array;
+  /** S: the model input side. */
   size: number;
-  /** The decoded image's size (annotate maps are resized back to it). */
+  /** The decoded image's size, so an `annotate` map can be resized back onto it. */
   source: { width: number; height: number };
 }
 
-/** The resized (and, under `official`, centre-cropped) 8-bit RGB image the model sees. */
+/** The 8-bit RGB image the model sees: squashed to resize×resize and, under `official`, centre-cropped. */
 export function resizeForModel(img: RgbImage, cfg: PreprocessConfig): U8Image {
   const resized = pilResize({ ...img, channels: 3 }, cfg.resize, cfg.resize);
   return cfg.protocol === 'official' ? centerCrop(resized, cfg.crop, cfg.crop) : resized;
 }
 
-export function preprocess(img: RgbImage, cfg: PreprocessConfig, patchSize: number, where: string, lut = normalizeLut(cfg.mean, cfg.std)): Preprocessed {
-  if (img.width < patchSize || img.height < patchSize) {
+/**
+ * Decoded image → normalised NCHW input. With `patchSize`, images narrower or shorter than one patch are
+ * refused: resizing would still produce an input, but from less than one patch of real pixels the map is
+ * meaningless, so this is almost surely a wrong file. `where` names the file in errors.
+ */
+export function preprocess(img: RgbImage, cfg: PreprocessConfig, patchSize?: number, where = 'image'): Preprocessed {
+  validatePreprocess(cfg, patchSize);
+  if (img.data.length !== img.width * img.height * 3) {
+    throw new InputError(where, `pixel data has ${img.data.length} bytes, expected ${img.width}×${img.height}×3`);
+  }
+  if (patchSize !== undefined && (img.width < patchSize || img.height < patchSize)) {
     throw new InputError(where, `image is ${img.width}×${img.height}, smaller than one ${patchSize}-pixel patch`);
   }
+  const lut = normalizeLut(cfg.mean, cfg.std);
   const m = resizeForModel(img, cfg);
   const S = m.width;
   const plane = S * S;
@@ -74,9 +105,14 @@ export function preprocess(img: RgbImage, cfg: PreprocessConfig, patchSize: numb
 }
 
 /** Stacks preprocessed images of one size into an N×3×S×S batch. */
-export function stackBatch(items: Preprocessed[]): { data: Float32Array; shape: [number, number, number, number] } {
+export function stackBatch(items: readonly Preprocessed[]): { data: Float32Array; shape: [number, number, number, number] } {
+  if (items.length === 0) throw new RangeError('stackBatch: no images');
   const S = items[0].size;
-  const data = new Float32Array(items.length * 3 * S * S);
-  items.forEach((it, i) => data.set(it.data, i * 3 * S * S));
+  const per = 3 * S * S;
+  const data = new Float32Array(items.length * per);
+  items.forEach((it, i) => {
+    if (it.size !== S) throw new RangeError(`stackBatch: image ${i} is ${it.size}×${it.size}, the first is ${S}×${S}`);
+    data.set(it.data, i * per);
+  });
   return { data, shape: [items.length, 3, S, S] };
 }

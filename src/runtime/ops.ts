@@ -6,23 +6,36 @@ export interface Norm { g: tf.Tensor1D; b: tf.Tensor1D }
 export interface Mlp { fc1: Linear; fc2: Linear }
 
 /**
- * x[..., in] · W + b. Flattened to 2-D because tfjs-wasm only sends non-transposed batch-1 2-D matMuls to
- * XNNPACK; anything else takes a naive loop ~10× slower (runtime.md §6).
+ * 2-D a·b whose gradient transposes explicitly (dy·bᵀ, aᵀ·dy as copies + NN products). tfjs-wasm sends only
+ * non-transposed batch-1 2-D matMuls to XNNPACK; stock matMul gradients are NT/TN products that take a naive
+ * loop 10× slower (runtime.md §5, §6). Same values as tf.matMul forward and backward.
  */
+export const matMul2d = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor2D, [sa, sb]: tf.Tensor[]) => [
+      tf.matMul(dy, tf.transpose(sb as tf.Tensor2D)),
+      tf.matMul(tf.transpose(sa as tf.Tensor2D), dy),
+    ],
+  };
+}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+/** x[..., in] · W + b, flattened to 2-D so it stays on the fast path (see matMul2d). */
 export function linear(x: tf.Tensor, l: Linear): tf.Tensor {
   return tf.tidy(() => {
     const shape = x.shape;
-    const inDim = shape[shape.length - 1];
-    const y = tf.add(tf.matMul(x.reshape([-1, inDim]), l.w), l.b);
+    const y = tf.add(matMul2d(x.reshape([-1, shape[shape.length - 1]]), l.w), l.b);
     return y.reshape([...shape.slice(0, -1), l.w.shape[1]]);
   });
 }
 
+/** torch.nn.LayerNorm over the last axis (biased variance). */
 export function layerNorm(x: tf.Tensor, n: Norm, eps: number): tf.Tensor {
   return tf.tidy(() => {
-    const axis = x.rank - 1;
-    const { mean, variance } = tf.moments(x, axis, true);
-    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), n.g), n.b);
+    const { mean, variance } = tf.moments(x, x.rank - 1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), n.g), n.b);
   });
 }
 
@@ -35,42 +48,45 @@ export function mlp(x: tf.Tensor, m: Mlp): tf.Tensor {
   return tf.tidy(() => linear(gelu(linear(x, m.fc1)), m.fc2));
 }
 
-/** [B, L, h·d] -> [B, h, L, d] */
-export function splitHeads(x: tf.Tensor, heads: number): tf.Tensor4D {
-  const [B, L, C] = x.shape;
-  return x.reshape([B, L, heads, C / heads]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
-}
-
-/** [B, h, L, d] -> [B, L, h·d] */
-export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
-  const [B, h, L, d] = x.shape;
-  return x.transpose([0, 2, 1, 3]).reshape([B, L, h * d]) as tf.Tensor3D;
-}
+/** Turns scores [..., Lq, Lk] into attention weights along the last axis (softmax, ReLU, …), same for every head. */
+export type AttentionWeights = (scores: tf.Tensor) => tf.Tensor;
 
 /**
- * Runs `f(q_i, kT_i) -> weights_i`, then weights_i · v_i for every (batch, head) pair.
- * On wasm each pair is a separate 2-D matMul with K transposed explicitly (XNNPACK fast path, ~3× faster,
- * runtime.md §4); elsewhere one batched matMul is faster. Same maths either way.
+ * Multi-head attention on [B, L, h·d] tensors (head-major channels, as torch's reshape(B, L, h, d)):
+ * per head, weights(q·kᵀ)·v, heads concatenated back to [B, Lq, h·dv].
+ * On wasm every (batch, head) pair is a 2-D matMul over an explicitly transposed k — the XNNPACK path, ~3×
+ * faster there (runtime.md §4); elsewhere one batched matMul per product is faster. Same maths either way.
  */
-export function attention(
-  q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
-  weights: (scores: tf.Tensor) => tf.Tensor,
-): tf.Tensor4D {
+export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, weights: AttentionWeights): tf.Tensor3D {
   return tf.tidy(() => {
-    const [B, h, Lq, d] = q.shape;
-    const Lk = k.shape[2];
+    const [B, Lq, C] = q.shape;
+    const Lk = k.shape[1];
+    const d = C / heads;
+    const dv = v.shape[2] / heads;
     if (tf.getBackend() !== 'wasm') {
-      return tf.matMul(weights(tf.matMul(q, k, false, true)), v) as tf.Tensor4D;
+      const split = (t: tf.Tensor3D, L: number, w: number) => t.reshape([B, L, heads, w]).transpose([0, 2, 1, 3]);
+      const a = weights(tf.matMul(split(q, Lq, d), split(k, Lk, d), false, true));
+      return tf.matMul(a, split(v, Lk, dv)).transpose([0, 2, 1, 3]).reshape([B, Lq, heads * dv]) as tf.Tensor3D;
     }
-    const qs = tf.unstack(q.reshape([B * h, Lq, d]));
-    const kts = tf.unstack(k.reshape([B * h, Lk, d]).transpose([0, 2, 1]));
-    const vs = tf.unstack(v.reshape([B * h, Lk, v.shape[3]]));
-    const outs = qs.map((qi, i) => tf.matMul(weights(tf.matMul(qi, kts[i])), vs[i]));
-    return tf.stack(outs).reshape([B, h, Lq, v.shape[3]]) as tf.Tensor4D;
+    const q2 = q.reshape([B * Lq, C]) as tf.Tensor2D;
+    const k2 = k.reshape([B * Lk, C]) as tf.Tensor2D;
+    const v2 = v.reshape([B * Lk, heads * dv]) as tf.Tensor2D;
+    const rows: tf.Tensor2D[] = [];
+    for (let b = 0; b < B; b++) {
+      const outs: tf.Tensor2D[] = [];
+      for (let j = 0; j < heads; j++) {
+        const qi = q2.slice([b * Lq, j * d], [Lq, d]);
+        const kt = k2.slice([b * Lk, j * d], [Lk, d]).transpose() as tf.Tensor2D;
+        const vi = v2.slice([b * Lk, j * dv], [Lk, dv]);
+        outs.push(matMul2d(weights(matMul2d(qi, kt)) as tf.Tensor2D, vi));
+      }
+      rows.push(heads === 1 ? outs[0] : tf.concat(outs, 1));
+    }
+    return (B === 1 ? rows[0] : tf.concat(rows, 0)).reshape([B, Lq, heads * dv]) as tf.Tensor3D;
   });
 }
 
-/** Cosine similarity along `axis` as torch.nn.functional.cosine_similarity: x·y / max(‖x‖·‖y‖, eps). */
+/** Cosine similarity along `axis` as torch 1.13's F.cosine_similarity: x·y / √max(‖x‖²·‖y‖², eps²). */
 export function cosineSimilarity(a: tf.Tensor, b: tf.Tensor, axis: number, eps = 1e-8): tf.Tensor {
   return tf.tidy(() => {
     const dot = tf.sum(tf.mul(a, b), axis);
@@ -82,7 +98,7 @@ export function cosineSimilarity(a: tf.Tensor, b: tf.Tensor, axis: number, eps =
 
 /** F.normalize(x, dim=-1): x / max(‖x‖, eps). */
 export function l2Normalize(x: tf.Tensor, eps = 1e-12): tf.Tensor {
-  return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 2, -1, true), eps)));
+  return tf.tidy(() => tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), -1, true)), eps)));
 }
 
 /**

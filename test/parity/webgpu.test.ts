@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inferInpFormerConfig } from '../../src/checkpoint/infer-config.ts';
 import { readPth } from '../../src/checkpoint/pth.ts';
-import { createInpFormer } from '../../src/inp-former/model.ts';
+import { createInpFormer } from '../../src/inp-former/predict.ts';
 import { releaseNodeWebGPU } from '../../src/platform/node-webgpu.ts';
 import { useBackend } from '../../src/runtime/backend.ts';
 import { fixture, HAS_FIXTURES, loadFixtureTensors, relMaxDiff, skipReason } from '../helpers/shared.ts';
@@ -10,8 +10,8 @@ import { fixture, HAS_FIXTURES, loadFixtureTensors, relMaxDiff, skipReason } fro
 // WebGPU in Node: Dawn (`webgpu` package) over a software Vulkan driver; .ci/run installs Debian's chromium,
 // whose SwiftShader ICD is that driver (docs/runtime.md §2).
 const ICD = process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json';
-const HAS_VULKAN = existsSync(ICD);
-const reason = !HAS_FIXTURES ? skipReason('fixtures') : !HAS_VULKAN ? `skipped: no Vulkan driver at ${ICD} (apt-get install chromium)` : '';
+const HAS_VULKAN = existsSync(ICD) && ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib/libvulkan.so.1'].some(existsSync);
+const reason = !HAS_FIXTURES ? skipReason('fixtures') : !HAS_VULKAN ? `skipped: no Vulkan loader or driver at ${ICD} (apt-get install chromium libvulkan1)` : '';
 
 describe.skipIf(!!reason)(`INP-Former on WebGPU (Dawn + SwiftShader)${reason ? ` (${reason})` : ''}`, () => {
   afterAll(() => releaseNodeWebGPU());

@@ -46,7 +46,7 @@ describe('checkpoint formats and config inference', () => {
     const t = randomInpFormer(CFG, 1);
     // Encoder heads follow DINOv2's 64-channel heads unless overridden (96 channels is no DINOv2 size).
     expect(inferInpFormerConfig(t, 'm', { targetLayers: [1, 2, 3, 4], encoder: { numHeads: 3 } })).toEqual(CFG);
-    expect(inferInpFormerConfig(t, 'm').targetLayers).toEqual([1, 2, 3, 4]);
+    expect(inferInpFormerConfig(t, 'm').targetLayers).toEqual([1, 2, 3, 4, 5]);
     expect(defaultTargetLayers(12)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
     expect(defaultTargetLayers(24)).toEqual([4, 6, 8, 10, 12, 14, 16, 18]);
   });

@@ -1,0 +1,81 @@
+import * as tf from '@tensorflow/tfjs';
+import type { PatchEncoder } from '../encoder/cnn-encoder.ts';
+import { finishMap } from '../map/anomaly-map.ts';
+import type { PredictOptions, PredictResult } from '../inp-former/predict.ts';
+import { greedyCoreset } from './coreset.ts';
+
+/** A memory bank of normal patch features: [size, dim], row-major. */
+export interface MemoryBank { data: Float32Array; size: number; dim: number }
+
+export interface FitOptions { coresetRatio: number; seed?: number; onProgress?: (done: number, total: number) => void }
+
+/** Collects every token of the normal images, then subsamples with the greedy coreset. */
+export async function fitMemoryBank(encoder: PatchEncoder, batches: AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D>, o: FitOptions): Promise<MemoryBank> {
+  const parts: Float32Array[] = [];
+  let dim = 0;
+  for await (const x of batches) {
+    const { tokens } = encoder.encode(x);
+    dim = tokens.shape[2];
+    parts.push((await tokens.data()) as Float32Array);
+    tokens.dispose();
+  }
+  const n = parts.reduce((a, p) => a + p.length, 0) / dim;
+  if (!n) throw new Error('no normal images to build the memory bank from');
+  const all = new Float32Array(n * dim);
+  let off = 0;
+  for (const p of parts) { all.set(p, off); off += p.length; }
+  const k = Math.max(1, Math.round(n * o.coresetRatio));
+  if (k >= n) return { data: all, size: n, dim };
+  const idx = greedyCoreset(all, n, dim, k, o.seed ?? 0);
+  const data = new Float32Array(k * dim);
+  idx.forEach((r, i) => data.set(all.subarray(r * dim, (r + 1) * dim), i * dim));
+  return { data, size: k, dim };
+}
+
+export interface KnnDetector {
+  predict(x: tf.Tensor4D, opts: PredictOptions & { topRatio?: number }): Promise<PredictResult>;
+  dispose(): void;
+}
+
+/**
+ * Nearest-neighbour distance of every test token to the bank, through 2-D NN matMuls against the pre-transposed
+ * bank in column chunks (‖a‖² + ‖b‖² − 2a·b), so no N×M matrix larger than a chunk ever exists. The distance grid
+ * then goes through the same map chain as INP-Former; the image score defaults to the map's maximum (PatchCore).
+ */
+export function createKnnDetector(encoder: PatchEncoder, bank: MemoryBank, chunk = 8192): KnnDetector {
+  const chunks = tf.tidy(() => {
+    const b = tf.tensor2d(bank.data, [bank.size, bank.dim]);
+    const out: Array<{ bt: tf.Tensor2D; norms: tf.Tensor1D }> = [];
+    for (let s = 0; s < bank.size; s += chunk) {
+      const part = b.slice([s, 0], [Math.min(chunk, bank.size - s), -1]);
+      out.push({ bt: tf.keep(part.transpose() as tf.Tensor2D), norms: tf.keep(tf.sum(tf.square(part), 1) as tf.Tensor1D) });
+    }
+    return out;
+  });
+  return {
+    async predict(x, opts) {
+      const [B, , H, W] = x.shape;
+      const mapSize: [number, number] = typeof opts.mapSize === 'number' ? [opts.mapSize, opts.mapSize] : opts.mapSize;
+      const { map, score } = tf.tidy(() => {
+        const { tokens, grid } = encoder.encode(x);
+        const a = tokens.reshape([-1, bank.dim]) as tf.Tensor2D;
+        const an = tf.sum(tf.square(a), 1, true);
+        let best: tf.Tensor | null = null;
+        for (const c of chunks) {
+          const d = tf.min(tf.add(tf.sub(an, tf.mul(tf.matMul(a, c.bt), 2)), c.norms), 1);
+          best = best ? tf.minimum(best, d) : d;
+        }
+        const dist = tf.sqrt(tf.relu(best!)).reshape([B, grid[0], grid[1], 1]) as tf.Tensor4D;
+        return finishMap(dist, { inputSize: [H, W], mapSize, outputSize: opts.outputSize, topRatio: opts.topRatio ?? 0 });
+      });
+      const [data, scores] = await Promise.all([map.data() as Promise<Float32Array>, score.data()]);
+      const [, h, w] = map.shape;
+      map.dispose();
+      score.dispose();
+      return { maps: Array.from({ length: B }, (_, b) => data.slice(b * h * w, (b + 1) * h * w)), width: w, height: h, scores: Array.from(scores) };
+    },
+    dispose() {
+      for (const c of chunks) { c.bt.dispose(); c.norms.dispose(); }
+    },
+  };
+}
