@@ -1,0 +1,294 @@
+import { resamplePosEmbed } from '../encoder/pos-embed.ts';
+import { CheckpointError, InputError } from '../errors.ts';
+import { gaussianKernel } from '../map/anomaly-map.ts';
+import type { HostTensor, InpFormerConfig, TensorMap, VitEncoderConfig } from '../types.ts';
+import { GraphBuilder, OPSET } from './graph.ts';
+import {
+  attend, cosineDistance, dense, gelu, l2Normalize, layerNorm, meanOf, mergeHeads, resizeBilinear, splitHeads, sumSquares,
+} from './ops.ts';
+import { DataType, encodeModel, type ModelProto } from './proto.ts';
+
+/**
+ * INP-Former → ONNX (opset 17), written from our config and official-named weights, no Python: the whole
+ * inference graph of src/inp-former/model.ts plus the map chain of src/map/anomaly-map.ts. One input, the
+ * normalised image batch [N, 3, H, W] (N free); H×W is fixed per export because the positional table is
+ * resampled for it here, once, as the tfjs path does per input size.
+ */
+
+/** Tensor names of the exported graph. */
+export const ONNX_IO = {
+  input: 'image',
+  /** Reconstruction map at the scoring size, [N, 1, mapH, mapW] (σ=4 Gaussian applied). */
+  map: 'anomaly_map',
+  /** Mean of the top ⌊mapH·mapW·topRatio⌋ map values (the maximum when that is 0), [N]. */
+  score: 'image_score',
+  /** The same chain on the INP coherence distance (zero-shot), [N, 1, mapH, mapW] and [N]. */
+  zeroShotMap: 'zs_anomaly_map',
+  zeroShotScore: 'zs_image_score',
+} as const;
+
+export interface OnnxExportOptions {
+  /** Model input [H, W] in pixels, multiples of the patch size. */
+  inputSize: [number, number];
+  /** Scoring map [H, W] (official 256×256). */
+  mapSize: [number, number];
+  /** Fraction of the map averaged for the score (official max_ratio 0.01); 0 = the maximum. */
+  topRatio?: number;
+  /** Graph name, e.g. the model's name. */
+  name?: string;
+}
+
+/** Metadata stored in the file, so a loader can check what it was exported for. */
+export interface OnnxExportMetadata {
+  config: InpFormerConfig;
+  inputSize: [number, number];
+  mapSize: [number, number];
+  topRatio: number;
+}
+export const METADATA_KEY = 'inp-former';
+
+/** torch Linear weight [out, in] (rows `from`..`from+out`) → [in, out] for MatMul. */
+function transposeRows(w: Float32Array, inDim: number, from: number, out: number): Float32Array {
+  const t = new Float32Array(inDim * out);
+  for (let r = 0; r < out; r++) for (let c = 0; c < inDim; c++) t[c * out + r] = w[(from + r) * inDim + c];
+  return t;
+}
+
+/** Reads official-named float tensors, checking their shapes; errors name the tensor. */
+function weightReader(tensors: TensorMap, where: string) {
+  return (key: string, shape: number[]): Float32Array => {
+    const t: HostTensor | undefined = tensors.get(key);
+    if (!t) throw new CheckpointError(`${where}: ${key}`, 'tensor is missing (needed by the ONNX graph)');
+    const n = shape.reduce((a, b) => a * b, 1);
+    const have = t.shape.reduce((a, b) => a * b, 1);
+    if (have !== n) throw new CheckpointError(`${where}: ${key}`, `has shape [${t.shape}], expected [${shape}]`);
+    if (t.data instanceof Float32Array) return t.data;
+    if (t.data instanceof Float64Array) return Float32Array.from(t.data);
+    throw new CheckpointError(`${where}: ${key}`, `has dtype ${t.dtype}; the ONNX graph needs floating-point weights`);
+  };
+}
+
+type Weight = ReturnType<typeof weightReader>;
+
+interface Ctx { b: GraphBuilder; w: Weight }
+
+/** Linear `key` on x; `part` takes the index-th of `of` equal row blocks of a fused weight (q/k/v of qkv). */
+function linear(g: Ctx, x: string, key: string, inDim: number, outDim: number, part = { index: 0, of: 1 }): string {
+  const w = g.w(`${key}.weight`, [outDim * part.of, inDim]);
+  const bias = g.w(`${key}.bias`, [outDim * part.of]);
+  const tag = part.of > 1 ? `[${part.index}/${part.of}]` : '';
+  const from = part.index * outDim;
+  return dense(
+    g.b, x,
+    g.b.initializer(`${key}.weight${tag}.T`, transposeRows(w, inDim, from, outDim), [inDim, outDim]),
+    g.b.initializer(`${key}.bias${tag}`, bias.slice(from, from + outDim), [outDim]),
+  );
+}
+
+function norm(g: Ctx, x: string, key: string, C: number, eps: number): string {
+  return layerNorm(g.b, x, g.b.initializer(`${key}.weight`, g.w(`${key}.weight`, [C]), [C]), g.b.initializer(`${key}.bias`, g.w(`${key}.bias`, [C]), [C]), eps);
+}
+
+function mlp(g: Ctx, x: string, key: string, C: number, hidden: number): string {
+  return linear(g, gelu(g.b, linear(g, x, `${key}.fc1`, C, hidden)), `${key}.fc2`, hidden, C);
+}
+
+const vector = (g: Ctx, key: string, n: number) => g.b.initializer(key, g.w(key, [n]), [n]);
+
+/** DINOv2 block: x += γ1·Attn(LN1 x); x += γ2·MLP(LN2 x); softmax attention with q scaled by d^−½. */
+function encoderBlock(g: Ctx, x: string, key: string, e: VitEncoderConfig): string {
+  const { b } = g;
+  const C = e.embedDim;
+  const h = e.numHeads;
+  const d = C / h;
+  const n1 = norm(g, x, `${key}.norm1`, C, e.lnEps);
+  const [q, k, v] = [0, 1, 2].map((index) => linear(g, n1, `${key}.attn.qkv`, C, C, { index, of: 3 }));
+  const qs = b.op('Mul', [splitHeads(b, q, h, d), b.floats([1 / Math.sqrt(d)])]);
+  const a = mergeHeads(b, attend(b, qs, splitHeads(b, k, h, d, true), splitHeads(b, v, h, d), 'Softmax'), C);
+  const x1 = b.op('Add', [x, b.op('Mul', [linear(g, a, `${key}.attn.proj`, C, C), vector(g, `${key}.ls1.gamma`, C)])]);
+  const m = mlp(g, norm(g, x1, `${key}.norm2`, C, e.lnEps), `${key}.mlp`, C, Math.round(C * e.mlpRatio));
+  return b.op('Add', [x1, b.op('Mul', [m, vector(g, `${key}.ls2.gamma`, C)])]);
+}
+
+/**
+ * prepare_tokens + blocks 0..max(taps): [cls, registers, patches] with the positional table resampled for this
+ * grid (registers get no position), returning the tapped blocks' patch tokens [N, gh·gw, C].
+ */
+function encoder(g: Ctx, image: string, batch: string, e: VitEncoderConfig, taps: number[], grid: [number, number]): string[] {
+  const { b } = g;
+  const C = e.embedDim;
+  const p = e.patchSize;
+  const [gh, gw] = grid;
+  const R = e.registerTokens;
+  const tokens = b.scope('encoder.prepare_tokens', () => {
+    const stored = g.w('encoder.pos_embed', [1, 1 + e.posGridSize ** 2, C]);
+    const pos = resamplePosEmbed(stored, C, gh, gw, e.interpolateOffset);
+    const conv = b.op('Conv', [
+      image,
+      b.initializer('encoder.patch_embed.proj.weight', g.w('encoder.patch_embed.proj.weight', [C, 3, p, p]), [C, 3, p, p]),
+      vector(g, 'encoder.patch_embed.proj.bias', C),
+    ], { kernel_shape: [p, p], strides: [p, p] });
+    const patches = b.op('Add', [
+      b.op('Transpose', [b.op('Reshape', [conv, b.ints([0, C, -1])])], { perm: [0, 2, 1] }),
+      b.initializer(`encoder.pos_embed[${gh}x${gw}]`, pos.slice(C), [1, gh * gw, C]),
+    ]);
+    // cls + its position, then the registers: batch-independent rows, added on the host in float32 like torch.
+    const cls = g.w('encoder.cls_token', [1, 1, C]);
+    const prefix = new Float32Array((1 + R) * C);
+    for (let c = 0; c < C; c++) prefix[c] = cls[c] + pos[c];
+    if (R > 0) prefix.set(g.w('encoder.register_tokens', [1, R, C]), C);
+    const head = b.initializer('encoder.cls_token+pos_embed[0]+register_tokens', prefix, [1, 1 + R, C]);
+    const expanded = b.op('Expand', [head, b.op('Concat', [batch, b.ints([1 + R, C])], { axis: 0 })]);
+    return b.op('Concat', [expanded, patches], { axis: 1 });
+  });
+  const last = Math.max(...taps);
+  if (last >= e.depth) throw new InputError('targetLayers', `tapped block ${last} is beyond the encoder's ${e.depth} blocks`);
+  const out = new Map<number, string>();
+  let t = tokens;
+  for (let i = 0; i <= last; i++) {
+    const key = `encoder.blocks.${i}`;
+    t = b.scope(key, () => encoderBlock(g, t, key, e));
+    // INP-Former uses the raw residual stream of the tapped blocks, without cls and registers.
+    if (taps.includes(i)) out.set(i, b.scope(key, () => b.op('Slice', [t, b.ints([1 + R]), b.ints([2 ** 62]), b.ints([1])])));
+  }
+  return taps.map((i) => out.get(i)!);
+}
+
+/** INP extractor (Aggregation_Block): the INP tokens attend to F_Q with softmax attention; both residuals kept. */
+function extractor(g: Ctx, fq: string, cfg: InpFormerConfig): string {
+  const { b } = g;
+  const C = cfg.embedDim;
+  const h = cfg.numHeads;
+  const d = C / h;
+  const key = 'aggregation.0';
+  // [1, M, C]: the tokens are the same for every image, so they broadcast instead of being tiled.
+  const tokens = b.initializer('prototype_token', g.w('prototype_token', [cfg.inpCount, C]), [1, cfg.inpCount, C]);
+  const q = b.op('Mul', [splitHeads(b, linear(g, norm(g, tokens, `${key}.norm1`, C, cfg.lnEps), `${key}.attn.q`, C, C), h, d), b.floats([1 / Math.sqrt(d)])]);
+  const nf = norm(g, fq, `${key}.norm1`, C, cfg.lnEps);
+  const k = linear(g, nf, `${key}.attn.kv`, C, C, { index: 0, of: 2 });
+  const v = linear(g, nf, `${key}.attn.kv`, C, C, { index: 1, of: 2 });
+  const y = mergeHeads(b, attend(b, q, splitHeads(b, k, h, d, true), splitHeads(b, v, h, d), 'Softmax'), C);
+  const x = b.op('Add', [tokens, linear(g, y, `${key}.attn.proj`, C, C)]);
+  return b.op('Add', [x, mlp(g, norm(g, x, `${key}.norm2`, C, cfg.lnEps), `${key}.mlp`, C, Math.round(C * cfg.mlpRatio))]);
+}
+
+/**
+ * INP-guided decoder block (Prototype_Block): ReLU(s_h·q̂·k̂ᵀ) attention of the tokens over the INPs, no
+ * attention residual, MLP residual kept. s_h scales the M normalised keys, as in src/inp-former/decoder.ts.
+ */
+function decoderBlock(g: Ctx, z: string, inps: string, key: string, cfg: InpFormerConfig): string {
+  const { b } = g;
+  const C = cfg.embedDim;
+  const h = cfg.numHeads;
+  const d = C / h;
+  const q = l2Normalize(b, splitHeads(b, linear(g, norm(g, z, `${key}.norm1`, C, cfg.lnEps), `${key}.attn.q`, C, C), h, d));
+  const ni = norm(g, inps, `${key}.norm1`, C, cfg.lnEps);
+  const k = l2Normalize(b, splitHeads(b, linear(g, ni, `${key}.attn.kv`, C, C, { index: 0, of: 2 }), h, d));
+  const scale = b.initializer(`${key}.attn.learn_scale`, g.w(`${key}.attn.learn_scale`, [h, 1, 1]), [1, h, 1, 1]);
+  const kT = b.op('Transpose', [b.op('Mul', [k, scale])], { perm: [0, 1, 3, 2] });
+  const v = splitHeads(b, linear(g, ni, `${key}.attn.kv`, C, C, { index: 1, of: 2 }), h, d);
+  const y = linear(g, mergeHeads(b, attend(b, q, kT, v, 'Relu'), C), `${key}.attn.proj`, C, C);
+  return b.op('Add', [y, mlp(g, norm(g, y, `${key}.norm2`, C, cfg.lnEps), `${key}.mlp`, C, Math.round(C * cfg.mlpRatio))]);
+}
+
+/**
+ * The official evaluation chain on a coarse map [N, 1, gh, gw]: align-corners upsample to the input size,
+ * half-pixel resize to the scoring size, 5×5 σ=4 Gaussian (zero padding 2), score = mean of the top values.
+ * Outputs are written under the given names.
+ */
+function mapChain(b: GraphBuilder, coarse: string, o: Required<Pick<OnnxExportOptions, 'inputSize' | 'mapSize' | 'topRatio'>>, names: [string, string]): void {
+  const up = resizeBilinear(b, coarse, o.inputSize, 'align_corners');
+  const scored = resizeBilinear(b, up, o.mapSize, 'half_pixel');
+  const kernel = b.initializer('gaussian_kernel_5_sigma4', gaussianKernel(5, 4), [1, 1, 5, 5]);
+  b.node('Conv', [scored, kernel], { kernel_shape: [5, 5], pads: [2, 2, 2, 2] }, [names[0]]);
+  const [H, W] = o.mapSize;
+  const flat = b.op('Reshape', [names[0], b.ints([0, H * W])]);
+  const k = Math.floor(H * W * o.topRatio);
+  if (k < 1) {
+    b.node('ReduceMax', [flat], { axes: [1], keepdims: 0 }, [names[1]]);
+    return;
+  }
+  const [top] = b.node('TopK', [flat, b.ints([k])], { axis: -1, largest: 1, sorted: 0 }, 2);
+  b.node('ReduceMean', [top], { axes: [1], keepdims: 0 }, [names[1]]);
+}
+
+function checkExportable(config: InpFormerConfig, o: OnnxExportOptions): void {
+  const kind = (config.encoder as { kind: string }).kind;
+  if (kind !== 'dinov2') throw new InputError('encoder', `${kind} encoders cannot be exported to ONNX yet (DINOv2 only)`);
+  const e = config.encoder;
+  const p = e.patchSize;
+  const [H, W] = o.inputSize;
+  if (!Number.isInteger(H) || !Number.isInteger(W) || H < p || W < p || H % p || W % p) {
+    throw new InputError('size', `input ${H}×${W} is not a positive multiple of the model's ${p}-pixel patch`);
+  }
+  if (!o.mapSize.every((s) => Number.isInteger(s) && s >= 1)) throw new InputError('map-size', `must be positive integers, got ${o.mapSize}`);
+  if (e.embedDim % e.numHeads) throw new InputError('encoder.numHeads', `${e.numHeads} does not divide the width ${e.embedDim}`);
+  if (config.embedDim % config.numHeads) throw new InputError('numHeads', `${config.numHeads} does not divide the width ${config.embedDim}`);
+  if (config.embedDim !== e.embedDim) throw new InputError('embedDim', `head width ${config.embedDim} differs from the encoder's ${e.embedDim}`);
+}
+
+/** The ONNX model as plain protobuf objects (see `exportInpFormerOnnx` for the file's bytes). */
+export function buildInpFormerGraph(config: InpFormerConfig, tensors: TensorMap, opts: OnnxExportOptions, where = 'weights'): ModelProto {
+  checkExportable(config, opts);
+  const o = { ...opts, topRatio: opts.topRatio ?? 0.01 };
+  const b = new GraphBuilder();
+  const g: Ctx = { b, w: weightReader(tensors, where) };
+  const e = config.encoder;
+  const grid: [number, number] = [o.inputSize[0] / e.patchSize, o.inputSize[1] / e.patchSize];
+  const C = config.embedDim;
+  const batch = b.op('Shape', [ONNX_IO.input], { start: 0, end: 1 });
+
+  const layers = encoder(g, ONNX_IO.input, batch, e, config.targetLayers, grid);
+  const { en, de, distance } = b.scope('head', () => {
+    // The official code averages the taps (the paper writes a sum).
+    const fq = meanOf(b, layers);
+    const inps = b.scope('aggregation.0', () => extractor(g, fq, config));
+    // min over INPs of 1 − cos(F_Q token, INP): [N, gh·gw, M] from one MatMul and the two squared norms.
+    const distance = b.scope('distance', () => {
+      const dot = b.op('MatMul', [fq, b.op('Transpose', [inps], { perm: [0, 2, 1] })]);
+      const sqP = b.op('Unsqueeze', [sumSquares(b, inps, 0), b.ints([1])]);
+      return b.op('ReduceMin', [cosineDistance(b, dot, sumSquares(b, fq, 1), sqP)], { axes: [-1], keepdims: 0 });
+    });
+    let z = b.scope('bottleneck.0', () => mlp(g, fq, 'bottleneck.0', C, Math.round(C * config.mlpRatio)));
+    const decoded: string[] = [];
+    for (let i = 0; i < config.decoderDepth; i++) {
+      const key = `decoder.${i}`;
+      z = b.scope(key, () => decoderBlock(g, z, inps, key, config));
+      decoded.push(z);
+    }
+    // Decoder groups index the reversed outputs (de_list[::-1]), as in src/inp-former/model.ts.
+    const reversed = [...decoded].reverse();
+    return {
+      en: config.fuseEncoder.map((grp) => meanOf(b, grp.map((i) => layers[i]))),
+      de: config.fuseDecoder.map((grp) => meanOf(b, grp.map((i) => reversed[i]))),
+      distance,
+    };
+  });
+  const coarseShape = b.ints([-1, 1, grid[0], grid[1]]);
+  b.scope('map', () => {
+    const maps = en.map((x, i) => cosineDistance(b, b.op('ReduceSum', [b.op('Mul', [x, de[i]]), b.ints([-1])], { keepdims: 0 }), sumSquares(b, x, 0), sumSquares(b, de[i], 0)));
+    mapChain(b, b.op('Reshape', [meanOf(b, maps), coarseShape]), o, [ONNX_IO.map, ONNX_IO.score]);
+  });
+  b.scope('zero_shot_map', () => mapChain(b, b.op('Reshape', [distance, coarseShape]), o, [ONNX_IO.zeroShotMap, ONNX_IO.zeroShotScore]));
+
+  const [H, W] = o.inputSize;
+  const [mh, mw] = o.mapSize;
+  const metadata: OnnxExportMetadata = { config, inputSize: o.inputSize, mapSize: o.mapSize, topRatio: o.topRatio };
+  return b.build({
+    name: o.name ?? 'inp-former',
+    docString: `INP-Former (DINOv2 ${e.embedDim}-d, ${e.registerTokens} registers) at ${H}×${W}: normalised NCHW image in; reconstruction and zero-shot maps at ${mh}×${mw} (σ=4 Gaussian) and their top-${o.topRatio} scores out. Opset ${OPSET}.`,
+    inputs: [{ name: ONNX_IO.input, type: DataType.FLOAT, dims: ['N', 3, H, W] }],
+    outputs: [
+      { name: ONNX_IO.map, type: DataType.FLOAT, dims: ['N', 1, mh, mw] },
+      { name: ONNX_IO.score, type: DataType.FLOAT, dims: ['N'] },
+      { name: ONNX_IO.zeroShotMap, type: DataType.FLOAT, dims: ['N', 1, mh, mw] },
+      { name: ONNX_IO.zeroShotScore, type: DataType.FLOAT, dims: ['N'] },
+    ],
+    metadata: { [METADATA_KEY]: JSON.stringify(metadata) },
+  });
+}
+
+/** The .onnx file's bytes for `config` and official-named `tensors` (`where` names the weights in errors). */
+export function exportInpFormerOnnx(config: InpFormerConfig, tensors: TensorMap, opts: OnnxExportOptions, where?: string): Uint8Array {
+  return encodeModel(buildInpFormerGraph(config, tensors, opts, where));
+}
