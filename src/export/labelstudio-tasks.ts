@@ -1,0 +1,134 @@
+import { InputError } from '../errors.ts';
+import { checkAnnotatedImages, DEFAULT_LABEL, regionLabel, type AnnotatedImage, type AnnotatedRegion, type ExportSource, type ImportedImage } from './annotations.ts';
+import { decodeLabelStudioRle, encodeLabelStudioRle } from './labelstudio-rle.ts';
+import { escapeXml } from './xml.ts';
+
+/** Names in the labelling config the results refer to. Defaults match labelStudioConfig(). */
+export interface LabelStudioOptions {
+  /** BrushLabels name (default "defect"). */
+  fromName?: string;
+  /** Image tag name (default "image"). */
+  toName?: string;
+  /** Key of the image URL in task data (default "image", i.e. `$image`). */
+  dataKey?: string;
+  /** The task's image URL for an image (default its file name; LS wants e.g. /data/local-files/?d=… or a URL). */
+  imageUrl?: (fileName: string) => string;
+}
+
+export interface LabelStudioResult {
+  id: string;
+  type: 'brushlabels';
+  from_name: string;
+  to_name: string;
+  original_width: number;
+  original_height: number;
+  image_rotation: 0;
+  value: { format: 'rle'; rle: number[]; brushlabels: string[] };
+  score?: number;
+  readonly: false;
+}
+export interface LabelStudioPrediction { model_version: string; score?: number; result: LabelStudioResult[] }
+export interface LabelStudioTask { data: Record<string, string>; predictions: LabelStudioPrediction[] }
+
+function names(o: LabelStudioOptions) {
+  return { fromName: o.fromName ?? 'defect', toName: o.toName ?? 'image', dataKey: o.dataKey ?? 'image' };
+}
+
+/** A labelling config these tasks import into: an Image and BrushLabels with the source's label(s). */
+export function labelStudioConfig(labels: readonly string[] = [DEFAULT_LABEL], options: LabelStudioOptions = {}): string {
+  const n = names(options);
+  return [
+    '<View>',
+    `  <Image name="${escapeXml(n.toName)}" value="$${escapeXml(n.dataKey)}"/>`,
+    `  <BrushLabels name="${escapeXml(n.fromName)}" toName="${escapeXml(n.toName)}">`,
+    ...labels.map((l) => `    <Label value="${escapeXml(l)}" background="#ff0000"/>`),
+    '  </BrushLabels>',
+    '</View>',
+  ].join('\n');
+}
+
+/**
+ * Label Studio tasks with one prediction each (importable as a JSON list; the per-task `predictions[0]` is also what
+ * an ML backend's /predict answers). One brushlabels result per region, so the annotator accepts or rejects each
+ * defect; `original_width/height` are the mask size, which must be the image's natural size in Label Studio. Images
+ * without regions get an empty result with their score, so "normal" is a visible prediction too.
+ */
+export function buildLabelStudioTasks(images: readonly AnnotatedImage[], source: ExportSource, options: LabelStudioOptions = {}): LabelStudioTask[] {
+  checkAnnotatedImages(images);
+  const n = names(options);
+  const url = options.imageUrl ?? ((f: string) => f);
+  return images.map((img) => ({
+    data: { [n.dataKey]: url(img.fileName) },
+    predictions: [{
+      model_version: source.model,
+      ...(img.score !== undefined ? { score: img.score } : {}),
+      result: img.regions.map((r, k): LabelStudioResult => ({
+        id: `region-${k + 1}`,
+        type: 'brushlabels',
+        from_name: n.fromName,
+        to_name: n.toName,
+        original_width: img.width,
+        original_height: img.height,
+        image_rotation: 0,
+        value: { format: 'rle', rle: encodeLabelStudioRle(r.mask), brushlabels: [regionLabel(r, source)] },
+        ...(r.score !== undefined ? { score: r.score } : {}),
+        readonly: false,
+      })),
+    }],
+  }));
+}
+
+export interface LabelStudioReadOptions extends LabelStudioOptions {
+  /** Read the first prediction (default: what we export) or the first non-cancelled annotation (an LS export). */
+  from?: 'predictions' | 'annotations';
+  /** The file name for a task's image URL (default the URL itself, the inverse of the default imageUrl). */
+  fileName?: (url: string) => string;
+}
+
+/**
+ * Reads tasks (a list, or one task; our files or a Label Studio JSON export) back to masks: the brushlabels RLE
+ * results of the chosen prediction or annotation, for the BrushLabels `fromName` when given. A task without brush
+ * results has no known size (width/height null); matchImages fills it in.
+ */
+export function parseLabelStudioTasks(text: string, where: string, options: LabelStudioReadOptions = {}): ImportedImage[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(where, `is not valid JSON (${(e as Error).message})`);
+  }
+  const tasks = Array.isArray(json) ? json : [json];
+  const dataKey = options.dataKey ?? 'image';
+  const from = options.from ?? 'predictions';
+  const toFile = options.fileName ?? ((u: string) => u);
+  return tasks.map((task: any, t) => {
+    const at = `${where}: [${t}]`;
+    if (typeof task !== 'object' || task === null || typeof task.data !== 'object' || task.data === null) throw new InputError(at, 'must be a task with a "data" object');
+    if (typeof task.data[dataKey] !== 'string') throw new InputError(`${at}.data.${dataKey}`, 'must be the image URL (a string); set dataKey to the Image tag\'s $variable');
+    const list = task[from] ?? [];
+    if (!Array.isArray(list)) throw new InputError(`${at}.${from}`, 'must be a list');
+    const k = list.findIndex((p: any) => !p?.was_cancelled);
+    const chosen = k < 0 ? undefined : list[k];
+    const img: ImportedImage = { fileName: toFile(task.data[dataKey]), width: null, height: null, regions: [] };
+    if (!chosen) return img;
+    if (typeof chosen.score === 'number') img.score = chosen.score;
+    if (!Array.isArray(chosen.result)) throw new InputError(`${at}.${from}[${k}].result`, 'must be a list');
+    chosen.result.forEach((r: any, j: number) => {
+      const rAt = `${at}.${from}[${k}].result[${j}]`;
+      if (r?.type !== 'brushlabels' || (options.fromName !== undefined && r.from_name !== options.fromName)) return;
+      if (r.value?.format !== 'rle' || !Array.isArray(r.value.rle)) throw new InputError(`${rAt}.value`, 'must be {format: "rle", rle: [bytes…]}');
+      const w = r.original_width;
+      const h = r.original_height;
+      if (img.width !== null && (w !== img.width || h !== img.height)) {
+        throw new InputError(`${rAt}.original_width`, `${w}×${h} differs from the task's earlier results (${img.width}×${img.height})`);
+      }
+      const region: AnnotatedRegion = { mask: decodeLabelStudioRle(r.value.rle, w, h, `${rAt}.value.rle`) };
+      img.width = w;
+      img.height = h;
+      if (typeof r.score === 'number') region.score = r.score;
+      if (Array.isArray(r.value.brushlabels) && typeof r.value.brushlabels[0] === 'string') region.label = r.value.brushlabels[0];
+      img.regions.push(region);
+    });
+    return img;
+  });
+}
