@@ -1,7 +1,7 @@
 import { resamplePosEmbed } from '../encoder/pos-embed.ts';
 import { CheckpointError, InputError } from '../errors.ts';
 import { gaussianKernel } from '../map/anomaly-map.ts';
-import type { HostTensor, InpFormerConfig, TensorMap, VitEncoderConfig } from '../types.ts';
+import type { HostTensor, InpFormerConfig, PreprocessConfig, TensorMap, VitEncoderConfig } from '../types.ts';
 import { GraphBuilder, OPSET } from './graph.ts';
 import {
   attend, cosineDistance, dense, gelu, l2Normalize, layerNorm, meanOf, mergeHeads, resizeBilinear, splitHeads, sumSquares,
@@ -36,6 +36,8 @@ export interface OnnxExportOptions {
   topRatio?: number;
   /** Graph name, e.g. the model's name. */
   name?: string;
+  /** How images become the input (resize, crop, mean/std), stored for consumers of the file. */
+  preprocess?: PreprocessConfig;
 }
 
 /** Metadata stored in the file, so a loader can check what it was exported for. */
@@ -44,6 +46,7 @@ export interface OnnxExportMetadata {
   inputSize: [number, number];
   mapSize: [number, number];
   topRatio: number;
+  preprocess?: PreprocessConfig;
 }
 export const METADATA_KEY = 'inp-former';
 
@@ -273,7 +276,9 @@ export function buildInpFormerGraph(config: InpFormerConfig, tensors: TensorMap,
 
   const [H, W] = o.inputSize;
   const [mh, mw] = o.mapSize;
-  const metadata: OnnxExportMetadata = { config, inputSize: o.inputSize, mapSize: o.mapSize, topRatio: o.topRatio };
+  const metadata: OnnxExportMetadata = {
+    config, inputSize: o.inputSize, mapSize: o.mapSize, topRatio: o.topRatio, ...(o.preprocess ? { preprocess: o.preprocess } : {}),
+  };
   return b.build({
     name: o.name ?? 'inp-former',
     docString: `INP-Former (DINOv2 ${e.embedDim}-d, ${e.registerTokens} registers) at ${H}×${W}: normalised NCHW image in; reconstruction and zero-shot maps at ${mh}×${mw} (σ=4 Gaussian) and their top-${o.topRatio} scores out. Opset ${OPSET}.`,

@@ -1,0 +1,40 @@
+import { InputError } from '../../src/errors.ts';
+import { exportInpFormerOnnx } from '../../src/onnx/export-inp-former.ts';
+import { OPSET } from '../../src/onnx/graph.ts';
+import { loadModelFromPath } from '../../src/model-folder/node-io.ts';
+import { writeFileAtomic } from '../../src/platform/node-files.ts';
+import { inputSize, OFFICIAL_PREPROCESS } from '../../src/preprocess/preprocess.ts';
+import { intFlag, parse, required, UsageError } from './args.ts';
+import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
+
+export const command = {
+  summary: 'Export an INP-Former to ONNX (opset 17) for onnxruntime: normalised image batch in, anomaly maps and scores out.',
+  usage: '-m <model-dir|checkpoint> -o <model.onnx> [--size N] [--map-size N] [config overrides: --heads N --encoder-heads N --target-layers 2,3,...]',
+  async run(argv: string[]) {
+    const { values, positionals } = parse(argv, {
+      model: { type: 'string', short: 'm' }, output: { type: 'string', short: 'o' }, size: { type: 'string' }, 'map-size': { type: 'string' },
+      ...CONFIG_FLAGS,
+    });
+    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const modelPath = required(values.model, 'model (-m)');
+    const out = required(values.output, 'output (-o)');
+    const resolved = await loadModelFromPath(modelPath, configOverrides(values));
+    if (resolved.content.kind !== 'inp-former') {
+      throw new InputError(modelPath, `is ${resolved.content.kind === 'encoder' ? 'an encoder only' : `a ${resolved.content.kind} model`} (no INP-Former head): nothing to export`);
+    }
+    const { config, tensors } = resolved.content;
+    // The model's own input size (crop, or the squash size under annotate) unless --size asks for another.
+    const pre = resolved.preprocess ?? OFFICIAL_PREPROCESS;
+    const size = intFlag(values.size, 'size', inputSize(pre));
+    const mapSize = intFlag(values['map-size'], 'map-size', pre.mapSize);
+    const p = config.encoder.patchSize;
+    if (size % p) throw new UsageError(`--size ${size} is not a multiple of the model's ${p}-pixel patch (try ${Math.max(p, Math.round(size / p) * p)})`);
+    const bytes = exportInpFormerOnnx(config, tensors, {
+      inputSize: [size, size], mapSize: [mapSize, mapSize], name: resolved.name,
+      // The stored preprocessing describes this input only at the model's own size.
+      ...(size === inputSize(pre) ? { preprocess: pre } : {}),
+    }, modelPath);
+    await writeFileAtomic(out, bytes);
+    console.error(`exported ${modelPath} -> ${out} (${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB, opset ${OPSET}): input image [N,3,${size},${size}] normalised; outputs anomaly_map/zs_anomaly_map [N,1,${mapSize},${mapSize}], image_score/zs_image_score [N]`);
+  },
+};

@@ -1,0 +1,112 @@
+import { InputError } from '../errors.ts';
+import type { PredictInput, PredictOptions, PredictResult } from '../inp-former/predict.ts';
+import type { InpFormerConfig, TensorMap } from '../types.ts';
+import { exportInpFormerOnnx, ONNX_IO } from './export-inp-former.ts';
+import { GraphBuilder } from './graph.ts';
+import { resizeBilinear } from './ops.ts';
+import { DataType, encodeModel } from './proto.ts';
+import { loadOnnxRuntime, type OnnxRuntime } from './runtime-node.ts';
+
+/**
+ * The `onnx` backend of `predict` in Node: our ONNX export run by onnxruntime-node, with the same
+ * `predict(input, opts) → { maps, width, height, scores }` as createInpFormer (src/inp-former/predict.ts).
+ * The graph is exported in memory from the config and weights for each input/map size it meets, and the
+ * sessions are cached (a few at most), so a batch job pays the export once.
+ */
+
+/** A normalised NCHW batch on the host (no tfjs tensors on this path). */
+export type OnnxPredictInput = Exclude<PredictInput, { dispose(): void }>;
+/** `head` (a trainer's tfjs variables) has no meaning for an exported graph. */
+export type OnnxPredictOptions = Omit<PredictOptions, 'head'>;
+
+export interface OnnxInpFormerOptions {
+  /** onnxruntime intra-op threads; default: onnxruntime's choice (the physical cores). */
+  threads?: number;
+  /** Sessions kept, one per input and map size; the least recently used is released beyond this. */
+  maxSessions?: number;
+  /** Names the model (file or folder) in errors. */
+  where?: string;
+}
+
+export interface OnnxInpFormer {
+  readonly config: InpFormerConfig;
+  predict(input: OnnxPredictInput, opts: OnnxPredictOptions): Promise<PredictResult>;
+  /** Releases every onnxruntime session. */
+  dispose(): Promise<void>;
+}
+
+type Session = Awaited<ReturnType<OnnxRuntime['InferenceSession']['create']>>;
+
+/** Map [N, 1, h, w] + int64 size [H, W] → [N, 1, H, W], half-pixel bilinear: the annotate protocol's last step. */
+function outputResizeModel(): Uint8Array {
+  const b = new GraphBuilder();
+  b.node('Identity', [resizeBilinear(b, 'map', 'size', 'half_pixel')], {}, ['resized']);
+  return encodeModel(b.build({
+    name: 'resize-map',
+    inputs: [{ name: 'map', type: DataType.FLOAT, dims: ['N', 1, 'h', 'w'] }, { name: 'size', type: DataType.INT64, dims: [2] }],
+    outputs: [{ name: 'resized', type: DataType.FLOAT, dims: ['N', 1, 'H', 'W'] }],
+  }));
+}
+
+/** Throws an InputError naming the backend when onnxruntime-node cannot load (the CLI checks first and falls back). */
+export async function createOnnxInpFormer(config: InpFormerConfig, tensors: TensorMap, o: OnnxInpFormerOptions = {}): Promise<OnnxInpFormer> {
+  const loaded = await loadOnnxRuntime();
+  if (!loaded.ok) throw new InputError('backend onnx', loaded.reason);
+  const ort = loaded.ort;
+  const maxSessions = o.maxSessions ?? 2;
+  const sessionOptions = { graphOptimizationLevel: 'all' as const, ...(o.threads ? { intraOpNumThreads: o.threads } : {}) };
+  const sessions = new Map<string, Promise<Session>>();
+  let resizer: Promise<Session> | undefined;
+
+  async function sessionFor(inputSize: [number, number], mapSize: [number, number]): Promise<Session> {
+    const key = `${inputSize}:${mapSize}`;
+    let s = sessions.get(key);
+    if (s) {
+      sessions.delete(key); // re-inserted below: the Map's order is the recency order
+    } else {
+      s = Promise.resolve().then(() => ort.InferenceSession.create(exportInpFormerOnnx(config, tensors, { inputSize, mapSize }, o.where), sessionOptions));
+      s.catch(() => sessions.delete(key));
+    }
+    sessions.set(key, s);
+    while (sessions.size > maxSessions) {
+      const [oldest, old] = sessions.entries().next().value!;
+      sessions.delete(oldest);
+      void old.then((x) => x.release(), () => undefined);
+    }
+    return s;
+  }
+
+  return {
+    config,
+    async predict(input, opts) {
+      const { data, shape } = input;
+      const [B, ch, H, W] = shape;
+      if (shape.length !== 4 || ch !== 3 || data.length !== B * 3 * H * W) {
+        throw new InputError('input', `expected a [N, 3, H, W] float32 batch, got shape [${shape}] with ${data.length} values`);
+      }
+      const mapSize: [number, number] = typeof opts.mapSize === 'number' ? [opts.mapSize, opts.mapSize] : opts.mapSize;
+      const session = await sessionFor([H, W], mapSize);
+      const [mapName, scoreName] = opts.zeroShot ? [ONNX_IO.zeroShotMap, ONNX_IO.zeroShotScore] : [ONNX_IO.map, ONNX_IO.score];
+      const out = await session.run({ [ONNX_IO.input]: new ort.Tensor('float32', data, [B, 3, H, W]) }, [mapName, scoreName]);
+      let map = out[mapName];
+      let [h, w] = mapSize;
+      if (opts.outputSize) {
+        resizer ??= ort.InferenceSession.create(outputResizeModel(), sessionOptions);
+        [h, w] = opts.outputSize;
+        const size = new ort.Tensor('int64', BigInt64Array.from([h, w], BigInt), [2]);
+        map = (await (await resizer).run({ map, size })).resized;
+      }
+      const values = map.data as Float32Array;
+      return {
+        maps: Array.from({ length: B }, (_, i) => values.slice(i * h * w, (i + 1) * h * w)),
+        width: w, height: h, scores: Array.from(out[scoreName].data as Float32Array),
+      };
+    },
+    async dispose() {
+      const all = [...sessions.values(), ...(resizer ? [resizer] : [])];
+      sessions.clear();
+      resizer = undefined;
+      await Promise.all(all.map((s) => s.then((x) => x.release(), () => undefined)));
+    },
+  };
+}

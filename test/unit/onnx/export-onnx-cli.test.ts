@@ -1,0 +1,48 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { command } from '../../../integrations/cli/export-onnx.ts';
+import { writeSafetensors } from '../../../src/checkpoint/safetensors.ts';
+import { randomInpFormer } from '../../../src/inp-former/init.ts';
+import { METADATA_KEY, ONNX_IO } from '../../../src/onnx/export-inp-former.ts';
+import { decodeModel } from '../../../src/onnx/proto.ts';
+import { loadOnnxRuntime } from '../../../src/onnx/runtime-node.ts';
+import type { InpFormerConfig } from '../../../src/types.ts';
+
+const CFG: InpFormerConfig = {
+  architecture: 'inp-former',
+  encoder: { kind: 'dinov2', embedDim: 64, depth: 4, numHeads: 1, patchSize: 14, registerTokens: 4, posGridSize: 4, mlpRatio: 4, lnEps: 1e-6, interpolateOffset: 0.1 },
+  embedDim: 64, numHeads: 1, inpCount: 6, decoderDepth: 2, targetLayers: [1, 2, 3],
+  fuseEncoder: [[0, 1], [2]], fuseDecoder: [[0], [1]], mlpRatio: 4, lnEps: 1e-8,
+};
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'export-onnx-'));
+const ckpt = path.join(dir, 'tiny.safetensors');
+writeFileSync(ckpt, writeSafetensors(randomInpFormer(CFG, 3)));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('inp-former export-onnx', () => {
+  it('exports a checkpoint at --size and the file runs in onnxruntime-node with a free batch', async () => {
+    const out = path.join(dir, 'tiny.onnx');
+    await command.run(['-m', ckpt, '-o', out, '--size', '42', '--map-size', '32']);
+    const bytes = new Uint8Array(readFileSync(out));
+    const meta = JSON.parse(decodeModel(bytes).metadata_props.find((p) => p.key === METADATA_KEY)!.value);
+    expect(meta.inputSize).toEqual([42, 42]);
+    expect(meta.mapSize).toEqual([32, 32]);
+    expect(meta.preprocess).toBeUndefined(); // 42 is not the default preprocessing's 392 crop
+    const loaded = await loadOnnxRuntime();
+    if (!loaded.ok) return;
+    const s = await loaded.ort.InferenceSession.create(bytes);
+    const r = await s.run({ [ONNX_IO.input]: new loaded.ort.Tensor('float32', new Float32Array(3 * 3 * 42 * 42).fill(0.5), [3, 3, 42, 42]) });
+    expect(r[ONNX_IO.map].dims).toEqual([3, 1, 32, 32]);
+    expect(r[ONNX_IO.zeroShotScore].dims).toEqual([3]);
+    await s.release();
+  });
+
+  it('says what is wrong with a size that is not whole patches, a missing model and a missing -o', async () => {
+    await expect(command.run(['-m', ckpt, '-o', path.join(dir, 'x.onnx'), '--size', '40'])).rejects.toThrow('--size 40 is not a multiple of the model\'s 14-pixel patch (try 42)');
+    await expect(command.run(['-m', path.join(dir, 'none.pth'), '-o', path.join(dir, 'x.onnx')])).rejects.toThrow(/none\.pth: model not found/);
+    await expect(command.run(['-m', ckpt])).rejects.toThrow(/missing required option --output/);
+  });
+});
