@@ -2,7 +2,7 @@ import { InputError } from '../errors.ts';
 import type { AnnotatedImage, AnnotatedRegion } from '../export/annotations.ts';
 import type { BinaryMask } from '../export/mask.ts';
 import { cleanMask, type CleanOptions } from '../regions/morphology.ts';
-import { findRegions, regionMask, type Region, type RegionOptions } from '../regions/regions.ts';
+import { findRegions, regionMasks, type Region, type RegionOptions } from '../regions/regions.ts';
 import { applyThreshold, checkCalibration, normalizeImageScore, normalizeScore, type ThresholdCalibration } from '../threshold/calibration.ts';
 import type { AnomalyMap } from '../types.ts';
 
@@ -60,12 +60,13 @@ export function proposeRegions(map: AnomalyMap, imageScore: number, calibration:
   const set = findRegions(mask, map, options);
   const union = new Uint8Array(width * height);
   for (let i = 0; i < union.length; i++) union[i] = set.instances[i] > 0 ? 1 : 0;
+  const masks = regionMasks(set);
   return {
     ...base,
     mask: { width, height, data: union },
     instances: set.instances,
-    regions: set.regions.map((r) => ({
-      ...r, mask: regionMask(set.instances, width, height, r.id), score: normalizeScore(r.maxScore, calibration.pixelThreshold, calibration),
+    regions: set.regions.map((r, k) => ({
+      ...r, mask: masks[k], score: normalizeScore(r.maxScore, calibration.pixelThreshold, calibration),
     })),
   };
 }

@@ -62,7 +62,7 @@ export function decodeInstancePng(bytes: Uint8Array, where: string): { width: nu
     throw new InputError(where, `an instance PNG must be 8- or 16-bit grayscale, got ${png.channels} channel(s) of ${png.depth} bits${png.palette ? ' with a palette' : ''}`);
   }
   const { width, height, data } = png;
-  const ids = [...new Set(data as ArrayLike<number> as number[])].filter((v) => v > 0).sort((a, b) => a - b);
+  const ids = [...new Set(data as Iterable<number>)].filter((v) => v > 0).sort((a, b) => a - b);
   const regions = ids.map((id): AnnotatedRegion => {
     const m = new Uint8Array(width * height);
     for (let i = 0; i < m.length; i++) m[i] = data[i] === id ? 1 : 0;

@@ -78,10 +78,18 @@ export function findRegions(mask: BinaryMask, map: AnomalyMap, options: RegionOp
   return { width: w, height: h, instances, regions };
 }
 
-/** The mask of one instance id of an instance image. */
-export function regionMask(instances: Int32Array, width: number, height: number, id: number): BinaryMask {
+/**
+ * One full-size mask per region of a RegionSet, in region order, filled in a single pass over the instance image
+ * (a pass per region would cost pixels × regions on speckled maps).
+ */
+export function regionMasks(set: RegionSet): BinaryMask[] {
+  const { width, height, instances, regions } = set;
   if (instances.length !== width * height) throw new InputError('instances', `has ${instances.length} values, but ${width}×${height} needs ${width * height}`);
-  const data = new Uint8Array(width * height);
-  for (let i = 0; i < data.length; i++) data[i] = instances[i] === id ? 1 : 0;
-  return { width, height, data };
+  const index = new Map(regions.map((r, k) => [r.id, k]));
+  const masks = regions.map(() => ({ width, height, data: new Uint8Array(width * height) }));
+  for (let i = 0; i < instances.length; i++) {
+    const k = instances[i] ? index.get(instances[i]) : undefined;
+    if (k !== undefined) masks[k].data[i] = 1;
+  }
+  return masks;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BinaryMask } from '../../../src/export/mask.ts';
 import { cleanMask, closeMask, dilateMask, erodeMask, fillHoles, openMask } from '../../../src/regions/morphology.ts';
-import { findRegions, regionMask } from '../../../src/regions/regions.ts';
+import { findRegions, regionMasks } from '../../../src/regions/regions.ts';
 
 /** A mask from rows of '#' (on) and '.' (off). */
 function m(...rows: string[]): BinaryMask {
@@ -27,13 +27,18 @@ describe('findRegions', () => {
       { id: 3, area: 1, bbox: [0, 3, 1, 1], maxScore: 18, meanScore: 18 },
     ]);
     expect(Array.from(set.instances)).toEqual([1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0, 0, 0]);
-    expect(show(regionMask(set.instances, 6, 4, 2))).toEqual(['......', '.....#', '....#.', '......']);
+    expect(regionMasks(set).map(show)).toEqual([
+      ['##....', '.#....', '......', '......'],
+      ['......', '.....#', '....#.', '......'],
+      ['......', '......', '......', '#.....'],
+    ]);
   });
   it('drops regions under minArea and renumbers the rest densely', () => {
     const set = findRegions(mask, ramp(6, 4), { minArea: 2 });
     expect(set.regions.map((r) => [r.id, r.area])).toEqual([[1, 3], [2, 2]]);
     expect(set.instances[18]).toBe(0);
     expect(set.instances[16]).toBe(2);
+    expect(regionMasks(set).map(show)[1]).toEqual(['......', '.....#', '....#.', '......']);
   });
   it('gives none for an empty mask and refuses a map of another size or a bad minArea', () => {
     expect(findRegions(m('...'), ramp(3, 1)).regions).toEqual([]);
