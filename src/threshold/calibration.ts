@@ -44,14 +44,17 @@ export function normalizeMap(map: AnomalyMap, cal: Calibration): AnomalyMap {
 }
 
 /**
- * An image score normalised with the image threshold and range. Without them (a manual pixel threshold only) the
- * pixel threshold and range are used: the image score is the mean of the map's top 1 %, in the same units.
+ * An image score normalised with the image threshold and range. Without an image range (a calibration saved by a
+ * reader that keeps only imageThreshold) the pixel range is used, and without an image threshold the pixel threshold
+ * too: the image score is the mean of the map's top 1 %, in the same units.
  */
 export function normalizeImageScore(score: number, cal: ThresholdCalibration): number {
-  if (cal.imageThreshold === undefined || cal.imageMin === undefined || cal.imageMax === undefined) {
-    return normalizeScore(score, cal.pixelThreshold, cal);
-  }
-  return normalizeScore(score, cal.imageThreshold, { min: cal.imageMin, max: cal.imageMax });
+  return normalizeScore(score, cal.imageThreshold ?? cal.pixelThreshold, imageRange(cal));
+}
+
+/** The image scores' range, or the pixel range when the calibration has none. */
+function imageRange(cal: ThresholdCalibration): ScoreRange {
+  return cal.imageMin !== undefined && cal.imageMax !== undefined ? { min: cal.imageMin, max: cal.imageMax } : cal;
 }
 
 /** The proposal mask: exactly map > threshold (so a threshold equal to the normals' maximum marks none of them). */
@@ -79,16 +82,15 @@ export function scoreRange(maps: readonly ArrayLike<number>[], where = 'maps'): 
 
 /**
  * Throws unless the calibration can normalise and threshold: finite numbers, min < max (a flat range cannot be
- * normalised), and the threshold inside [min, max]. Applies to the image threshold and range when present.
+ * normalised), and the threshold inside [min, max]. The image threshold is checked against the image range (imageMin
+ * and imageMax, which go together), or the pixel range without one.
  */
 export function checkCalibration(cal: ThresholdCalibration, where = 'calibration'): void {
   checkThreshold(cal.pixelThreshold, cal, `${where}.pixelThreshold`, 'pixel');
-  if (cal.imageThreshold !== undefined || cal.imageMin !== undefined || cal.imageMax !== undefined) {
-    if (cal.imageThreshold === undefined || cal.imageMin === undefined || cal.imageMax === undefined) {
-      throw new InputError(`${where}.imageThreshold`, 'imageThreshold, imageMin and imageMax go together; some are missing');
-    }
-    checkThreshold(cal.imageThreshold, { min: cal.imageMin, max: cal.imageMax }, `${where}.imageThreshold`, 'image');
+  if ((cal.imageMin === undefined) !== (cal.imageMax === undefined)) {
+    throw new InputError(`${where}.imageMin`, 'imageMin and imageMax go together; one is missing');
   }
+  if (cal.imageThreshold !== undefined) checkThreshold(cal.imageThreshold, imageRange(cal), `${where}.imageThreshold`, 'image');
 }
 
 function checkThreshold(t: number, range: ScoreRange, where: string, kind: string): void {

@@ -58,7 +58,9 @@ export function calibrateFromNormals(maps: readonly AnomalyMap[], imageScores?: 
   };
   if (imageScores) {
     const ir = scoreRange([imageScores], 'normals.imageScores');
-    Object.assign(cal, { imageThreshold: quantile(imageScores, iq, 'normals.imageQuantile'), imageMin: ir.min, imageMax: ir.max });
+    cal.imageThreshold = quantile(imageScores, iq, 'normals.imageQuantile');
+    // One normal image (or equal scores) gives a flat image range: normalise with the pixel range then.
+    if (ir.min < ir.max) Object.assign(cal, { imageMin: ir.min, imageMax: ir.max });
   }
   checkCalibration(cal, 'normals');
   return cal;
@@ -124,8 +126,9 @@ export function calibrateF1Adaptive(samples: readonly AcceptedSample[]): Thresho
 }
 
 export interface ManualOptions {
-  /** Image threshold in raw image-score units, with the image scores' range; no image gating without it. */
+  /** Image threshold in raw image-score units; no image gating without it. */
   imageThreshold?: number;
+  /** The image scores' range for normalising them; default the pixel range (image scores are in map units). */
   imageRange?: ScoreRange;
 }
 
@@ -136,13 +139,11 @@ export interface ManualOptions {
  */
 export function manualCalibration(pixelThreshold: number, range: ScoreRange, options: ManualOptions = {}): ThresholdCalibration {
   const cal: ThresholdCalibration = { method: 'manual', pixelThreshold, min: range.min, max: range.max, inputs: { pixelThreshold } };
-  if (options.imageThreshold !== undefined || options.imageRange) {
-    if (options.imageThreshold === undefined || !options.imageRange) {
-      throw new InputError('manual.imageThreshold', 'an image threshold needs the image scores\' range, and the other way round');
-    }
-    Object.assign(cal, { imageThreshold: options.imageThreshold, imageMin: options.imageRange.min, imageMax: options.imageRange.max });
+  if (options.imageThreshold !== undefined) {
+    cal.imageThreshold = options.imageThreshold;
     cal.inputs!.imageThreshold = options.imageThreshold;
   }
+  if (options.imageRange) Object.assign(cal, { imageMin: options.imageRange.min, imageMax: options.imageRange.max });
   checkCalibration(cal, 'manual');
   return cal;
 }

@@ -75,6 +75,9 @@ describe('from normals only', () => {
     expect(() => calibrateFromNormals([])).toThrow(/normals: no normal images/);
     expect(() => calibrateFromNormals(normals, [1])).toThrow(/normals.imageScores: 1 image scores for 2 maps/);
     expect(() => calibrateFromNormals([map(2, 1, [3, 3])])).toThrow(/score range \[3, 3\] is empty/);
+    // One normal image: a flat image range, so image scores normalise with the pixel range.
+    const one = calibrateFromNormals([map(2, 1, [1, 3])], [2.5]);
+    expect([one.imageThreshold, one.imageMin, one.imageMax]).toEqual([2.5, undefined, undefined]);
   });
 });
 
@@ -118,13 +121,19 @@ describe('manual', () => {
   it('records the slider value and checks it lies in the range', () => {
     expect(manualCalibration(0.3, { min: 0.1, max: 0.5 })).toEqual({ method: 'manual', pixelThreshold: 0.3, min: 0.1, max: 0.5, inputs: { pixelThreshold: 0.3 } });
     expect(() => manualCalibration(0.7, { min: 0.1, max: 0.5 })).toThrow(/manual.pixelThreshold: pixel threshold 0.7 is outside the score range \[0.1, 0.5\]/);
-    expect(() => manualCalibration(0.3, { min: 0.1, max: 0.5 }, { imageThreshold: 0.2 })).toThrow(/needs the image scores' range/);
+    expect(manualCalibration(0.3, { min: 0.1, max: 0.5 }, { imageThreshold: 0.2 }).imageMin).toBeUndefined(); // pixel range
+    expect(() => manualCalibration(0.3, { min: 0.1, max: 0.5 }, { imageThreshold: 0.6 })).toThrow(/manual.imageThreshold: image threshold 0.6 is outside the score range \[0.1, 0.5\]/);
     const c = manualCalibration(0.3, { min: 0.1, max: 0.5 }, { imageThreshold: 0.2, imageRange: { min: 0, max: 1 } });
     expect([c.imageThreshold, c.imageMin, c.imageMax]).toEqual([0.2, 0, 1]);
   });
   it('checkCalibration refuses non-finite values and partial image fields', () => {
     expect(() => checkCalibration({ method: 'manual', pixelThreshold: NaN, min: 0, max: 1 })).toThrow(/pixel threshold must be a finite number/);
-    expect(() => checkCalibration({ method: 'manual', pixelThreshold: 0.5, min: 0, max: 1, imageThreshold: 0.5 })).toThrow(/go together/);
+    expect(() => checkCalibration({ method: 'manual', pixelThreshold: 0.5, min: 0, max: 1, imageThreshold: 0.5, imageMin: 0 })).toThrow(/calibration.imageMin: imageMin and imageMax go together/);
+    // An image threshold without its range (what a manifest that drops imageMin/imageMax gives) uses the pixel range.
+    const noRange = { method: 'normals-quantile' as const, pixelThreshold: 0.5, min: 0, max: 1, imageThreshold: 0.4 };
+    expect(() => checkCalibration(noRange)).not.toThrow();
+    expect(normalizeImageScore(0.6, noRange)).toBeCloseTo(0.7, 12);
+    expect(() => checkCalibration({ ...noRange, imageThreshold: 2 })).toThrow(/calibration.imageThreshold: image threshold 2 is outside the score range \[0, 1\]/);
   });
   it('scoreRange spans all maps and names a NaN', () => {
     expect(scoreRange([[3, -1], [7]])).toEqual({ min: -1, max: 7 });
