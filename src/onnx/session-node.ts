@@ -14,10 +14,14 @@ import { loadOnnxRuntime, type OnnxRuntime } from './runtime-node.ts';
  * sessions are cached (a few at most), so a batch job pays the export once.
  */
 
-/** A normalised NCHW batch on the host (no tfjs tensors on this path). */
-export type OnnxPredictInput = Exclude<PredictInput, { dispose(): void }>;
-/** `head` (a trainer's tfjs variables) has no meaning for an exported graph. */
-export type OnnxPredictOptions = Omit<PredictOptions, 'head'>;
+type HostBatch = Exclude<PredictInput, { dispose(): void }>;
+
+/** A tfjs tensor is read back to the host (duck-typed: this path never loads tfjs itself). */
+async function hostBatch(input: PredictInput): Promise<HostBatch> {
+  if (typeof input.data !== 'function') return input as HostBatch;
+  const t = input as Exclude<PredictInput, HostBatch>;
+  return { data: (await t.data()) as Float32Array, shape: t.shape };
+}
 
 export interface OnnxInpFormerOptions {
   /** onnxruntime intra-op threads; default: onnxruntime's choice (the physical cores). */
@@ -30,7 +34,8 @@ export interface OnnxInpFormerOptions {
 
 export interface OnnxInpFormer {
   readonly config: InpFormerConfig;
-  predict(input: OnnxPredictInput, opts: OnnxPredictOptions): Promise<PredictResult>;
+  /** As InpFormer.predict; a tfjs tensor input is read, not disposed. */
+  predict(input: PredictInput, opts: PredictOptions): Promise<PredictResult>;
   /** Releases every onnxruntime session. */
   dispose(): Promise<void>;
 }
@@ -79,7 +84,8 @@ export async function createOnnxInpFormer(config: InpFormerConfig, tensors: Tens
   return {
     config,
     async predict(input, opts) {
-      const { data, shape } = input;
+      if (opts.head) throw new InputError('head', 'the onnx backend runs the exported weights; a trainer\'s head needs a tfjs backend');
+      const { data, shape } = await hostBatch(input);
       const [B, ch, H, W] = shape;
       if (shape.length !== 4 || ch !== 3 || data.length !== B * 3 * H * W) {
         throw new InputError('input', `expected a [N, 3, H, W] float32 batch, got shape [${shape}] with ${data.length} values`);

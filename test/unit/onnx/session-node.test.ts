@@ -70,6 +70,15 @@ describe(`onnx backend for predict${SKIP}`, () => {
     });
   }
 
+  it.skipIf(!loaded.ok)(`takes a tfjs tensor like createInpFormer, leaving it to the caller${SKIP}`, async () => {
+    const input = batch(1, 28, 28, 6);
+    const x = tf.tensor4d(input.data, input.shape);
+    const a = await onnx.predict(x, { mapSize: 16 });
+    expect(x.isDisposed).toBe(false);
+    x.dispose();
+    expect(a.maps[0]).toEqual((await onnx.predict(input, { mapSize: 16 })).maps[0]);
+  });
+
   it.skipIf(!loaded.ok)(`keeps working across input sizes beyond its session cache${SKIP}`, async () => {
     for (const s of [28, 42, 56, 28]) {
       const r = await onnx.predict(batch(1, s, s, s), { mapSize: 16 });
