@@ -62,9 +62,7 @@ function weightReader(tensors: TensorMap, where: string) {
   return (key: string, shape: number[]): Float32Array => {
     const t: HostTensor | undefined = tensors.get(key);
     if (!t) throw new CheckpointError(`${where}: ${key}`, 'tensor is missing (needed by the ONNX graph)');
-    const n = shape.reduce((a, b) => a * b, 1);
-    const have = t.shape.reduce((a, b) => a * b, 1);
-    if (have !== n) throw new CheckpointError(`${where}: ${key}`, `has shape [${t.shape}], expected [${shape}]`);
+    if (t.shape.join() !== shape.join()) throw new CheckpointError(`${where}: ${key}`, `has shape [${t.shape}], expected [${shape}]`);
     if (t.data instanceof Float32Array) return t.data;
     if (t.data instanceof Float64Array) return Float32Array.from(t.data);
     throw new CheckpointError(`${where}: ${key}`, `has dtype ${t.dtype}; the ONNX graph needs floating-point weights`);

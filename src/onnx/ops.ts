@@ -1,7 +1,7 @@
 import { float, type GraphBuilder } from './graph.ts';
 
 /**
- * Graph-level building blocks, each the ONNX form of the tfjs op of the same name in src/runtime/ops.ts and
+ * Graph-level building blocks: the ONNX counterparts of the tfjs ops in src/runtime/ops.ts and
  * src/map/anomaly-map.ts. Tensors are named by strings; shapes in the comments. Opset 17.
  */
 
