@@ -1,0 +1,160 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectedShapes } from '../../../src/checkpoint/load.ts';
+import { readSafetensors } from '../../../src/checkpoint/safetensors.ts';
+import { InputError } from '../../../src/errors.ts';
+import { initHead, randomEncoder } from '../../../src/inp-former/init.ts';
+import { createInpFormer, type InpFormer } from '../../../src/inp-former/predict.ts';
+import { useBackend } from '../../../src/runtime/backend.ts';
+import { exportOfficialSafetensors } from '../../../src/train/export.ts';
+import { FeatureCache } from '../../../src/train/features.ts';
+import { loadTrainState, saveTrainState } from '../../../src/train/state.ts';
+import { createTrainableHead, disposeTrainableHead, lossAndGradients } from '../../../src/train/step.ts';
+import { epochOrder, train, type TrainEvent, type TrainOptions } from '../../../src/train/trainer.ts';
+import type { InpFormerConfig, TensorMap } from '../../../src/types.ts';
+import { relMaxDiff } from '../../helpers/shared.ts';
+
+/**
+ * A tiny ViT (64-d, 4 blocks) on 28×28 inputs (2×2 tokens), fast on cpu, with the official 6 INPs. (With 1 head and
+ * 3 INPs a token's ReLU attention can be all zero at init; the next block's F.normalize of a zero query then
+ * gives NaN gradients in tfjs — see the report on runtime/ops.ts l2Normalize.)
+ */
+const CFG: InpFormerConfig = {
+  architecture: 'inp-former',
+  encoder: { kind: 'dinov2', embedDim: 64, depth: 4, numHeads: 1, patchSize: 14, registerTokens: 1, posGridSize: 3, mlpRatio: 2, lnEps: 1e-6, interpolateOffset: 0.1 },
+  embedDim: 64, numHeads: 2, inpCount: 6, decoderDepth: 2, targetLayers: [0, 1, 2, 3],
+  fuseEncoder: [[0, 1], [2, 3]], fuseDecoder: [[0], [1]], mlpRatio: 2, lnEps: 1e-8,
+};
+const ENCODER = randomEncoder(CFG, 3);
+const INIT = initHead(CFG, 4);
+const IMAGES = Array.from({ length: 6 }, (_, i) => tf.randomNormal([1, 3, 28, 28], 0, 1, 'float32', 10 + i) as tf.Tensor4D);
+
+let model: InpFormer;
+const base = (o: Partial<TrainOptions> = {}): TrainOptions => ({
+  encoder: model, config: CFG, init: INIT, data: IMAGES, batchSize: 4, steps: 4, warmupSteps: 1, lr: 1e-3, seed: 5, ...o,
+});
+const same = (a: TensorMap, b: TensorMap) => [...a].every(([k, t]) => relMaxDiff(t.data as Float32Array, b.get(k)!.data as Float32Array) === 0);
+
+beforeAll(async () => {
+  await useBackend('cpu');
+  model = createInpFormer(CFG, new Map([...ENCODER, ...INIT]));
+});
+
+describe('trainer', () => {
+  it('is deterministic for a seed, differs across seeds, and holds no tensor afterwards', async () => {
+    const a = await train(base());
+    const before = tf.memory().numTensors; // after the encoder cached this grid's positional table
+    const b = await train(base());
+    const c = await train(base({ seed: 6 }));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(same(a.head, b.head)).toBe(true);
+    expect(same(a.head, c.head)).toBe(false);
+    expect(a.state.step).toBe(4);
+    expect(a.cancelled).toBe(false);
+  });
+
+  it('reports progress: encode, then every step with loss terms, lr, images/s and ETA', async () => {
+    const events: TrainEvent[] = [];
+    await train(base({ onProgress: (e) => events.push(e) }));
+    const enc = events.filter((e) => e.phase === 'encode');
+    const steps = events.filter((e): e is Extract<TrainEvent, { phase: 'train' }> => e.phase === 'train');
+    expect(enc.map((e) => e.done)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(steps.map((e) => e.step)).toEqual([1, 2, 3, 4]);
+    // warm-up of 1 step: linspace(0, lr, 1) = [0], then the cosine from the peak.
+    expect(steps[0].lr).toBe(0);
+    expect(steps[1].lr).toBe(1e-3);
+    for (const e of steps) {
+      expect(e.loss).toBeCloseTo(e.softMining + 0.2 * e.coherence, 6);
+      expect(e.imagesPerSecond).toBeGreaterThan(0);
+      expect(e.gradNorm).toBeGreaterThan(0);
+    }
+    expect(steps[3].etaSeconds).toBe(0);
+  });
+
+  it('accumulated micro-batches give the full-batch loss and gradients (μ from the whole batch)', async () => {
+    const cache = new FeatureCache(CFG);
+    for (const x of IMAGES) await cache.add(model, x);
+    const h = createTrainableHead(INIT, cache.headConfig, 'full');
+    const idx = [4, 1, 3, 0, 5];
+    const full = lossAndGradients(h, [cache.batch(idx)]);
+    const acc = lossAndGradients(h, [cache.batch(idx.slice(0, 2)), cache.batch(idx.slice(2, 3)), cache.batch(idx.slice(3))]);
+    expect(Math.abs(acc.terms.loss.arraySync() - full.terms.loss.arraySync())).toBeLessThan(1e-6);
+    expect(Math.abs(acc.terms.softMining.arraySync() - full.terms.softMining.arraySync())).toBeLessThan(1e-6);
+    for (let i = 0; i < full.grads.length; i++) expect(relMaxDiff(acc.grads[i].dataSync(), full.grads[i].dataSync())).toBeLessThan(1e-5);
+    tf.dispose([...full.grads, ...acc.grads, ...Object.values(full.terms), ...Object.values(acc.terms)]);
+    disposeTrainableHead(h);
+
+    const losses = async (microBatch: number) => {
+      const l: number[] = [];
+      await train(base({ microBatch, steps: 2, onProgress: (e) => { if (e.phase === 'train') l.push(e.loss); } }));
+      return l;
+    };
+    const [one, split] = [await losses(4), await losses(1)];
+    expect(Math.abs(one[0] - split[0])).toBeLessThan(1e-6);
+  });
+
+  it('stops on abort with a resumable state; resuming from its bytes equals the uninterrupted run', async () => {
+    const whole = await train(base());
+    const ctl = new AbortController();
+    const part = await train(base({ signal: ctl.signal, onProgress: (e) => { if (e.phase === 'train' && e.step === 2) ctl.abort(); } }));
+    expect(part.cancelled).toBe(true);
+    expect(part.state.step).toBe(2);
+    const restored = loadTrainState(saveTrainState(part.state), 'state.safetensors');
+    const resumed = await train({ ...base({ seed: 999, batchSize: 2 }), resume: restored });
+    expect(resumed.state.step).toBe(4);
+    expect(same(resumed.head, whole.head)).toBe(true);
+  });
+
+  it('fine-tunes only the INP tokens (or tokens + extractor)', async () => {
+    for (const mode of ['tokens', 'tokens+extractor'] as const) {
+      const r = await train(base({ mode, steps: 2, warmupSteps: 0 }));
+      const changed = [...r.head].filter(([k, t]) => relMaxDiff(t.data as Float32Array, INIT.get(k)!.data as Float32Array) > 0).map(([k]) => k);
+      const allowed = (k: string) => k === 'prototype_token' || (mode === 'tokens+extractor' && k.startsWith('aggregation.'));
+      expect(changed.filter((k) => !allowed(k))).toEqual([]);
+      expect(changed).toContain('prototype_token');
+      if (mode === 'tokens+extractor') expect(changed).toContain('aggregation.0.attn.kv.weight');
+      expect(r.state.moments.has('exp_avg.prototype_token')).toBe(true);
+      expect(r.state.moments.has('exp_avg.bottleneck.0.fc1.weight')).toBe(false);
+      expect(r.state.moments.has('exp_avg.aggregation.0.attn.q.weight')).toBe(mode === 'tokens+extractor');
+    }
+  });
+
+  it('trains on K-shot views (22 per image) from a provider and with epochs', async () => {
+    let loaded = 0;
+    const events: TrainEvent[] = [];
+    const r = await train(base({
+      data: { count: 2, load: (i) => { loaded++; return IMAGES[i].clone(); } }, fewShot: true, steps: undefined, epochs: 1, batchSize: 16,
+      onProgress: (e) => events.push(e),
+    }));
+    expect(loaded).toBe(2);
+    expect(r.state.run.items).toBe(44);
+    expect(r.state.step).toBe(2); // ⌊44 / 16⌋ per epoch, drop_last
+  });
+
+  it('rejects bad options and bad states with the field named', async () => {
+    await expect(train(base({ batchSize: 0 }))).rejects.toThrow(/batchSize/);
+    await expect(train(base({ steps: 2, epochs: 1 }))).rejects.toThrow(/steps or epochs/);
+    await expect(train(base({ warmupSteps: 9 }))).rejects.toThrow(/warm-up/);
+    const good = (await train(base({ steps: 1 }))).state;
+    const bytes = saveTrainState({ ...good, moments: new Map([...good.moments].filter(([k]) => k !== 'exp_avg_sq.decoder.1.mlp.fc2.bias')) });
+    expect(() => loadTrainState(bytes, 's.safetensors')).toThrow(InputError);
+    expect(() => loadTrainState(bytes, 's.safetensors')).toThrow(/s\.safetensors: exp_avg_sq\.decoder\.1\.mlp\.fc2\.bias/);
+    await expect(train({ ...base(), data: IMAGES.slice(0, 5), resume: good })).rejects.toThrow(/resumed run had 6/);
+  });
+
+  it('exports every official key in state-dict order, F32, frozen encoder bit-identical', async () => {
+    const r = await train(base({ steps: 1 }));
+    const bytes = exportOfficialSafetensors(new Map([...ENCODER, ...r.head]), CFG, 'model');
+    const back = readSafetensors(bytes).tensors;
+    expect([...back.keys()]).toEqual([...expectedShapes(CFG).keys()]);
+    for (const [k, t] of ENCODER) expect(Buffer.from((back.get(k)!.data as Float32Array).buffer).equals(Buffer.from((t.data as Float32Array).buffer)), k).toBe(true);
+    expect(same(new Map([...r.head]), new Map([...r.head].map(([k]) => [k, back.get(k)!])))).toBe(true);
+  });
+
+  it('shuffles per (seed, epoch) and keeps the order without shuffle', () => {
+    expect(epochOrder(5, 1, 0, false)).toEqual([0, 1, 2, 3, 4]);
+    expect(epochOrder(10, 1, 0, true)).toEqual(epochOrder(10, 1, 0, true));
+    expect(epochOrder(10, 1, 0, true)).not.toEqual(epochOrder(10, 1, 1, true));
+    expect([...epochOrder(10, 1, 3, true)].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
