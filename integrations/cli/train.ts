@@ -1,0 +1,191 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { defaultGroups, defaultTargetLayers } from '../../src/checkpoint/infer-config.ts';
+import { expectedHeadShapes } from '../../src/checkpoint/load.ts';
+import { InputError } from '../../src/errors.ts';
+import { decodeImage } from '../../src/image/decode.ts';
+import { initHead } from '../../src/inp-former/init.ts';
+import { createInpFormer } from '../../src/inp-former/predict.ts';
+import { buildModelFolder } from '../../src/model-folder/manifest.ts';
+import { loadModelFromPath, writeModelFolder, type ResolvedModel } from '../../src/model-folder/node-io.ts';
+import { writeFileAtomic } from '../../src/platform/node-files.ts';
+import { preprocess, stackBatch, validatePreprocess } from '../../src/preprocess/preprocess.ts';
+import { useBackend } from '../../src/runtime/backend.ts';
+import { exportOfficialSafetensors } from '../../src/train/export.ts';
+import type { TrainMode } from '../../src/train/head-params.ts';
+import { loadTrainState, saveTrainState, type TrainState } from '../../src/train/state.ts';
+import { train, type TrainOptions } from '../../src/train/trainer.ts';
+import type { InpFormerConfig, PreprocessConfig, TensorMap, VitEncoderConfig } from '../../src/types.ts';
+import { choice, intFlag, numFlag, parse, required, UsageError } from './args.ts';
+import { collectImages, readInput } from './images.ts';
+import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
+import { PREPROCESS_FLAGS, preprocessFromFlags } from './predict.ts';
+import { progressReporter } from './progress.ts';
+
+/** Flags shared by `train` and `finetune`: the recipe, data order, run control and preprocessing. */
+const RUN_FLAGS = {
+  data: { type: 'string', short: 'd', multiple: true }, output: { type: 'string', short: 'o' },
+  steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, 'micro-batch': { type: 'string' },
+  lr: { type: 'string' }, 'final-lr': { type: 'string' }, 'warmup-steps': { type: 'string' }, seed: { type: 'string' },
+  'no-shuffle': { type: 'boolean' }, 'few-shot': { type: 'boolean' }, backend: { type: 'string' }, name: { type: 'string' },
+  resume: { type: 'string' }, state: { type: 'string' }, ...PREPROCESS_FLAGS,
+} as const;
+
+const RUN_USAGE = '[--steps N | --epochs N] [--batch N] [--micro-batch N] [--lr X] [--final-lr X] [--warmup-steps N] [--seed N] [--no-shuffle] '
+  + '[--few-shot] [--resume <state.safetensors>] [--state <file>] [--backend wasm|cpu] [--name NAME] [--protocol official|annotate --resize N --crop N]';
+
+/** The official head for a bare encoder: 6 INPs, 8 decoder blocks, the encoder's width and heads, default taps. */
+function headConfigFor(encoder: VitEncoderConfig): InpFormerConfig {
+  const targetLayers = defaultTargetLayers(encoder.depth);
+  return {
+    architecture: 'inp-former', encoder, embedDim: encoder.embedDim, numHeads: encoder.numHeads, inpCount: 6, decoderDepth: 8,
+    targetLayers, fuseEncoder: defaultGroups(targetLayers.length), fuseDecoder: defaultGroups(8), mlpRatio: 4, lnEps: 1e-8,
+  };
+}
+
+const headOf = (t: TensorMap, config: InpFormerConfig): TensorMap => new Map([...expectedHeadShapes(config).keys()].map((k) => [k, t.get(k)!]));
+
+interface Job {
+  /** Encoder tensors (official `encoder.*` names) and the head to start from. */
+  encoder: TensorMap;
+  init: TensorMap;
+  config: InpFormerConfig;
+  preprocess: PreprocessConfig;
+  mode: TrainMode;
+  /** Unset steps/warmup fall back to the trainer's (200 epochs, min(100, steps) warm-up steps). */
+  defaults: { steps?: number; batch: number; warmup?: number };
+  source: string;
+}
+
+/** Everything after the model is chosen: data, the run, progress on stderr, Ctrl-C → resumable state, the folder. */
+async function runJob(values: Record<string, any>, positionals: string[], job: Job, label: string): Promise<void> {
+  const out = required(values.output, 'output (-o)');
+  // `-d a.png b.png dir/`: parseArgs keeps the first value on -d and the rest as positionals.
+  const files = await collectImages([...(values.data ?? []), ...positionals]);
+  const backend = choice(values.backend, 'backend', ['wasm', 'cpu'] as const, 'wasm');
+  const statePath = values.state ?? `${out.replace(/[\\/]+$/, '')}.train-state.safetensors`;
+  const resume: TrainState | undefined = values.resume
+    ? loadTrainState(new Uint8Array(await readFile(values.resume).catch((e) => { throw new InputError(values.resume, `cannot read (${e.code ?? e.message})`); })), values.resume)
+    : undefined;
+  const config = resume?.config ?? job.config;
+  const pre = job.preprocess;
+  validatePreprocess(pre, config.encoder.patchSize);
+  // Without --steps or --epochs: the job's default steps, or (train) the trainer's default epochs.
+  const steps = values.steps !== undefined ? intFlag(values.steps, 'steps', 1) : values.epochs === undefined ? job.defaults.steps : undefined;
+
+  await useBackend(backend);
+  const model = createInpFormer(config, new Map([...job.encoder, ...job.init]));
+  const ctl = new AbortController();
+  const onInt = () => { console.error(`\n${label}: stopping after this step (Ctrl-C again to quit without saving)`); process.off('SIGINT', onInt); ctl.abort(); };
+  process.on('SIGINT', onInt);
+  const encodeBar = progressReporter(`${label}: encoding`, files.length);
+  let bar: ReturnType<typeof progressReporter> | undefined;
+  try {
+    const opts: TrainOptions = {
+      encoder: model, config, init: job.init, mode: job.mode, resume, signal: ctl.signal,
+      data: { count: files.length, load: async (i) => {
+        const item = preprocess(decodeImage(await readInput(files[i]), files[i]), pre, config.encoder.patchSize, files[i]);
+        const b = stackBatch([item]);
+        return tf.tensor4d(b.data, b.shape);
+      } },
+      steps, epochs: values.epochs === undefined ? undefined : intFlag(values.epochs, 'epochs', 1),
+      batchSize: intFlag(values.batch, 'batch', job.defaults.batch),
+      microBatch: values['micro-batch'] === undefined ? undefined : intFlag(values['micro-batch'], 'micro-batch', 1),
+      lr: numFlag(values.lr, 'lr'), finalLr: numFlag(values['final-lr'], 'final-lr'),
+      warmupSteps: values['warmup-steps'] === undefined ? job.defaults.warmup : intFlag(values['warmup-steps'], 'warmup-steps', 0, 0),
+      seed: intFlag(values.seed, 'seed', 1, 0), shuffle: !values['no-shuffle'], fewShot: values['few-shot'],
+      onProgress: (e) => {
+        if (e.phase === 'encode') { encodeBar.tick(e.done, path.basename(files[e.done - 1])); return; }
+        if (!bar) { encodeBar.end(); bar = progressReporter(`${label}: step`, e.totalSteps); }
+        bar.tick(e.step, `loss ${e.loss.toFixed(5)} (sm ${e.softMining.toFixed(5)}, c ${e.coherence.toFixed(5)}) lr ${e.lr.toExponential(2)} · ${e.imagesPerSecond.toFixed(1)} img/s`);
+      },
+    };
+    const r = await train(opts);
+    bar?.end();
+    if (r.cancelled) {
+      await writeFileAtomic(statePath, saveTrainState(r.state));
+      console.error(`${label}: stopped at step ${r.state.step}/${r.state.run.schedule.total}; state saved to ${statePath} (continue with --resume ${statePath})`);
+      process.exitCode = 130;
+      return;
+    }
+    if (values.state) await writeFileAtomic(statePath, saveTrainState(r.state));
+    const built = await buildModelFolder(
+      { kind: 'inp-former', config, tensors: new Map([...job.encoder, ...r.head]) },
+      { name: values.name ?? path.basename(out), preprocess: pre, source: { file: path.basename(job.source), format: `${label} (${r.state.run.mode}, ${r.state.step} steps)` } },
+    );
+    await writeModelFolder(out, built);
+    console.error(`${label}: ${r.state.step} steps on ${r.state.run.items} items -> ${out}`);
+  } finally {
+    process.off('SIGINT', onInt);
+    model.dispose();
+  }
+}
+
+async function load(p: string, values: Record<string, unknown>): Promise<ResolvedModel> {
+  return loadModelFromPath(p, configOverrides(values));
+}
+
+function notAnEncoder(p: string): never {
+  throw new InputError(p, 'is neither an encoder nor an INP-Former checkpoint');
+}
+
+function encoderTensors(t: TensorMap): TensorMap {
+  return new Map([...t].filter(([k]) => k.startsWith('encoder.')));
+}
+
+export const command = {
+  summary: 'Train an INP-Former head (INP tokens, extractor, bottleneck, decoder) on normal images over a frozen encoder.',
+  usage: `-e <encoder: DINOv2 .pth/.safetensors, INP-Former checkpoint or model dir> -d <normal images or folders…> -o <model-dir> [--init <checkpoint>] ${RUN_USAGE}`,
+  async run(argv: string[]) {
+    const { values, positionals } = parse(argv, { encoder: { type: 'string', short: 'e' }, init: { type: 'string' }, ...RUN_FLAGS, ...CONFIG_FLAGS });
+    const encPath = required(values.encoder, 'encoder (-e)');
+    const enc = await load(encPath, values);
+    const initModel = values.init ? await load(values.init, values) : undefined;
+    if (initModel && initModel.content.kind !== 'inp-former') throw new InputError(values.init!, 'has no INP-Former head to start from (it is an encoder only)');
+    const c = enc.content;
+    const config = initModel?.content.kind === 'inp-former' ? initModel.content.config
+      : c.kind === 'inp-former' ? c.config
+        : c.kind === 'encoder' ? headConfigFor(c.encoder)
+          : notAnEncoder(encPath);
+    const seed = intFlag(values.seed, 'seed', 1, 0);
+    await runJob(values, positionals, {
+      encoder: encoderTensors(enc.content.tensors),
+      init: initModel ? headOf(initModel.content.tensors, config) : initHead(config, seed),
+      config, preprocess: preprocessFromFlags(values, enc.preprocess), mode: 'full',
+      defaults: { batch: 16 }, source: encPath,
+    }, 'train');
+  },
+};
+
+export const finetuneCommand = {
+  summary: 'Fine-tune a trained INP-Former on a few normal images: the INP tokens only (or with --extractor, also the INP extractor).',
+  usage: `-m <model-dir|checkpoint> -d <normal images or folders…> -o <model-dir> [--extractor] ${RUN_USAGE}`,
+  async run(argv: string[]) {
+    const { values, positionals } = parse(argv, { model: { type: 'string', short: 'm' }, extractor: { type: 'boolean' }, ...RUN_FLAGS, ...CONFIG_FLAGS });
+    const modelPath = required(values.model, 'model (-m)');
+    const m = await load(modelPath, values);
+    if (m.content.kind !== 'inp-former') throw new InputError(modelPath, 'is an encoder only: train a model first (inp-former train)');
+    const config = m.content.config;
+    await runJob(values, positionals, {
+      encoder: encoderTensors(m.content.tensors), init: headOf(m.content.tensors, config), config,
+      preprocess: preprocessFromFlags(values, m.preprocess), mode: values.extractor ? 'tokens+extractor' : 'tokens',
+      defaults: { steps: 50, batch: 8, warmup: 0 }, source: modelPath,
+    }, 'finetune');
+  },
+};
+
+export const exportCommand = {
+  summary: 'Write a model as a .safetensors with the official INP-Former key names (every key of model.pth, F32), for the PyTorch code.',
+  usage: '-m <model-dir|checkpoint> -o <file.safetensors>',
+  async run(argv: string[]) {
+    const { values, positionals } = parse(argv, { model: { type: 'string', short: 'm' }, output: { type: 'string', short: 'o' }, ...CONFIG_FLAGS });
+    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const modelPath = required(values.model, 'model (-m)');
+    const out = required(values.output, 'output (-o)');
+    const m = await load(modelPath, values);
+    if (m.content.kind !== 'inp-former') throw new InputError(modelPath, 'is an encoder only: there is no INP-Former to export');
+    await writeFileAtomic(out, exportOfficialSafetensors(m.content.tensors, m.content.config, modelPath));
+    console.error(`exported ${modelPath} -> ${out} (official INP-Former keys)`);
+  },
+};
