@@ -40,7 +40,19 @@ export interface VitEncoderConfig {
   interpolateOffset: number;
 }
 
-/** Later issues add CNN encoders to this union. */
+export type CnnEncoderKind = 'resnet18' | 'resnet50' | 'wide_resnet50_2' | 'nsfwjs-mobilenetv2';
+
+/** A frozen CNN as a patch-token encoder: stages resampled to one grid and concatenated (PatchCore's features). */
+export interface CnnEncoderConfig {
+  kind: CnnEncoderKind;
+  /** Stage names, shallow first (layer1..layer4, or MobileNetV2's expanded_conv, block_1..block_10). */
+  layers: string[];
+  /** PatchCore's 3×3 neighbourhood average of every stage before resampling. */
+  localAverage: boolean;
+  /** Token grid side; default the first stage's size. */
+  grid?: number;
+}
+
 export type EncoderConfig = VitEncoderConfig;
 
 /** Everything that defines an INP-Former: nothing is inferred from names. */
@@ -94,17 +106,32 @@ export interface ModelFileEntry {
   bytes: number;
 }
 
+/** A training-free PatchCore-style detector: nearest-neighbour distance to a memory bank of normal patch tokens. */
+export interface KnnConfig {
+  encoder: CnnEncoderConfig;
+  /** Rows of the `memory_bank` tensor [bankSize, dim]. */
+  bankSize: number;
+  dim: number;
+  /** Fraction of the normal tokens kept by the greedy coreset (1 = all), and its seed. */
+  coresetRatio: number;
+  seed: number;
+  /** How many normal images the bank was built from. */
+  images: number;
+}
+
 /** manifest.json of our model folder. */
 export interface ModelManifest {
   format: 'inp-former-model';
   formatVersion: 1;
   name: string;
-  /** An INP-Former (encoder + head) or a bare encoder (a converted DINOv2, for training). */
-  kind: 'inp-former' | 'encoder';
+  /** An INP-Former (encoder + head), a bare encoder (a converted DINOv2, for training) or a kNN detector. */
+  kind: 'inp-former' | 'encoder' | 'knn';
   /** Present when kind is 'inp-former'. */
   config?: InpFormerConfig;
   /** Present when kind is 'encoder'. */
   encoder?: VitEncoderConfig;
+  /** Present when kind is 'knn'. */
+  knn?: KnnConfig;
   preprocess: PreprocessConfig;
   calibration?: Calibration;
   /** weights.safetensors (and any other file), each with sha256 and size. */

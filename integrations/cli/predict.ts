@@ -1,14 +1,13 @@
 import path from 'node:path';
 import { InputError } from '../../src/errors.ts';
 import { decodeImage } from '../../src/image/decode.ts';
-import { createInpFormer } from '../../src/inp-former/predict.ts';
 import { encodeNpy } from '../../src/io/npy.ts';
-import { loadModelFromPath } from '../../src/model-folder/node-io.ts';
 import { ensureOutputDir, writeFileAtomic } from '../../src/platform/node-files.ts';
 import { OFFICIAL_PREPROCESS, preprocess, stackBatch, validatePreprocess, type Preprocessed } from '../../src/preprocess/preprocess.ts';
 import { useBackend } from '../../src/runtime/backend.ts';
 import type { PreprocessConfig } from '../../src/types.ts';
 import { choice, intFlag, parse, required } from './args.ts';
+import { loadDetector } from './detector-io.ts';
 import { collectImages, readInput, stemsOf } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { progressReporter } from './progress.ts';
@@ -29,7 +28,7 @@ export function preprocessFromFlags(v: Record<string, unknown>, base: Preprocess
 }
 
 export const command = {
-  summary: 'Anomaly scores (and maps) of images with an INP-Former model.',
+  summary: 'Anomaly scores (and maps) of images with a model (INP-Former or kNN).',
   usage: '-m <model-dir|checkpoint> <images or folders…> -o <out-dir> [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--zero-shot] [--save-maps] [--backend wasm|cpu|webgpu] [--batch N]',
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {
@@ -43,24 +42,26 @@ export const command = {
     const files = await collectImages(positionals);
     const stems = stemsOf(files);
     await ensureOutputDir(outDir);
-    const resolved = await loadModelFromPath(modelPath, configOverrides(values));
-    if (resolved.content.kind !== 'inp-former') {
-      throw new InputError(modelPath, 'is an encoder only (no INP-Former head): train a model with it first');
-    }
-    const config = resolved.content.config;
-    const pre = preprocessFromFlags(values, resolved.preprocess);
-    validatePreprocess(pre, config.encoder.patchSize);
     if (values['save-maps']) await ensureOutputDir(path.join(outDir, 'maps'));
 
     await useBackend(backend);
-    const model = createInpFormer(config, resolved.content.tensors);
+    const { detector: model } = await loadDetector(modelPath, configOverrides(values));
+    const pre = preprocessFromFlags(values, model.preprocess);
+    const multiple = model.inputMultiple > 1 ? model.inputMultiple : undefined;
+    try {
+      validatePreprocess(pre, multiple);
+      if (values['zero-shot'] && model.kind !== 'inp-former') throw new InputError(modelPath, '--zero-shot needs an INP-Former (it is the INP coherence map); this is a kNN model');
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
     const scores: Record<string, number> = {};
     const progress = progressReporter('predict', files.length);
     try {
       for (let i = 0; i < files.length; i += batch) {
         const chunk = files.slice(i, i + batch);
         const items: Preprocessed[] = [];
-        for (const f of chunk) items.push(preprocess(decodeImage(await readInput(f), f), pre, config.encoder.patchSize, f));
+        for (const f of chunk) items.push(preprocess(decodeImage(await readInput(f), f), pre, multiple, f));
         if (pre.protocol === 'annotate') {
           // Each map goes back to its own image size, so images run one by one.
           for (const [j, it] of items.entries()) {

@@ -1,8 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import type { PatchEncoder } from '../encoder/cnn-encoder.ts';
+import type { PatchEncoder } from '../encoder/patch-encoder.ts';
 import { finishMap } from '../map/anomaly-map.ts';
 import type { PredictOptions, PredictResult } from '../inp-former/predict.ts';
+import { InputError } from '../errors.ts';
+import { MEMORY_BANK } from '../model-folder/manifest.ts';
+import type { KnnConfig, TensorMap } from '../types.ts';
 import { greedyCoreset } from './coreset.ts';
+
+/** Where a kNN model folder keeps its encoder's (torchvision) tensors. */
+export const ENCODER_PREFIX = 'encoder.';
 
 /** A memory bank of normal patch features: [size, dim], row-major. */
 export interface MemoryBank { data: Float32Array; size: number; dim: number }
@@ -20,7 +26,7 @@ export async function fitMemoryBank(encoder: PatchEncoder, batches: AsyncIterabl
     tokens.dispose();
   }
   const n = parts.reduce((a, p) => a + p.length, 0) / dim;
-  if (!n) throw new Error('no normal images to build the memory bank from');
+  if (!n) throw new InputError('normal images', 'none given: the memory bank needs at least one');
   const all = new Float32Array(n * dim);
   let off = 0;
   for (const p of parts) { all.set(p, off); off += p.length; }
@@ -30,6 +36,19 @@ export async function fitMemoryBank(encoder: PatchEncoder, batches: AsyncIterabl
   const data = new Float32Array(k * dim);
   idx.forEach((r, i) => data.set(all.subarray(r * dim, (r + 1) * dim), i * dim));
   return { data, size: k, dim };
+}
+
+/** The model folder's tensors: the bank, plus the encoder's weights when they are not read from elsewhere. */
+export function knnTensors(bank: MemoryBank, encoderWeights?: TensorMap): TensorMap {
+  const t: TensorMap = new Map([[MEMORY_BANK, { dtype: 'F32', shape: [bank.size, bank.dim], data: bank.data }]]);
+  if (encoderWeights) for (const [k, v] of encoderWeights) t.set(ENCODER_PREFIX + k, v);
+  return t;
+}
+
+export function bankFromTensors(t: TensorMap, cfg: KnnConfig, where: string): MemoryBank {
+  const b = t.get(MEMORY_BANK);
+  if (!b || b.shape.join() !== [cfg.bankSize, cfg.dim].join()) throw new InputError(`${where}: ${MEMORY_BANK}`, `expected shape [${cfg.bankSize}, ${cfg.dim}]`);
+  return { data: b.data instanceof Float32Array ? b.data : Float32Array.from(b.data as ArrayLike<number>), size: cfg.bankSize, dim: cfg.dim };
 }
 
 export interface KnnDetector {

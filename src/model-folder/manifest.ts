@@ -3,8 +3,9 @@ import { expectedEncoderShapes, validateStateDict, validateTensors } from '../ch
 import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.ts';
 import { InputError } from '../errors.ts';
 import { OFFICIAL_PREPROCESS } from '../preprocess/preprocess.ts';
+import { validateCnnEncoderConfig } from '../encoder/patch-encoder.ts';
 import type {
-  Calibration, InpFormerConfig, ModelFileEntry, ModelManifest, PreprocessConfig, TensorMap, VitEncoderConfig,
+  Calibration, InpFormerConfig, KnnConfig, ModelFileEntry, ModelManifest, PreprocessConfig, TensorMap, VitEncoderConfig,
 } from '../types.ts';
 
 /**
@@ -28,16 +29,38 @@ export interface BuildOptions {
   source?: { file: string; format: string };
 }
 
-/** What a model folder holds: an INP-Former, or a bare encoder (a converted DINOv2, for training). */
+/**
+ * What a model folder holds: an INP-Former, a bare encoder (a converted DINOv2, for training), or a kNN detector
+ * (`memory_bank` plus, for the ResNets, the encoder's torchvision tensors under `encoder.`; the nsfwjs encoder is
+ * read from the installed package instead, so its weights are never copied).
+ */
 export type ModelContent =
   | { kind: 'inp-former'; config: InpFormerConfig; tensors: TensorMap }
-  | { kind: 'encoder'; encoder: VitEncoderConfig; tensors: TensorMap };
+  | { kind: 'encoder'; encoder: VitEncoderConfig; tensors: TensorMap }
+  | { kind: 'knn'; knn: KnnConfig; tensors: TensorMap };
+
+/** Name of the kNN memory bank tensor [bankSize, dim]. */
+export const MEMORY_BANK = 'memory_bank';
 
 export interface BuiltModelFolder { manifest: ModelManifest; files: Map<string, Uint8Array> }
 
 function checkContent(content: ModelContent, where: string): void {
   if (content.kind === 'inp-former') validateStateDict(content.tensors, content.config, where);
-  else validateTensors(content.tensors, expectedEncoderShapes(content.encoder), where);
+  else if (content.kind === 'encoder') validateTensors(content.tensors, expectedEncoderShapes(content.encoder), where);
+  else {
+    const bank = content.tensors.get(MEMORY_BANK);
+    const want = [content.knn.bankSize, content.knn.dim];
+    if (!bank) throw new InputError(`${where}: ${MEMORY_BANK}`, 'tensor is missing');
+    if (bank.shape.join() !== want.join()) throw new InputError(`${where}: ${MEMORY_BANK}`, `has shape [${bank.shape}], the manifest says [${want}]`);
+  }
+}
+
+function validateKnnConfig(k: unknown, where: string): asserts k is KnnConfig {
+  check(isObject(k), where, 'knn', 'must be an object');
+  validateCnnEncoderConfig(k.encoder, `${where}: knn`);
+  for (const f of ['bankSize', 'dim', 'images']) check(Number.isSafeInteger(k[f]) && (k[f] as number) > 0, where, `knn.${f}`, `must be a positive integer, got ${show(k[f])}`);
+  check(isNum(k.coresetRatio) && k.coresetRatio > 0 && k.coresetRatio <= 1, where, 'knn.coresetRatio', `must be in (0, 1], got ${show(k.coresetRatio)}`);
+  check(Number.isSafeInteger(k.seed), where, 'knn.seed', `must be an integer, got ${show(k.seed)}`);
 }
 
 /**
@@ -49,7 +72,7 @@ export async function buildModelFolder(content: ModelContent, o: BuildOptions): 
   const weights = writeSafetensors(content.tensors, { dtype: o.dtype ?? 'F32', metadata: { format: 'pt', producer: 'inp-former-annotate' } });
   const manifest = parseManifest({
     format: 'inp-former-model', formatVersion: 1, name: o.name, kind: content.kind,
-    ...(content.kind === 'inp-former' ? { config: content.config } : { encoder: content.encoder }),
+    ...(content.kind === 'inp-former' ? { config: content.config } : content.kind === 'knn' ? { knn: content.knn } : { encoder: content.encoder }),
     preprocess: o.preprocess ?? OFFICIAL_PREPROCESS,
     ...(o.calibration ? { calibration: o.calibration } : {}),
     files: { [WEIGHTS_FILE]: { sha256: await sha256Hex(weights), bytes: weights.byteLength } },
@@ -127,11 +150,14 @@ export function parseManifest(json: unknown, where: string): ModelManifest {
   check(m.format === 'inp-former-model', where, 'format', `must be "inp-former-model", got ${show(m.format)}`);
   check(m.formatVersion === 1, where, 'formatVersion', `unsupported version ${show(m.formatVersion)} (this build reads 1)`);
   check(typeof m.name === 'string' && m.name.length > 0, where, 'name', 'must be a non-empty string');
-  check(m.kind === 'inp-former' || m.kind === 'encoder', where, 'kind', `must be "inp-former" or "encoder", got ${show(m.kind)}`);
-  const model: Pick<ModelManifest, 'config' | 'encoder'> = {};
+  check(m.kind === 'inp-former' || m.kind === 'encoder' || m.kind === 'knn', where, 'kind', `must be "inp-former", "encoder" or "knn", got ${show(m.kind)}`);
+  const model: Pick<ModelManifest, 'config' | 'encoder' | 'knn'> = {};
   if (m.kind === 'inp-former') {
     validateConfig(m.config, where);
     model.config = m.config;
+  } else if (m.kind === 'knn') {
+    validateKnnConfig(m.knn, where);
+    model.knn = m.knn;
   } else {
     validateEncoderConfig(m.encoder, where);
     model.encoder = m.encoder;
@@ -164,8 +190,8 @@ export async function openModelFolder(manifest: ModelManifest, files: Map<string
   await verifyModelFiles(manifest, files, where);
   const wWhere = `${where}/${WEIGHTS_FILE}`;
   const tensors = readSafetensors(files.get(WEIGHTS_FILE)!, wWhere).tensors;
-  const content: ModelContent = manifest.kind === 'inp-former'
-    ? { kind: 'inp-former', config: manifest.config!, tensors }
+  const content: ModelContent = manifest.kind === 'inp-former' ? { kind: 'inp-former', config: manifest.config!, tensors }
+    : manifest.kind === 'knn' ? { kind: 'knn', knn: manifest.knn!, tensors }
     : { kind: 'encoder', encoder: manifest.encoder!, tensors };
   checkContent(content, wWhere);
   return content;

@@ -98,7 +98,9 @@ export function cosineSimilarity(a: tf.Tensor, b: tf.Tensor, axis: number, eps =
 
 /** F.normalize(x, dim=-1): x / max(‖x‖, eps). */
 export function l2Normalize(x: tf.Tensor, eps = 1e-12): tf.Tensor {
-  return tf.tidy(() => tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), -1, true)), eps)));
+  // max before the root: sqrt'(0) is infinite, so a zero row (a decoder token whose ReLU attention is all zero)
+  // would make every gradient NaN; F.normalize's clamp of the norm at eps gives the same values.
+  return tf.tidy(() => tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), -1, true), eps * eps))));
 }
 
 /**

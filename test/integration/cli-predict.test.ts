@@ -4,6 +4,7 @@ import path from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../integrations/cli/main.ts';
+import { cli } from '../helpers/cli.ts';
 import { readPth } from '../../src/checkpoint/pth.ts';
 import { writeSafetensors } from '../../src/checkpoint/safetensors.ts';
 import { decodeNpy } from '../../src/io/npy.ts';
@@ -13,19 +14,6 @@ import { fixture, HAS_FIXTURES, loadFixtureTensors, relMaxDiff, skipReason } fro
 
 const SKIP = HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`;
 const MODEL = fixture('inp-tiny', 'model.pth');
-
-/** Runs the CLI in-process; returns exit code and what it printed on stderr. */
-async function cli(...args: string[]): Promise<{ code: number; err: string }> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((...a) => { lines.push(a.join(' ')); });
-  const w = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    return { code: await main(args), err: lines.join('\n') };
-  } finally {
-    spy.mockRestore();
-    w.mockRestore();
-  }
-}
 
 /** The fixture batch back to 8-bit PNGs: the normalisation LUT is invertible on its 256 values per channel. */
 function fixtureInputsAsPngs(dir: string): string[] {

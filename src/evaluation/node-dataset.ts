@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
+import type { TestItem } from './evaluate-dataset.ts';
 
 const IMAGE = /\.(png|jpe?g)$/i;
 
-export interface TestItem { file: string; type: string; label: 0 | 1; mask: string | null }
 export interface Dataset {
   root: string;
   layout: 'mvtec' | 'folders';

@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../errors.ts';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../preprocess/preprocess.ts';
+import type { CnnEncoderConfig, CnnEncoderKind, TensorMap } from '../types.ts';
+import { cnnTokens } from './cnn-tokens.ts';
+import { createNsfwjsMobileNetV2, MOBILENETV2_STAGES, NSFWJS_MEAN, NSFWJS_STD, type MobileNetV2Stage } from './mobilenetv2-nsfwjs.ts';
+import { createResNet, RESNET_STAGES, type ResNetKind, type ResNetStage } from './resnet.ts';
+
+/** A frozen CNN seen as a patch-token encoder: chosen stages on one grid, concatenated (PatchCore's features). */
+export interface PatchEncoder {
+  readonly config: CnnEncoderConfig;
+  /** Token width: the sum of the chosen stages' channels. */
+  readonly dim: number;
+  /** Normalised NCHW → tokens [B, N, C] (caller disposes) and the grid. */
+  encode(x: tf.Tensor4D): { tokens: tf.Tensor3D; grid: [number, number] };
+  dispose(): void;
+}
+
+export const CNN_KINDS: readonly CnnEncoderKind[] = ['resnet18', 'resnet50', 'wide_resnet50_2', 'nsfwjs-mobilenetv2'];
+const RESNET_KINDS: readonly string[] = ['resnet18', 'resnet50', 'wide_resnet50_2'];
+
+/** Stage names each kind offers, shallow first. */
+export function stagesOf(kind: CnnEncoderKind): readonly string[] {
+  return kind === 'nsfwjs-mobilenetv2' ? MOBILENETV2_STAGES : RESNET_STAGES;
+}
+
+/** Default stages: PatchCore's layer2+layer3 for the ResNets; for MobileNetV2 the blocks at strides 4, 8, 16. */
+export function defaultStages(kind: CnnEncoderKind): string[] {
+  return kind === 'nsfwjs-mobilenetv2' ? ['block_2', 'block_5', 'block_9'] : ['layer2', 'layer3'];
+}
+
+/** Channels of each stage's output (torchvision / Keras definitions). */
+const CHANNELS: Record<CnnEncoderKind, Record<string, number>> = {
+  resnet18: { layer1: 64, layer2: 128, layer3: 256, layer4: 512 },
+  resnet50: { layer1: 256, layer2: 512, layer3: 1024, layer4: 2048 },
+  wide_resnet50_2: { layer1: 256, layer2: 512, layer3: 1024, layer4: 2048 },
+  'nsfwjs-mobilenetv2': {
+    expanded_conv: 16, block_1: 24, block_2: 24, block_3: 32, block_4: 32, block_5: 32, block_6: 64, block_7: 64, block_8: 64, block_9: 64, block_10: 96,
+  },
+};
+
+/** Pixel normalisation each encoder was trained with: ImageNet statistics, or nsfwjs's pixels / 255. */
+export function encoderNormalisation(kind: CnnEncoderKind): { mean: [number, number, number]; std: [number, number, number] } {
+  return kind === 'nsfwjs-mobilenetv2' ? { mean: NSFWJS_MEAN, std: NSFWJS_STD } : { mean: IMAGENET_MEAN, std: IMAGENET_STD };
+}
+
+/** Checks a config that came from a manifest or the command line; errors name `where`. */
+export function validateCnnEncoderConfig(c: unknown, where: string): asserts c is CnnEncoderConfig {
+  const o = c as Partial<CnnEncoderConfig> | null;
+  if (!o || typeof o !== 'object') throw new InputError(`${where}: encoder`, 'must be an object');
+  if (!CNN_KINDS.includes(o.kind as CnnEncoderKind)) throw new InputError(`${where}: encoder.kind`, `must be one of ${CNN_KINDS.join(', ')}, got ${JSON.stringify(o.kind)}`);
+  const stages = stagesOf(o.kind as CnnEncoderKind);
+  if (!Array.isArray(o.layers) || !o.layers.length || o.layers.some((l) => !stages.includes(l))) {
+    throw new InputError(`${where}: encoder.layers`, `must be a non-empty list among ${stages.join(', ')}, got ${JSON.stringify(o.layers)}`);
+  }
+  if (typeof o.localAverage !== 'boolean') throw new InputError(`${where}: encoder.localAverage`, 'must be true or false');
+  if (o.grid !== undefined && !(Number.isSafeInteger(o.grid) && o.grid > 0)) throw new InputError(`${where}: encoder.grid`, `must be a positive integer, got ${JSON.stringify(o.grid)}`);
+}
+
+/**
+ * `resnet18=<weights.pth>[:layer1,layer2]`, `resnet50=…`, `wide_resnet50_2=…` or `nsfwjs-mobilenetv2[:block_2,block_5]`
+ * → the config and, for the ResNets, the weights file. The one definition of the syntax (README: "Encoder specs").
+ */
+export function parseEncoderSpec(spec: string): { config: CnnEncoderConfig; file?: string } {
+  const usage = `expected ${RESNET_KINDS.map((k) => `${k}=<weights.pth>[:layer2,layer3]`).join(' | ')} | nsfwjs-mobilenetv2[:block_2,block_5,block_9]`;
+  const m = /^(nsfwjs-mobilenetv2|[a-z0-9_]+=.+?)(?::([a-z0-9_,]+))?$/.exec(spec);
+  if (!m) throw new InputError(`encoder "${spec}"`, usage);
+  const [kind, file] = m[1].includes('=') ? [m[1].slice(0, m[1].indexOf('=')), m[1].slice(m[1].indexOf('=') + 1)] : [m[1], undefined];
+  if (!CNN_KINDS.includes(kind as CnnEncoderKind) || (kind === 'nsfwjs-mobilenetv2') !== (file === undefined)) throw new InputError(`encoder "${spec}"`, usage);
+  const k = kind as CnnEncoderKind;
+  const config: CnnEncoderConfig = { kind: k, layers: m[2] ? m[2].split(',').filter(Boolean) : defaultStages(k), localAverage: true };
+  validateCnnEncoderConfig(config, `encoder "${spec}"`);
+  return { config, ...(file !== undefined ? { file } : {}) };
+}
+
+/** Builds the encoder; `weights` are torchvision state-dict tensors or nsfwjs's dequantised Keras weights. */
+export function createPatchEncoder(config: CnnEncoderConfig, weights: TensorMap, where: string): PatchEncoder {
+  validateCnnEncoderConfig(config, where);
+  const net = config.kind === 'nsfwjs-mobilenetv2'
+    ? wrap(createNsfwjsMobileNetV2(weights, where), config.layers as MobileNetV2Stage[])
+    : wrapResNet(config.kind as ResNetKind, weights, config.layers as ResNetStage[], where);
+  return {
+    config,
+    dim: config.layers.reduce((s, l) => s + CHANNELS[config.kind][l], 0),
+    encode(x) {
+      const outs = net.forward(x);
+      const r = cnnTokens(outs, { localAverage: config.localAverage, grid: config.grid ? [config.grid, config.grid] : undefined });
+      tf.dispose(outs);
+      return r;
+    },
+    dispose: () => net.dispose(),
+  };
+}
+
+interface StageNet { forward(x: tf.Tensor4D): tf.Tensor4D[]; dispose(): void }
+
+function wrap<S extends string>(net: { forward(x: tf.Tensor4D, s: readonly S[]): Map<S, tf.Tensor4D>; dispose(): void }, layers: S[]): StageNet {
+  return {
+    forward: (x) => { const m = net.forward(x, layers); return layers.map((l) => m.get(l)!); },
+    dispose: () => net.dispose(),
+  };
+}
+
+function wrapResNet(kind: ResNetKind, weights: TensorMap, layers: ResNetStage[], where: string): StageNet {
+  const net = createResNet(kind, weights, where);
+  for (const l of layers) {
+    if (!net.stages.includes(l)) throw new InputError(where, `${l} is not usable in this checkpoint (usable: ${net.stages.join(', ')})`);
+  }
+  return wrap(net, layers);
+}

@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs';
+import { knnPreprocess } from '../detector.ts';
+import { createPatchEncoder } from '../encoder/patch-encoder.ts';
+import { decodeImage } from '../image/decode.ts';
+import type { ModelContent } from '../model-folder/manifest.ts';
+import { preprocess } from '../preprocess/preprocess.ts';
+import type { CnnEncoderConfig, PreprocessConfig, TensorMap } from '../types.ts';
+import { fitMemoryBank, knnTensors } from './knn.ts';
+
+export interface FitKnnOptions {
+  /** Square input side (PatchCore: 224). */
+  size?: number;
+  coresetRatio?: number;
+  seed?: number;
+  /** Store the encoder's weights in the model (user-supplied ResNets) or not (nsfwjs, read from its package). */
+  bundleEncoder: boolean;
+  onProgress?: (done: number, total: number, file: string) => void;
+}
+
+/**
+ * Normal image files → a kNN model (memory bank + config) and its preprocessing. The token grid defaults to
+ * the stride-8 resolution (28×28 at 224, PatchCore's layer2 grid): finer grids multiply the bank and the
+ * coreset's cost by 4 for little gain.
+ */
+export async function fitKnnModel(
+  encoderConfig: CnnEncoderConfig, weights: TensorMap, where: string, files: readonly string[],
+  readBytes: (file: string) => Promise<Uint8Array>, o: FitKnnOptions,
+): Promise<{ content: Extract<ModelContent, { kind: 'knn' }>; preprocess: PreprocessConfig }> {
+  const size = o.size ?? 224;
+  const coresetRatio = o.coresetRatio ?? 0.01;
+  const seed = o.seed ?? 0;
+  const config: CnnEncoderConfig = { ...encoderConfig, grid: encoderConfig.grid ?? Math.ceil(size / 8) };
+  const pre = knnPreprocess(config.kind, size);
+  const encoder = createPatchEncoder(config, weights, where);
+  try {
+    const bank = await fitMemoryBank(encoder, (async function* () {
+      for (const [i, f] of files.entries()) {
+        const p = preprocess(decodeImage(await readBytes(f), f), pre, undefined, f);
+        const x = tf.tensor4d(p.data, [1, 3, p.size, p.size]);
+        try { yield x; } finally { x.dispose(); }
+        o.onProgress?.(i + 1, files.length, f);
+      }
+    })(), { coresetRatio, seed });
+    return {
+      content: {
+        kind: 'knn',
+        knn: { encoder: config, bankSize: bank.size, dim: bank.dim, coresetRatio, seed, images: files.length },
+        tensors: knnTensors(bank, o.bundleEncoder ? weights : undefined),
+      },
+      preprocess: pre,
+    };
+  } finally {
+    encoder.dispose();
+  }
+}
