@@ -96,8 +96,13 @@ export interface Calibration {
   method: 'normals-quantile' | 'f1-adaptive' | 'manual';
   pixelThreshold: number;
   imageThreshold?: number;
+  /** Range of the pixel scores the threshold normalises against (anomalib: threshold → 0.5). */
   min: number;
   max: number;
+  /** Range of the image scores, when it was measured (image scores normalise with it, else with min/max). */
+  imageMin?: number;
+  imageMax?: number;
+  /** What the calibration was computed from (quantile, counts, F1…). */
   inputs?: Record<string, unknown>;
 }
 

@@ -8,7 +8,7 @@ import { nsfwjsTensors } from '../../src/encoder/nsfwjs-weights.ts';
 import { parseEncoderSpec } from '../../src/encoder/patch-encoder.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadModelFromPath } from '../../src/model-folder/node-io.ts';
-import type { CnnEncoderConfig, PreprocessConfig, TensorMap } from '../../src/types.ts';
+import type { Calibration, CnnEncoderConfig, PreprocessConfig, TensorMap } from '../../src/types.ts';
 
 /** The installed nsfwjs package's MobileNetV2 weights (never copied into a model folder). */
 export async function nsfwjsWeights(): Promise<TensorMap> {
@@ -27,7 +27,7 @@ export async function resolveEncoderSpec(spec: string): Promise<{ config: CnnEnc
   return { config, weights, bundled: true, where: file };
 }
 
-export interface LoadedDetector { detector: Detector; name: string; preprocess: PreprocessConfig }
+export interface LoadedDetector { detector: Detector; name: string; preprocess: PreprocessConfig; calibration?: Calibration }
 
 /** A model folder (INP-Former or kNN) or an INP-Former checkpoint → a ready detector. */
 export async function loadDetector(p: string, overrides: ConfigOverrides = {}): Promise<LoadedDetector> {
@@ -36,5 +36,5 @@ export async function loadDetector(p: string, overrides: ConfigOverrides = {}): 
   const needsPackage = c.kind === 'knn' && c.knn.encoder.kind === 'nsfwjs-mobilenetv2';
   const preprocess = resolved.preprocess ?? (c.kind === 'knn' ? knnPreprocess(c.knn.encoder.kind) : undefined);
   const detector = createDetector(c, { where: p, ...(preprocess ? { preprocess } : {}), ...(needsPackage ? { encoderWeights: await nsfwjsWeights() } : {}) });
-  return { detector, name: resolved.name, preprocess: detector.preprocess };
+  return { detector, name: resolved.name, preprocess: detector.preprocess, ...(resolved.manifest?.calibration ? { calibration: resolved.manifest.calibration } : {}) };
 }

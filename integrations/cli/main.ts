@@ -11,6 +11,7 @@ interface Command {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   convert: async () => (await import('./convert.ts')).command,
   predict: async () => (await import('./predict.ts')).command,
+  annotate: async () => (await import('./annotate.ts')).command,
   eval: async () => (await import('./eval.ts')).command,
   'fit-knn': async () => (await import('./fit-knn.ts')).command,
   train: async () => (await import('./train.ts')).command,

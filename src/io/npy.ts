@@ -58,6 +58,7 @@ export function decodeNpy(bytes: Uint8Array, where = 'npy'): { data: Float32Arra
   if (!shape.every(Number.isInteger) || body.byteLength !== n * 4) {
     throw new InputError(where, `shape ${shapeRepr(shape)} needs ${n * 4} data bytes, the file has ${body.byteLength}`);
   }
-  // Copy: the data offset need not be 4-byte aligned within `bytes`' buffer.
-  return { data: new Float32Array(body.slice().buffer), shape };
+  // Copy: the data offset need not be 4-byte aligned within `bytes`' buffer. new Uint8Array(view) copies;
+  // Buffer#slice (Node's readFile result) would return a view of the shared pool instead.
+  return { data: new Float32Array(new Uint8Array(body).buffer), shape };
 }

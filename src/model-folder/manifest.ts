@@ -117,11 +117,12 @@ function parseCalibration(c: unknown, where: string): Calibration {
   const methods = ['normals-quantile', 'f1-adaptive', 'manual'];
   check(methods.includes(c.method as string), where, 'calibration.method', `must be one of ${methods.join(', ')}, got ${show(c.method)}`);
   for (const k of ['pixelThreshold', 'min', 'max']) check(isNum(c[k]), where, `calibration.${k}`, `must be a number, got ${show(c[k])}`);
-  check(c.imageThreshold === undefined || isNum(c.imageThreshold), where, 'calibration.imageThreshold', `must be a number, got ${show(c.imageThreshold)}`);
+  for (const k of ['imageThreshold', 'imageMin', 'imageMax']) check(c[k] === undefined || isNum(c[k]), where, `calibration.${k}`, `must be a number, got ${show(c[k])}`);
   check(c.inputs === undefined || isObject(c.inputs), where, 'calibration.inputs', 'must be an object');
   return {
     method: c.method as Calibration['method'], pixelThreshold: c.pixelThreshold as number, min: c.min as number, max: c.max as number,
     ...(c.imageThreshold !== undefined ? { imageThreshold: c.imageThreshold as number } : {}),
+    ...(c.imageMin !== undefined && c.imageMax !== undefined ? { imageMin: c.imageMin as number, imageMax: c.imageMax as number } : {}),
     ...(c.inputs !== undefined ? { inputs: c.inputs as Record<string, unknown> } : {}),
   };
 }

@@ -3,15 +3,10 @@ import type { BinaryMask } from '../export/mask.ts';
 import type { AnomalyMap, Calibration } from '../types.ts';
 
 /**
- * A Calibration (src/types.ts) plus the range of image scores, because anomalib normalises image scores with their
- * own min/max, not the pixel one. Every ThresholdCalibration is a Calibration, so it can be saved in a manifest as is.
- * Pixel threshold, min and max are in the model's raw map units; masks are exactly map > pixelThreshold.
+ * The saved Calibration (src/types.ts): pixel threshold, min and max in the model's raw map units (masks are exactly
+ * map > pixelThreshold), and the image scores' own range, since anomalib normalises image scores with their min/max.
  */
-export interface ThresholdCalibration extends Calibration {
-  /** Lowest and highest image score seen when calibrating (normalises image scores; with imageThreshold). */
-  imageMin?: number;
-  imageMax?: number;
-}
+export type ThresholdCalibration = Calibration;
 
 /** Lowest and highest value of some scores. */
 export interface ScoreRange { min: number; max: number }

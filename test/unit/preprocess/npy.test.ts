@@ -53,4 +53,12 @@ describe('.npy float32 files', () => {
       expect(() => decodeNpy(b, 'm.npy')).toThrow(msg);
     }
   });
+
+  it('reads a Node Buffer that is a view into a shared pool (as readFileSync returns small files)', () => {
+    const bytes = encodeNpy(Float32Array.from([1.5, -2, 3]), [3]);
+    const pooled = Buffer.from(bytes); // small Buffers live at an offset inside Node's 8 KiB pool
+    const d = decodeNpy(pooled, 'pooled.npy');
+    expect(d.data.length).toBe(3);
+    expect(Array.from(d.data)).toEqual([1.5, -2, 3]);
+  });
 });

@@ -1,0 +1,97 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readCocoFile, readCvatFile, readLabelStudioFile, readMaskPngs } from '../../src/export/files.ts';
+import { matchImages } from '../../src/export/annotations.ts';
+import { encodePng } from '../../src/image/encode-png.ts';
+import { decodeNpy } from '../../src/io/npy.ts';
+import { makeSampleSet } from '../../src/samples/surfaces.ts';
+import { cli } from '../helpers/cli.ts';
+
+/** Union of an image's region masks. */
+const union = (im: { width: number; height: number; regions: { mask: { data: Uint8Array } }[] }) => {
+  const u = new Uint8Array(im.width * im.height);
+  for (const r of im.regions) r.mask.data.forEach((v, i) => { if (v) u[i] = 1; });
+  return u;
+};
+
+describe('inp-former annotate: maps → masks in every format', () => {
+  let root: string;
+  let model: string;
+  let normals: string;
+  let images: string;
+  beforeAll(async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'inp-annotate-'));
+    const all = makeSampleSet('fabric', { normals: 14, perDefect: 2, size: 96, defects: ['hole', 'stain'] });
+    const dirs = { train: path.join(root, 'train'), normals: path.join(root, 'normals'), images: path.join(root, 'images') };
+    Object.values(dirs).forEach((d) => mkdirSync(d));
+    const png = (s: (typeof all)[number]) => encodePng({ ...s.image, channels: 3 });
+    all.filter((s) => !s.defect).forEach((s, i) => writeFileSync(path.join(i < 8 ? dirs.train : i < 12 ? dirs.normals : dirs.images, `${s.name}.png`), png(s)));
+    all.filter((s) => s.defect).forEach((s) => writeFileSync(path.join(dirs.images, `${s.name}.png`), png(s)));
+    ({ normals, images } = dirs);
+    model = path.join(root, 'model');
+    expect((await cli('fit-knn', '-e', 'nsfwjs-mobilenetv2', '-d', dirs.train, '-o', model, '--size', '96', '--coreset', '1')).code).toBe(0);
+  });
+
+  it('thresholds from normals, lists every image, and all four formats read back to the same masks', async () => {
+    const out = path.join(root, 'out-normals');
+    const r = await cli('annotate', '-m', model, images, '-o', out, '--threshold-from', normals, '--protocol', 'annotate');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/annotate: 6 images, \d+ with proposals .*normals-quantile.*masks at image size/);
+    const coco = await readCocoFile(path.join(out, 'coco.json'));
+    expect(coco.map((c) => c.fileName).sort()).toEqual(readdirSync(images).sort());
+    const doc = JSON.parse(readFileSync(path.join(out, 'coco.json'), 'utf8'));
+    expect(doc.info.calibration.method).toBe('normals-quantile');
+    for (const a of doc.annotations) {
+      expect(a.iscrowd).toBe(0);
+      expect(typeof a.segmentation.counts).toBe('string'); // RLE by default
+      expect(a.attributes.model).toBe('knn-nsfwjs-mobilenetv2');
+    }
+    const known = coco.map((c) => ({ fileName: c.fileName, width: c.width, height: c.height }));
+    const cvat = await readCvatFile(path.join(out, 'cvat.xml'));
+    const ls = matchImages(await readLabelStudioFile(path.join(out, 'labelstudio.json')), known, 'labelstudio.json');
+    for (const im of coco) {
+      expect(im.width).toBe(96);
+      const png = await readMaskPngs(out, im);
+      const want = union(im);
+      expect(union(png)).toEqual(want);
+      expect(union(cvat.find((c) => c.fileName === im.fileName)!)).toEqual(want);
+      expect(union(ls.find((c) => c.fileName === im.fileName)!)).toEqual(want);
+    }
+    // The defects are found: every defective image gets a proposal.
+    expect(coco.filter((c) => /hole|stain/.test(c.fileName)).every((c) => c.regions.length > 0)).toBe(true);
+  });
+
+  it('--threshold X gives exactly map > X at the map size under the official protocol', async () => {
+    const maps = path.join(root, 'maps');
+    expect((await cli('predict', '-m', model, images, '-o', maps, '--save-maps')).code).toBe(0);
+    const file = readdirSync(images).find((f) => f.includes('hole'))!;
+    const map = decodeNpy(readFileSync(path.join(maps, 'maps', file.replace('.png', '.npy'))));
+    const sorted = Float32Array.from(map.data).sort();
+    const X = sorted[Math.floor(sorted.length * 0.98)];
+    const out = path.join(root, 'out-manual');
+    const r = await cli('annotate', '-m', model, images, '-o', out, '--threshold', String(X), '--format', 'coco,png');
+    expect(r.code).toBe(0);
+    expect(existsSync(path.join(out, 'cvat.xml'))).toBe(false);
+    const im = (await readCocoFile(path.join(out, 'coco.json'))).find((c) => c.fileName === file)!;
+    expect([im.width, im.height]).toEqual([map.shape[1], map.shape[0]]);
+    const want = Uint8Array.from(map.data, (v) => (v > X ? 1 : 0));
+    expect(union(im)).toEqual(want);
+  });
+
+  it('refuses a threshold outside the score range, a model without calibration, and an unwritable output, writing nothing', async () => {
+    const out = path.join(root, 'out-bad');
+    let r = await cli('annotate', '-m', model, images, '-o', out, '--threshold', '1e9');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/--threshold: 1000000000 is outside the maps' score range/);
+    expect(existsSync(out)).toBe(false);
+    r = await cli('annotate', '-m', model, images, '-o', out);
+    expect(r.err).toMatch(/has no saved calibration: give --threshold X/);
+    const blocker = path.join(root, 'a-file');
+    writeFileSync(blocker, 'x');
+    r = await cli('annotate', '-m', model, images, '-o', path.join(blocker, 'sub'), '--threshold-from', normals);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(path.join(blocker, 'sub'));
+  });
+});
