@@ -1,0 +1,204 @@
+import type http from 'node:http';
+import { calibrationFor, mapImages, serialQueue, type ServedModel } from '../../src/annotate/served-model.ts';
+import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.ts';
+import { buildLabelStudioTasks, parseLabelStudioTasks } from '../../src/export/labelstudio-tasks.ts';
+import type { BinaryMask } from '../../src/export/mask.ts';
+import { createJsonServer, decodeUpload, HttpError, type JsonRequest } from '../../src/platform/node-http.ts';
+import { fetchTaskImage, type ImageSource } from './images.ts';
+import { brushTarget, type BrushTarget } from './label-config.ts';
+
+/**
+ * Label Studio ML backend (label-studio-ml-backend's HTTP protocol, integrations.md §1.1): GET /health, POST /setup,
+ * POST /predict (one brush prediction per task, one brushlabels result per region), POST /webhook (annotations
+ * collect normals and accepted masks per project; START_TRAINING trains a new model version in the background).
+ */
+
+export const MODEL_CLASS = 'InpFormerAnomaly';
+
+/** An annotated image kept for training: where Label Studio serves it, and its accepted mask (null = normal). */
+export interface CollectedImage { task: number; image: string; mask: BinaryMask | null }
+
+/** Fetched training data: bytes named for errors, with the accepted mask of each defective image. */
+export interface TrainingData { normals: { bytes: Uint8Array; where: string }[]; defects: { bytes: Uint8Array; where: string; mask: BinaryMask }[] }
+
+/** Trains a new model version from a project's collected images (kNN refit or INP-Former fine-tune, then calibration). */
+export type Trainer = (data: TrainingData, version: string) => Promise<ServedModel>;
+
+export interface LabelStudioBackendOptions {
+  model: ServedModel;
+  /** The BrushLabels label our regions get (default the config's first). */
+  label?: string;
+  images: ImageSource;
+  maxBodyBytes: number;
+  requestTimeoutMs: number;
+  maxPixels: number;
+  /** Most tasks one /predict may carry. */
+  maxTasks: number;
+  basicAuth?: { user: string; pass: string };
+  train?: Trainer;
+  log?: (line: string) => void;
+}
+
+interface Project {
+  id: string;
+  target?: BrushTarget;
+  model: ServedModel;
+  /** By annotation id: each submitted annotation is one sample. */
+  collected: Map<number, CollectedImage>;
+  trainings: number;
+  training?: Promise<void>;
+  lastError?: string;
+}
+
+/** Label Studio webhook events this backend has no use for: acknowledged as the SDK does, not refused. */
+const IGNORED_EVENTS = new Set(['PROJECT_CREATED', 'PROJECT_UPDATED', 'PROJECT_DELETED', 'TASKS_CREATED', 'TASKS_DELETED', 'ANNOTATIONS_CREATED', 'REVIEW_CREATED', 'REVIEW_UPDATED', 'REVIEWS_DELETED']);
+const HANDLED_EVENTS = ['ANNOTATION_CREATED', 'ANNOTATION_UPDATED', 'ANNOTATION_DELETED', 'ANNOTATIONS_DELETED', 'START_TRAINING'];
+
+const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function objectBody(body: unknown, endpoint: string): Record<string, any> {
+  if (!isObject(body)) throw new HttpError(400, `${endpoint}: request body must be a JSON object`);
+  return body;
+}
+
+/** "3.1718000000" (setup/predict) and 3 (webhook project.id) name the same project; none → the default one. */
+export function projectId(p: unknown): string {
+  if (isObject(p)) return projectId(p.id);
+  if (typeof p === 'number' && Number.isInteger(p)) return String(p);
+  if (typeof p === 'string') return p.split('.')[0];
+  return '';
+}
+
+export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server: http.Server; projects: Map<string, Project> } {
+  const projects = new Map<string, Project>();
+  const modelQueue = serialQueue();
+  const log = o.log ?? ((l: string) => console.error(l));
+
+  const project = (id: string): Project => {
+    let p = projects.get(id);
+    if (!p) projects.set(id, p = { id, model: o.model, collected: new Map(), trainings: 0 });
+    return p;
+  };
+  const targetOf = (p: Project, config: unknown, where: string): BrushTarget => {
+    if (typeof config === 'string' && config.trim()) return (p.target = brushTarget(config, where, o.label));
+    if (p.target) return p.target;
+    throw new HttpError(400, `${where}: no labelling config: send it in the request or call /setup for project "${p.id}" first`);
+  };
+
+  async function predict(req: JsonRequest) {
+    const body = objectBody(req.body, '/predict');
+    if (!Array.isArray(body.tasks)) throw new HttpError(400, '/predict: "tasks" must be a list of tasks');
+    if (body.tasks.length > o.maxTasks) throw new HttpError(413, `/predict: ${body.tasks.length} tasks in one request; the limit is ${o.maxTasks}`);
+    const p = project(projectId(body.project));
+    const target = targetOf(p, body.label_config, '/predict: label_config');
+    const refs = body.tasks.map((t: unknown, i: number) => {
+      const at = `/predict: tasks[${i}]${isObject(t) && t.id !== undefined ? ` (task ${t.id})` : ''}.data.${target.dataKey}`;
+      if (!isObject(t) || !isObject(t.data)) throw new HttpError(400, `/predict: tasks[${i}] must be a task with a "data" object`);
+      return { ref: t.data[target.dataKey], at };
+    });
+    const bytes = await Promise.all(refs.map((r: { ref: unknown; at: string }) => fetchTaskImage(r.ref, o.images, r.at)));
+    const model = p.model;
+    const results = await modelQueue(async () => {
+      const decoded = bytes.map((b, i) => ({ image: decodeUpload(b, refs[i].at, o.maxPixels), where: refs[i].at }));
+      const mapped = await mapImages(model, decoded);
+      const calibration = calibrationFor(mapped.map((m) => m.map), model.threshold);
+      const images = mapped.map((m, i) => toAnnotatedImage(`task-${i}`, proposeRegions(m.map, m.score, calibration, model.options)));
+      return buildLabelStudioTasks(images, { model: model.version, calibration, label: target.label }, target).map((t) => t.predictions[0]);
+    });
+    return { body: { results } };
+  }
+
+  function collect(p: Project, body: Record<string, any>, action: string) {
+    const a = body.annotation;
+    const task = body.task;
+    if (!isObject(a) || typeof a.id !== 'number') throw new HttpError(400, `/webhook ${action}: "annotation" must be an object with a numeric id`);
+    if (!isObject(task) || !isObject(task.data)) throw new HttpError(400, `/webhook ${action}: "task" must be a task with a "data" object`);
+    const target = targetOf(p, body.project?.label_config, `/webhook ${action}: project.label_config`);
+    if (a.was_cancelled) { p.collected.delete(a.id); return; }
+    const [img] = parseLabelStudioTasks(JSON.stringify({ data: task.data, annotations: [a] }), `/webhook ${action} (task ${task.id}, annotation ${a.id})`,
+      { from: 'annotations', fromName: target.fromName, dataKey: target.dataKey });
+    let mask: BinaryMask | null = null;
+    for (const r of img.regions) {
+      mask ??= { width: r.mask.width, height: r.mask.height, data: new Uint8Array(r.mask.data.length) };
+      r.mask.data.forEach((v, i) => { if (v) mask!.data[i] = 1; });
+    }
+    p.collected.set(a.id, { task: task.id, image: task.data[target.dataKey], mask });
+  }
+
+  function startTraining(p: Project) {
+    if (!o.train) throw new HttpError(501, '/webhook START_TRAINING: this backend was started without training');
+    if (p.training) throw new HttpError(409, `/webhook START_TRAINING: project "${p.id}" is already training`);
+    const samples = [...p.collected.values()];
+    if (!samples.some((s) => !s.mask)) {
+      throw new HttpError(400, `/webhook START_TRAINING: project "${p.id}" has no normal images yet (${samples.length} annotated): submit images without brush regions as normal`);
+    }
+    const version = `${o.model.version}.p${p.id || 'default'}-v${p.trainings + 1}`;
+    const train = o.train;
+    p.training = (async () => {
+      const fetched = await Promise.all(samples.map(async (s) => {
+        const where = `project ${p.id} task ${s.task}`;
+        return { bytes: await fetchTaskImage(s.image, o.images, where), where, mask: s.mask };
+      }));
+      const next = await train({
+        normals: fetched.filter((f) => !f.mask),
+        defects: fetched.filter((f) => f.mask).map((f) => ({ ...f, mask: f.mask! })),
+      }, version);
+      const old = p.model;
+      p.model = next;
+      p.trainings++;
+      p.lastError = undefined;
+      // The base model serves other projects; a trained one is disposed once queued predictions are done with it.
+      if (old !== o.model) await modelQueue(async () => old.detector.dispose());
+      log(`label-studio: project ${p.id}: trained ${version} on ${fetched.length} images`);
+    })().catch((e) => {
+      p.lastError = (e as Error).message;
+      log(`label-studio: project ${p.id}: training ${version} failed: ${p.lastError}`);
+    }).finally(() => { p.training = undefined; });
+    return { training: 'started', model_version: version, normals: samples.filter((s) => !s.mask).length, defective: samples.filter((s) => s.mask).length };
+  }
+
+  function webhook(req: JsonRequest) {
+    const body = objectBody(req.body, '/webhook');
+    const action = body.action;
+    if (typeof action !== 'string') throw new HttpError(400, '/webhook: "action" must be a string (e.g. ANNOTATION_CREATED, START_TRAINING)');
+    if (IGNORED_EVENTS.has(action)) return { body: { status: 'Unknown event' } };
+    if (!HANDLED_EVENTS.includes(action)) throw new HttpError(400, `/webhook: unknown action "${action}" (handled: ${HANDLED_EVENTS.join(', ')})`);
+    const p = project(projectId(body.project));
+    if (action === 'START_TRAINING') return { status: 201, body: { status: 'ok', result: startTraining(p) } };
+    if (action === 'ANNOTATION_CREATED' || action === 'ANNOTATION_UPDATED') collect(p, body, action);
+    else {
+      const gone = action === 'ANNOTATION_DELETED' ? [body.annotation] : body.annotations;
+      if (!Array.isArray(gone) || gone.some((a) => !isObject(a) || typeof a.id !== 'number')) throw new HttpError(400, `/webhook ${action}: annotation ids missing`);
+      for (const a of gone) p.collected.delete(a.id);
+    }
+    const all = [...p.collected.values()];
+    return { status: 201, body: { status: 'ok', result: { project: p.id, normals: all.filter((s) => !s.mask).length, defective: all.filter((s) => s.mask).length } } };
+  }
+
+  const health = () => ({
+    body: {
+      status: 'UP', model_class: MODEL_CLASS, model_version: o.model.version,
+      projects: Object.fromEntries([...projects.values()].map((p) => [p.id || 'default', {
+        model_version: p.model.version, training: p.training ? 'running' : p.lastError ? `failed: ${p.lastError}` : 'idle', annotations: p.collected.size,
+      }])),
+    },
+  });
+
+  const server = createJsonServer({
+    maxBodyBytes: o.maxBodyBytes, requestTimeoutMs: o.requestTimeoutMs, ...(o.basicAuth ? { basicAuth: o.basicAuth } : {}), log,
+    routes: {
+      'GET /': health,
+      'GET /health': health,
+      'GET /metrics': () => ({ body: {} }),
+      'POST /setup': (req) => {
+        const body = objectBody(req.body, '/setup');
+        const p = project(projectId(body.project));
+        if (body.schema !== undefined) targetOf(p, body.schema, '/setup: schema');
+        return { body: { model_version: p.model.version } };
+      },
+      'POST /predict': predict,
+      'POST /webhook': webhook,
+    },
+  });
+  return { server, projects };
+}

@@ -1,0 +1,125 @@
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { mapImages, type ServedModel, type ThresholdChoice } from '../../src/annotate/served-model.ts';
+import type { ConfigOverrides } from '../../src/checkpoint/infer-config.ts';
+import { expectedHeadShapes } from '../../src/checkpoint/load.ts';
+import { InputError } from '../../src/errors.ts';
+import { decodeImage } from '../../src/image/decode.ts';
+import { ENCODER_PREFIX, encoderTensorsOf, inputMultipleOf } from '../../src/inp-former/frozen-encoder.ts';
+import { createInpFormer } from '../../src/inp-former/predict.ts';
+import { fitKnnModel } from '../../src/knn/fit-model.ts';
+import { buildModelFolder, type ModelContent } from '../../src/model-folder/manifest.ts';
+import { loadModelFromPath, writeModelFolder } from '../../src/model-folder/node-io.ts';
+import { OFFICIAL_PREPROCESS, preprocess, stackBatch } from '../../src/preprocess/preprocess.ts';
+import { calibrateF1Adaptive, calibrateFromNormals } from '../../src/threshold/strategies.ts';
+import { train } from '../../src/train/trainer.ts';
+import type { Calibration, PreprocessConfig, TensorMap } from '../../src/types.ts';
+import { loadDetector, packageEncoderWeights } from '../cli/detector-io.ts';
+import { readInput } from '../cli/images.ts';
+import type { Trainer, TrainingData } from './server.ts';
+
+/**
+ * Training for the Label Studio backend. A kNN model is refitted: its memory bank rebuilt from the project's normal
+ * images with the model's own encoder, coreset ratio and seed (fit-knn). An INP-Former is fine-tuned on them
+ * (finetune's defaults: INP tokens, 50 steps, batch 8). Every version is written as a model folder (usable by
+ * annotate), then calibrated: F1-adaptive on the accepted masks when a defect was accepted, else the --threshold-from
+ * normals again, else a kept --threshold, else every 4th normal image held out of the fit as calibration normals.
+ */
+export interface TrainerOptions {
+  modelPath: string;
+  overrides: ConfigOverrides;
+  /** The serving options the new version keeps (preprocessing, threshold choice, proposal options). */
+  serve: Pick<ServedModel, 'preprocess' | 'threshold' | 'options'>;
+  /** annotate's --threshold-from normals, and its --quantile. */
+  normalsFiles?: string[];
+  quantile?: number;
+  /** Where versions are written, one model folder each. */
+  outDir: string;
+  fineTuneSteps?: number;
+}
+
+type Item = { bytes: Uint8Array; where: string };
+
+export function createTrainer(o: TrainerOptions): Trainer {
+  return async (data: TrainingData, version: string): Promise<ServedModel> => {
+    const holdOut = !data.defects.length && !o.normalsFiles?.length && o.serve.threshold.kind !== 'manual';
+    const fitSet = holdOut ? data.normals.filter((_, i) => i % 4 !== 3) : data.normals;
+    const heldOut = holdOut ? data.normals.filter((_, i) => i % 4 === 3) : [];
+    if (!fitSet.length) throw new InputError('training', 'no normal images to train on');
+    if (holdOut && !heldOut.length) {
+      throw new InputError('training', `${data.normals.length} normal image(s) and no accepted defect: the new version needs calibration images — annotate at least 2 normals (every 4th is held out), accept a defect mask, or start the server with --threshold-from`);
+    }
+    const resolved = await loadModelFromPath(o.modelPath, o.overrides);
+    const modelPre = resolved.preprocess ?? OFFICIAL_PREPROCESS;
+    const content = resolved.content.kind === 'knn' ? await refitKnn(resolved.content, modelPre, fitSet, o.modelPath)
+      : resolved.content.kind === 'inp-former' ? await fineTune(resolved.content, modelPre, fitSet, o.fineTuneSteps ?? 50)
+        : (() => { throw new InputError(o.modelPath, 'is an encoder only: there is no detector to train'); })();
+    const dir = path.join(o.outDir, version);
+    const source = { file: path.basename(o.modelPath), format: `label-studio training (${fitSet.length} normals)` };
+    await writeModelFolder(dir, await buildModelFolder(content, { name: version, preprocess: modelPre, source }));
+    const { detector } = await loadDetector(dir);
+    try {
+      const served: ServedModel = { ...o.serve, detector, version };
+      const threshold = await calibrate(served, data, heldOut, o);
+      if (threshold.kind === 'calibration') {
+        await writeModelFolder(dir, await buildModelFolder(content, { name: version, preprocess: modelPre, source, calibration: threshold.calibration }));
+      }
+      return { ...served, threshold };
+    } catch (e) {
+      detector.dispose();
+      throw e;
+    }
+  };
+}
+
+async function refitKnn(c: Extract<ModelContent, { kind: 'knn' }>, pre: PreprocessConfig, items: Item[], where: string): Promise<ModelContent> {
+  const fromPackage = await packageEncoderWeights(c);
+  const weights: TensorMap = fromPackage ?? encoderTensorsOf(c.tensors);
+  const byName = new Map(items.map((it) => [it.where, it.bytes]));
+  const { content } = await fitKnnModel(c.knn.encoder, weights, where, [...byName.keys()], async (n) => byName.get(n)!, {
+    size: pre.resize, coresetRatio: c.knn.coresetRatio, seed: c.knn.seed, bundleEncoder: !fromPackage,
+  });
+  return content;
+}
+
+async function fineTune(c: Extract<ModelContent, { kind: 'inp-former' }>, pre: PreprocessConfig, items: Item[], steps: number): Promise<ModelContent> {
+  const { config, tensors } = c;
+  const encoderWeights = await packageEncoderWeights(c);
+  const model = createInpFormer(config, tensors, encoderWeights ? { encoderWeights } : {});
+  const multiple = inputMultipleOf(config.encoder);
+  try {
+    const init = new Map([...expectedHeadShapes(config).keys()].map((k) => [k, tensors.get(k)!]));
+    const r = await train({
+      encoder: model, config, init, mode: 'tokens', steps, batchSize: Math.min(8, items.length), warmupSteps: 0,
+      data: { count: items.length, load: (i) => {
+        const b = stackBatch([preprocess(decodeImage(items[i].bytes, items[i].where), pre, multiple > 1 ? multiple : undefined, items[i].where)]);
+        return tf.tensor4d(b.data, b.shape);
+      } },
+    });
+    return { kind: 'inp-former', config, tensors: new Map([...[...tensors].filter(([k]) => k.startsWith(ENCODER_PREFIX)), ...r.head]) };
+  } finally {
+    model.dispose();
+  }
+}
+
+async function calibrate(served: ServedModel, data: TrainingData, heldOut: Item[], o: TrainerOptions): Promise<ThresholdChoice> {
+  const mapsOf = (items: Item[]) => mapImages(served, items.map((it) => ({ image: decodeImage(it.bytes, it.where), where: it.where })));
+  const fromNormals = async (items: Item[]): Promise<Calibration> => {
+    const m = await mapsOf(items);
+    return calibrateFromNormals(m.map((x) => x.map), m.map((x) => x.score), o.quantile === undefined ? {} : { quantile: o.quantile });
+  };
+  if (data.defects.length) {
+    const normals = await mapsOf(data.normals);
+    const defects = await mapsOf(data.defects);
+    return {
+      kind: 'calibration',
+      calibration: calibrateF1Adaptive([
+        ...normals.map((m) => ({ ...m, mask: { width: m.map.width, height: m.map.height, data: new Uint8Array(m.map.data.length) } })),
+        ...defects.map((m, i) => ({ ...m, mask: data.defects[i].mask })),
+      ]),
+    };
+  }
+  if (o.normalsFiles?.length) return { kind: 'calibration', calibration: await fromNormals(await Promise.all(o.normalsFiles.map(async (f) => ({ bytes: await readInput(f), where: f })))) };
+  if (o.serve.threshold.kind === 'manual') return o.serve.threshold;
+  return { kind: 'calibration', calibration: await fromNormals(heldOut) };
+}

@@ -1,0 +1,155 @@
+import { timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { InputError } from '../errors.ts';
+import { decodeImage } from '../image/decode.ts';
+import { imageDimensions } from '../image/dimensions.ts';
+import type { RgbImage } from '../types.ts';
+
+/**
+ * The small JSON-over-HTTP layer both annotation servers (Label Studio ML backend, CVAT detector) stand on:
+ * routing, a body-size limit enforced while reading, request timeouts, optional basic auth, and errors as
+ * `{"error": message}` with a fitting status, so one bad request never takes the server down.
+ */
+
+/** An error with the HTTP status it answers with. */
+export class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'HttpError';
+    this.status = status;
+  }
+}
+
+export interface JsonRequest { method: string; path: string; query: URLSearchParams; headers: http.IncomingHttpHeaders; body: unknown }
+export interface JsonReply { status?: number; body: unknown }
+export type JsonHandler = (req: JsonRequest) => JsonReply | Promise<JsonReply>;
+
+export interface JsonServerOptions {
+  /** "METHOD /path" → handler; POST bodies arrive parsed (malformed JSON is a 400 before any handler runs). */
+  routes: Record<string, JsonHandler>;
+  maxBodyBytes: number;
+  /** Time allowed to receive a whole request (headers and body); Node answers 408 after it. */
+  requestTimeoutMs: number;
+  basicAuth?: { user: string; pass: string };
+  /** One line per failed request (5xx with stack in the message); default console.error. */
+  log?: (line: string) => void;
+}
+
+export function createJsonServer(o: JsonServerOptions): http.Server {
+  const log = o.log ?? ((l: string) => console.error(l));
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((e) => {
+      const status = e instanceof HttpError ? e.status : e instanceof InputError ? 400 : 500;
+      const message = (e as Error).message;
+      if (status >= 500) log(`${req.method} ${req.url}: ${status} ${(e as Error).stack ?? message}`);
+      send(res, status, { error: message }, status === 401 ? { 'www-authenticate': 'Basic realm="inp-former", charset="UTF-8"' } : {});
+    });
+  });
+  server.requestTimeout = o.requestTimeoutMs;
+  server.headersTimeout = Math.min(o.requestTimeoutMs, 60_000);
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = req.method ?? 'GET';
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (o.basicAuth) checkBasicAuth(req.headers.authorization, o.basicAuth);
+    const handler = o.routes[`${method} ${path}`];
+    if (!handler) {
+      const allowed = Object.keys(o.routes).filter((k) => k.endsWith(` ${path}`)).map((k) => k.split(' ')[0]);
+      if (allowed.length) throw new HttpError(405, `${method} is not allowed on ${path} (use ${allowed.join(' or ')})`);
+      throw new HttpError(404, `no such endpoint: ${method} ${path} (endpoints: ${Object.keys(o.routes).join(', ')})`);
+    }
+    const body = method === 'GET' || method === 'HEAD' ? undefined : parseJson(await readBody(req, o.maxBodyBytes));
+    const reply = await handler({ method, path, query: url.searchParams, headers: req.headers, body });
+    send(res, reply.status ?? 200, reply.body);
+  }
+  return server;
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) { res.destroy(); return; }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** Reads the body, refusing (413) as soon as it is known to exceed the limit: by Content-Length, or while streaming. */
+export function readBody(req: http.IncomingMessage, limit: number): Promise<Uint8Array> {
+  const declared = Number(req.headers['content-length']);
+  return new Promise((resolve, reject) => {
+    const tooBig = (n: number) => {
+      // Drain the rest without keeping it, so the client reads our answer instead of a reset connection.
+      req.removeAllListeners('data');
+      req.resume();
+      reject(new HttpError(413, `request body is ${n > limit && Number.isFinite(n) ? `${n} bytes` : 'larger than the limit'}; the limit is ${limit} bytes`));
+    };
+    if (declared > limit) { tooBig(declared); return; }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) tooBig(Infinity);
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
+    req.on('error', (e) => reject(new HttpError(400, `request body could not be read (${e.message})`)));
+  });
+}
+
+function parseJson(bytes: Uint8Array): unknown {
+  if (bytes.length === 0) throw new HttpError(400, 'request body is empty: expected JSON');
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (e) {
+    throw new HttpError(400, `request body is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** HTTP basic auth as the Label Studio ML SDK checks it (BASIC_AUTH_USER / BASIC_AUTH_PASS), in constant time. */
+function checkBasicAuth(header: string | undefined, want: { user: string; pass: string }): void {
+  const m = /^Basic\s+(\S+)$/i.exec(header ?? '');
+  if (!m) throw new HttpError(401, 'authentication required: send HTTP basic auth credentials');
+  const given = Buffer.from(m[1], 'base64');
+  const expected = Buffer.from(`${want.user}:${want.pass}`);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HttpError(401, 'wrong basic auth user name or password');
+}
+
+/** Starts listening; resolves with the bound address (port 0 picks a free port). */
+export function listen(server: http.Server, port: number, host: string): Promise<{ host: string; port: number; url: string }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new InputError(`${host}:${port}`, `cannot listen (${e.code ?? e.message})`)));
+    server.listen(port, host, () => {
+      const a = server.address() as AddressInfo;
+      const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      resolve({ host: a.address, port: a.port, url: `http://${h}:${a.port}` });
+    });
+  });
+}
+
+/** Stops accepting, ends idle keep-alive connections, and resolves once every connection is closed. */
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+/** Resolves on SIGINT or SIGTERM, so a serve command returns (and main() exits 0) when stopped. */
+export function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (s: string) => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(s); };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** Decodes an uploaded image, refusing (413) one over `maxPixels` from its header, before it is decoded. */
+export function decodeUpload(bytes: Uint8Array, where: string, maxPixels: number): RgbImage {
+  const d = imageDimensions(bytes);
+  if (d && d.width * d.height > maxPixels) {
+    throw new HttpError(413, `${where}: image is ${d.width}×${d.height} (${d.width * d.height} pixels); the limit is ${maxPixels} pixels`);
+  }
+  return decodeImage(bytes, where);
+}
