@@ -1,0 +1,43 @@
+import type { BinaryMask } from '../src/export/mask.ts';
+import type { Action } from '../src/workspace/shortcuts.ts';
+
+/**
+ * Every event our elements dispatch, with its detail type. Events bubble and cross shadow roots (composed), and are
+ * fired on user input only, never when a host sets a property.
+ */
+export type EditTool = 'select' | 'brush' | 'eraser' | 'polygon-add' | 'polygon-subtract';
+export type ExportFormat = 'coco' | 'png-masks' | 'labelstudio' | 'cvat' | 'session';
+export type ModelAction = 'fit' | 'finetune' | 'train' | 'cancel';
+
+export interface InpEvents {
+  /** A keyboard shortcut or a button asked for an action; `key` names a proposal/region, `id` an image. */
+  'inp-action': { action: Action; key?: string; id?: string };
+  /** A region was clicked on the canvas (null: empty space). */
+  'inp-region-select': { key: string | null };
+  /** A brush stroke, eraser stroke or polygon finished: the region's new mask (key null: a new drawn region). */
+  'inp-mask-edit': { key: string | null; mask: BinaryMask };
+  'inp-threshold-input': { value: number };
+  'inp-model-action': { action: ModelAction };
+  'inp-model-files': { files: File[] };
+  'inp-export': { format: ExportFormat };
+  'inp-open-files': { files: File[] };
+  'inp-import-session': { file: File };
+}
+
+export function emit<K extends keyof InpEvents>(el: HTMLElement, name: K, detail: InpEvents[K]): void {
+  el.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+}
+
+declare global {
+  interface HTMLElementEventMap {
+    'inp-action': CustomEvent<InpEvents['inp-action']>;
+    'inp-region-select': CustomEvent<InpEvents['inp-region-select']>;
+    'inp-mask-edit': CustomEvent<InpEvents['inp-mask-edit']>;
+    'inp-threshold-input': CustomEvent<InpEvents['inp-threshold-input']>;
+    'inp-model-action': CustomEvent<InpEvents['inp-model-action']>;
+    'inp-model-files': CustomEvent<InpEvents['inp-model-files']>;
+    'inp-export': CustomEvent<InpEvents['inp-export']>;
+    'inp-open-files': CustomEvent<InpEvents['inp-open-files']>;
+    'inp-import-session': CustomEvent<InpEvents['inp-import-session']>;
+  }
+}

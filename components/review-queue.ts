@@ -1,0 +1,108 @@
+import { LitElement, css, html, nothing } from 'lit';
+import type { ImageStatus } from '../src/workspace/session.ts';
+import type { Action } from '../src/workspace/shortcuts.ts';
+import { emit } from './events.ts';
+
+export interface QueueImage { id: string; name: string; status: ImageStatus; accepted: number; pending: number; rejected: number }
+export interface QueueProposal { key: string; label: string; score?: number; state: 'pending' | 'accepted' | 'rejected'; edited?: boolean }
+
+/**
+ * <inp-review-queue>: the image list with each image's state, and the current image's proposals with accept /
+ * reject / edit, mark normal / defective and previous / next. Properties: images, current (id), proposals,
+ * selected (proposal key), busy (text shown while the model works on this image). Emits inp-action for every
+ * button; the same actions have keyboard shortcuts (<inp-shortcut-help>).
+ */
+export class ReviewQueue extends LitElement {
+  static override properties = {
+    images: { attribute: false }, current: { type: String }, proposals: { attribute: false }, selected: { type: String }, busy: { type: String },
+  };
+  static override styles = css`
+    :host { display: flex; flex-direction: column; gap: .6rem; font: 13px system-ui, sans-serif; color: #1d2330; min-height: 0; }
+    h3 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: #5a6478; margin: .2rem 0; }
+    .nav { display: flex; gap: .4rem; align-items: center; }
+    .nav .pos { flex: 1; text-align: center; font-weight: 600; }
+    button { font: inherit; border: 1px solid #c4cbd8; background: #fff; border-radius: 4px; padding: .25rem .55rem; cursor: pointer; }
+    button:hover { background: #eef2f8; }
+    button.ok { border-color: #1e9c52; color: #14703a; }
+    button.no { border-color: #c83a3a; color: #a02020; }
+    button[aria-pressed='true'] { background: #1d2330; color: #fff; }
+    kbd { font: 11px ui-monospace, monospace; background: #eef0f4; border: 1px solid #c9ced8; border-radius: 3px; padding: 0 .25rem; margin-left: .25rem; color: #3a4254; }
+    ul { list-style: none; margin: 0; padding: 0; overflow: auto; }
+    .images { max-height: 40vh; border: 1px solid #dde1e8; border-radius: 4px; background: #fff; }
+    .images li { display: flex; gap: .4rem; align-items: center; padding: .2rem .45rem; cursor: pointer; border-bottom: 1px solid #f0f2f5; }
+    .images li[aria-current='true'] { background: #dfe8fb; font-weight: 600; }
+    .name { flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    .badge { border-radius: 999px; padding: 0 .45rem; font-size: 11px; }
+    .unreviewed { background: #eceff4; color: #5a6478; }
+    .normal { background: #d7f3e1; color: #14703a; }
+    .defective { background: #fde2e1; color: #a02020; }
+    .props li { display: flex; gap: .35rem; align-items: center; padding: .3rem .4rem; border: 1px solid #dde1e8; border-radius: 4px; margin-bottom: .3rem; background: #fff; }
+    .props li[aria-selected='true'] { outline: 2px solid #3467d6; }
+    .props .pending { border-left: 4px solid #ffc400; }
+    .props .accepted { border-left: 4px solid #1ec85a; }
+    .props .rejected { border-left: 4px solid #e63232; opacity: .6; }
+    .busy { color: #3467d6; }
+    .empty { color: #6b7385; font-style: italic; }
+  `;
+  images: QueueImage[] = [];
+  current?: string;
+  proposals: QueueProposal[] = [];
+  selected?: string;
+  busy?: string;
+
+  private act(action: Action, extra: { key?: string; id?: string } = {}) {
+    emit(this, 'inp-action', { action, ...extra });
+  }
+
+  override render() {
+    const i = this.images.findIndex((im) => im.id === this.current);
+    const cur = this.images[i];
+    return html`
+      <div class="nav">
+        <button @click=${() => this.act('prev-image')} title="Previous image">◀<kbd>←</kbd></button>
+        <span class="pos" data-testid="position">${i >= 0 ? `${i + 1} / ${this.images.length}` : '–'}</span>
+        <button @click=${() => this.act('next-image')} title="Next image"><kbd>→</kbd>▶</button>
+      </div>
+      ${cur ? html`
+        <div class="nav">
+          <button class="ok" data-testid="mark-normal" aria-pressed=${cur.status === 'normal'} @click=${() => this.act('mark-normal')}>Normal<kbd>G</kbd></button>
+          <button class="no" data-testid="mark-defective" aria-pressed=${cur.status === 'defective'} @click=${() => this.act('mark-defective')}>Defective<kbd>D</kbd></button>
+        </div>
+        <h3>Proposals</h3>
+        ${this.busy ? html`<p class="busy" role="status">${this.busy}</p>` : nothing}
+        ${this.proposals.length ? html`
+          <ul class="props" role="listbox" aria-label="Proposals">
+            ${this.proposals.map((p) => html`
+              <li class=${p.state} role="option" aria-selected=${p.key === this.selected} data-key=${p.key} data-state=${p.state}
+                  @click=${() => emit(this, 'inp-region-select', { key: p.key })}>
+                <span class="name">${p.label}${p.score !== undefined ? html` · ${p.score.toFixed(2)}` : nothing}${p.edited ? ' · edited' : ''}</span>
+                ${p.state !== 'accepted' ? html`<button class="ok" title="Accept (A)" @click=${(e: Event) => { e.stopPropagation(); this.act('accept', { key: p.key }); }}>✓</button>` : nothing}
+                ${p.state !== 'rejected' ? html`<button class="no" title="Reject (R)" @click=${(e: Event) => { e.stopPropagation(); this.act('reject', { key: p.key }); }}>✗</button>` : nothing}
+                <button title="Edit with the brush (E)" @click=${(e: Event) => { e.stopPropagation(); this.act('edit', { key: p.key }); }}>✎</button>
+              </li>`)}
+          </ul>
+          <button @click=${() => this.act('accept-all')}>Accept all pending<kbd>⇧A</kbd></button>`
+        : this.busy ? nothing : html`<p class="empty">${cur.status === 'normal' ? 'Marked normal: it feeds the model.' : 'No proposals. Draw one with the brush (B) or polygon (O), or mark the image.'}</p>`}
+      ` : nothing}
+      <h3>Images</h3>
+      <ul class="images" role="listbox" aria-label="Images">
+        ${this.images.map((im) => html`
+          <li aria-current=${im.id === this.current} data-id=${im.id} @click=${() => this.act('open-image', { id: im.id })}>
+            <span class="name" title=${im.name}>${im.name}</span>
+            ${im.accepted ? html`<span class="badge defective">${im.accepted}✓</span>` : nothing}
+            <span class="badge ${im.status}">${im.status}</span>
+          </li>`)}
+      </ul>
+    `;
+  }
+
+  protected override updated(): void {
+    this.renderRoot.querySelector('.images li[aria-current="true"]')?.scrollIntoView({ block: 'nearest' });
+  }
+}
+
+if (!customElements.get('inp-review-queue')) customElements.define('inp-review-queue', ReviewQueue);
+
+declare global {
+  interface HTMLElementTagNameMap { 'inp-review-queue': ReviewQueue }
+}

@@ -1,0 +1,267 @@
+/// <reference lib="webworker" />
+/**
+ * The model worker: tfjs and every tensor live here, so the page never freezes while the model runs. It decodes
+ * images (EXIF applied), keeps each image's model input, builds the kNN memory bank from the normals (the cold
+ * start), predicts raw maps at the working size, loads user models and fine-tunes INP-Former heads.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createDetector, type Detector } from '../detector.ts';
+import { cnnPreprocess, createPatchEncoder, defaultStages, type PatchEncoder } from '../encoder/patch-encoder.ts';
+import { loadCheckpoint } from '../checkpoint/load.ts';
+import { decodeImage } from '../image/decode.ts';
+import { pilResize } from '../image/pil-resize.ts';
+import { createInpFormer } from '../inp-former/predict.ts';
+import { createKnnDetector, fitMemoryBank, type KnnDetector, type MemoryBank } from '../knn/knn.ts';
+import { MANIFEST_FILE, openModelFolder, parseManifest, type ModelContent } from '../model-folder/manifest.ts';
+import { fetchNsfwjsWeights } from '../platform/web-nsfwjs.ts';
+import { configureWebWasm } from '../platform/web-wasm.ts';
+import { OFFICIAL_PREPROCESS, preprocess } from '../preprocess/preprocess.ts';
+import { useFirstBackend } from '../runtime/backend.ts';
+import { makeSample } from '../samples/surfaces.ts';
+import { train } from '../train/trainer.ts';
+import type { CnnEncoderConfig, PreprocessConfig, RgbImage, TensorMap } from '../types.ts';
+import { workingSize } from '../workspace/resolution.ts';
+import type { ImageSource } from '../workspace/session.ts';
+import type { DecodedImage, FitResult, MapResult, ModelInfo, WorkerMessage, WorkerRequest, WorkProgress } from './protocol.ts';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+interface Registered { name: string; source: ImageSource; bytes?: Uint8Array; workWidth: number; workHeight: number }
+
+/** A bank this large (tokens) is kept whole; beyond it the greedy coreset keeps BANK_ROWS rows. */
+const BANK_ROWS = 16_384;
+
+let inputSize = 224;
+let pre: PreprocessConfig = cnnPreprocess('nsfwjs-mobilenetv2', inputSize);
+let encoder: PatchEncoder | undefined;
+let knn: KnnDetector | undefined;
+/** A user-loaded model replaces the kNN detector until the page is reloaded. */
+let loaded: { detector: Detector; content: Extract<ModelContent, { kind: 'inp-former' }>; name: string } | undefined;
+let info: ModelInfo = noModel();
+const images = new Map<string, Registered>();
+/** Model inputs of the current preprocessing, per image (a 224² input is 600 kB; the decoded original is not kept). */
+const inputs = new Map<string, Float32Array>();
+const running = new Map<number, AbortController>();
+
+function noModel(): ModelInfo {
+  return {
+    kind: 'none', name: 'kNN · nsfwjs MobileNetV2', license: 'MIT (nsfwjs weights)', normals: 0, inputSize, version: 'none', trainable: false,
+    description: 'Training-free: mark a few normal images (3+) and it proposes defects from patch distances to them.',
+  };
+}
+
+function post(m: WorkerMessage, transfer: Transferable[] = []): void {
+  self.postMessage(m, transfer);
+}
+
+function decodeSource(r: Registered, where: string): RgbImage {
+  if (r.source.kind === 'sample') return makeSample(r.source.surface, r.source.defect, r.source.seed, r.source.size).image;
+  if (!r.bytes) throw new Error(`${where}: the image's bytes were not sent`);
+  return decodeImage(r.bytes, where);
+}
+
+function inputOf(id: string): Float32Array {
+  let x = inputs.get(id);
+  if (!x) {
+    const r = images.get(id);
+    if (!r) throw new Error(`image ${id} is not registered with the model worker`);
+    x = preprocess(decodeSource(r, r.name), pre, undefined, r.name).data;
+    inputs.set(id, x);
+  }
+  return x;
+}
+
+function tensorOf(id: string): tf.Tensor4D {
+  const s = inputSize;
+  return tf.tensor4d(inputOf(id), [1, 3, s, s]);
+}
+
+async function getEncoder(): Promise<PatchEncoder> {
+  if (!encoder) {
+    const config: CnnEncoderConfig = { kind: 'nsfwjs-mobilenetv2', layers: defaultStages('nsfwjs-mobilenetv2'), localAverage: true, grid: Math.ceil(inputSize / 8) };
+    encoder = createPatchEncoder(config, await fetchNsfwjsWeights(), 'nsfwjs MobileNetV2');
+  }
+  return encoder;
+}
+
+/** ETA from the mean time per unit so far. */
+function progressOf(stage: string, done: number, total: number, started: number, detail?: string): WorkProgress {
+  const elapsed = (performance.now() - started) / 1000;
+  return { stage, done, total, ...(done > 0 ? { etaSeconds: (elapsed / done) * (total - done) } : {}), ...(detail ? { detail } : {}) };
+}
+
+async function fitBank(enc: PatchEncoder, ids: readonly string[], signal: AbortSignal, onDone: (n: number) => void): Promise<MemoryBank> {
+  const rows = ids.length * Math.ceil(inputSize / 8) ** 2;
+  return fitMemoryBank(enc, (async function* () {
+    for (const [i, id] of ids.entries()) {
+      signal.throwIfAborted();
+      const x = tensorOf(id);
+      try { yield x; } finally { x.dispose(); }
+      onDone(i + 1);
+    }
+  })(), { coresetRatio: Math.min(1, BANK_ROWS / rows) });
+}
+
+async function predictWith(d: { predict: KnnDetector['predict'] }, id: string): Promise<MapResult> {
+  const r = images.get(id)!;
+  const t0 = performance.now();
+  const x = tensorOf(id);
+  try {
+    const p = await d.predict(x, { mapSize: pre.mapSize, outputSize: [r.workHeight, r.workWidth], topRatio: 0 });
+    return { id, map: { width: p.width, height: p.height, data: p.maps[0] }, score: p.scores[0], ms: performance.now() - t0 };
+  } finally {
+    x.dispose();
+  }
+}
+
+/**
+ * Memory bank from every normal; each normal's own map comes from a bank of the other half (2-fold), because a
+ * normal scored against a bank holding its own patches reads ≈ 0 and would calibrate the threshold far too low.
+ */
+async function fit(normals: string[], signal: AbortSignal, progress: (p: WorkProgress) => void): Promise<FitResult> {
+  if (loaded) throw new Error(`a loaded model (${loaded.name}) is in use; reload the page to go back to the kNN detector`);
+  if (normals.length === 0) throw new Error('mark at least one image normal first');
+  const enc = await getEncoder();
+  const started = performance.now();
+  const folds = normals.length >= 2 ? [normals.filter((_, i) => i % 2 === 0), normals.filter((_, i) => i % 2 === 1)] : [];
+  const total = normals.length * 2 + normals.length;
+  let done = 0;
+  const step = (label: string) => progress(progressOf('fit', ++done, total, started, label));
+  const bank = await fitBank(enc, normals, signal, () => step('memory bank'));
+  const heldOut: MapResult[] = [];
+  for (const [k, fold] of folds.entries()) {
+    const other = folds[1 - k];
+    const foldBank = await fitBank(enc, other, signal, () => step('held-out bank'));
+    const d = createKnnDetector(enc, foldBank);
+    try {
+      for (const id of fold) { signal.throwIfAborted(); heldOut.push(await predictWith(d, id)); step('normal maps'); }
+    } finally {
+      d.dispose();
+    }
+  }
+  knn?.dispose();
+  knn = createKnnDetector(enc, bank);
+  info = {
+    ...noModel(), kind: 'knn', normals: normals.length, version: `knn-${Date.now()}`,
+    description: `Memory bank of ${bank.size} patch features (dim ${bank.dim}) from ${normals.length} normal images; MobileNetV2 blocks 2, 5, 9 at ${inputSize}×${inputSize}.`,
+  };
+  return { info, normals: heldOut };
+}
+
+async function loadModel(files: Array<{ name: string; bytes: Uint8Array }>): Promise<ModelInfo> {
+  if (!files.length) throw new Error('no model file given');
+  const manifestFile = files.find((f) => f.name === MANIFEST_FILE);
+  let content: ModelContent;
+  let preprocessConfig: PreprocessConfig;
+  const name = manifestFile ? 'model folder' : files[0].name;
+  if (manifestFile) {
+    const manifest = parseManifest(JSON.parse(new TextDecoder().decode(manifestFile.bytes)), MANIFEST_FILE);
+    content = await openModelFolder(manifest, new Map(files.map((f) => [f.name, f.bytes])), name);
+    preprocessConfig = { ...manifest.preprocess, protocol: 'annotate' };
+  } else {
+    content = loadCheckpoint(files[0].bytes, files[0].name);
+    preprocessConfig = { ...OFFICIAL_PREPROCESS, protocol: 'annotate' };
+  }
+  if (content.kind !== 'inp-former') throw new Error(`${name}: is ${content.kind === 'encoder' ? 'an encoder only (no INP-Former head): train a head with it first' : 'a kNN model folder; the workspace builds its own kNN from your normals'}`);
+  const detector = createDetector(content, { preprocess: preprocessConfig, where: name });
+  loaded?.detector.dispose();
+  loaded = { detector, content, name };
+  pre = preprocessConfig;
+  inputSize = preprocessConfig.resize;
+  inputs.clear();
+  info = {
+    kind: 'inp-former', name: `INP-Former · ${name}`, license: 'see the checkpoint (INP-Former code: MIT)', normals: 0, inputSize,
+    version: `inp-${Date.now()}`, trainable: true,
+    description: `Encoder ${content.config.encoder.kind}, ${content.config.decoderDepth}-block decoder; input ${inputSize}×${inputSize}.`,
+  };
+  return info;
+}
+
+/** Fine-tunes (INP tokens) or trains (whole head) the loaded INP-Former on the normals, then predicts with the result. */
+async function trainHead(mode: 'full' | 'tokens', normals: string[], steps: number, signal: AbortSignal, progress: (p: WorkProgress) => void): Promise<ModelInfo> {
+  if (!loaded) throw new Error('training needs an INP-Former: load a checkpoint or model folder first (INP-Former on the nsfwjs encoder is coming)');
+  if (!normals.length) throw new Error('mark at least one image normal first');
+  const model = createInpFormer(loaded.content.config, loaded.content.tensors);
+  const data = normals.map((id) => tensorOf(id));
+  try {
+    const r = await train({
+      encoder: model, config: loaded.content.config, init: loaded.content.tensors, data, mode, steps, batchSize: Math.min(8, normals.length), microBatch: 1,
+      warmupSteps: Math.min(10, Math.floor(steps / 4)), signal,
+      onProgress: (e) => progress(e.phase === 'encode'
+        ? progressOf('encode', e.done, e.total, performance.now() - e.elapsedSeconds * 1000, 'encoding normals')
+        : { stage: 'train', done: e.step, total: e.totalSteps, etaSeconds: e.etaSeconds, detail: `loss ${e.loss.toFixed(4)}` }),
+    });
+    if (r.cancelled) throw new DOMException('training cancelled', 'AbortError');
+    const tensors: TensorMap = new Map(loaded.content.tensors);
+    for (const [k, v] of r.head) tensors.set(k, v);
+    const content = { ...loaded.content, tensors };
+    loaded.detector.dispose();
+    loaded = { ...loaded, content, detector: createDetector(content, { preprocess: pre, where: loaded.name }) };
+    info = { ...info, normals: normals.length, version: `inp-${Date.now()}`, description: `${info.description} ${mode === 'tokens' ? 'INP tokens fine-tuned' : 'Head trained'} on ${normals.length} normals (${r.state.step} steps).` };
+    return info;
+  } finally {
+    tf.dispose(data);
+    model.dispose();
+  }
+}
+
+async function handle(seq: number, req: WorkerRequest, signal: AbortSignal): Promise<{ value: unknown; transfer?: Transferable[] }> {
+  const progress = (p: WorkProgress) => post({ seq, kind: 'progress', progress: p });
+  switch (req.type) {
+    case 'init': {
+      inputSize = req.inputSize;
+      pre = cnnPreprocess('nsfwjs-mobilenetv2', inputSize);
+      info = noModel();
+      await configureWebWasm();
+      const { backend, failures } = await useFirstBackend(req.backends);
+      return { value: { backend, failures, info } };
+    }
+    case 'decode': {
+      const r: Registered = { name: req.name, source: req.source, bytes: req.bytes, workWidth: 0, workHeight: 0 };
+      const img = decodeSource(r, req.name);
+      Object.assign(r, workingSize(img.width, img.height));
+      images.set(req.id, r);
+      // The model input now, while the full-size pixels are at hand (a huge image is decoded once).
+      inputs.set(req.id, preprocess(img, pre, undefined, req.name).data);
+      const work = r.workWidth === img.width ? img : { ...pilResize({ ...img, channels: 3 }, r.workWidth, r.workHeight) };
+      const out: DecodedImage = { width: img.width, height: img.height, workWidth: r.workWidth, workHeight: r.workHeight, image: { width: work.width, height: work.height, data: work.data } };
+      const buf = out.image.data.buffer;
+      return { value: out, transfer: out.image.data.byteLength === buf.byteLength ? [buf] : [] };
+    }
+    case 'fit': {
+      const r = await fit(req.normals, signal, progress);
+      return { value: r, transfer: r.normals.map((n) => n.map.data.buffer) };
+    }
+    case 'predict': {
+      if (!images.has(req.id)) throw new Error(`image ${req.id} is not registered with the model worker`);
+      const d = loaded?.detector ?? knn;
+      if (!d) throw new Error('no model yet: mark a few images normal (3 or more) to start the kNN detector');
+      const r = await predictWith(d, req.id);
+      return { value: r, transfer: [r.map.data.buffer] };
+    }
+    case 'load-model': return { value: await loadModel(req.files) };
+    case 'train': return { value: await trainHead(req.mode, req.normals, req.steps, signal, progress) };
+    case 'cancel': running.get(req.target)?.abort(); return { value: null };
+  }
+}
+
+// Requests run one at a time in arrival order (tfjs is single-threaded anyway); `cancel` jumps the queue.
+let queue: Promise<void> = Promise.resolve();
+self.onmessage = (ev: MessageEvent<{ seq: number; req: WorkerRequest }>) => {
+  const { seq, req } = ev.data;
+  const ctrl = new AbortController();
+  const run = async () => {
+    running.set(seq, ctrl);
+    try {
+      const { value, transfer } = await handle(seq, req, ctrl.signal);
+      post({ seq, kind: 'ok', value }, transfer);
+    } catch (e) {
+      const err = e as Error;
+      post({ seq, kind: 'error', message: err.name === 'AbortError' ? 'cancelled' : err.message });
+    } finally {
+      running.delete(seq);
+    }
+  };
+  if (req.type === 'cancel') void run();
+  else queue = queue.then(run);
+};

@@ -1,0 +1,62 @@
+import type { BackendName } from '../runtime/backend.ts';
+import type { AnomalyMap, RgbImage } from '../types.ts';
+import type { ImageSource } from '../workspace/session.ts';
+
+/**
+ * Messages between the page and the model worker (model-worker.ts). Plain data only (structured clone); maps and
+ * images travel as transferred buffers. Every request has a sequence number; the worker answers it exactly once
+ * (`ok` or `error`) and may send `progress` for it before that. `cancel` aborts a running fit or training.
+ */
+
+export interface ModelInfo {
+  kind: 'none' | 'knn' | 'inp-former';
+  /** Short name shown in the model card. */
+  name: string;
+  /** One line on what it is and where its weights come from. */
+  description: string;
+  license: string;
+  /** Normal images in the memory bank (kNN) or seen in training. */
+  normals: number;
+  /** Model input side in pixels (images are squashed to it). */
+  inputSize: number;
+  /** Changes whenever predictions may change: raw maps of another version are stale. */
+  version: string;
+  /** Fine-tuning and training need an INP-Former head. */
+  trainable: boolean;
+}
+
+export interface DecodedImage { width: number; height: number; workWidth: number; workHeight: number; image: RgbImage }
+export interface MapResult { id: string; map: AnomalyMap; score: number; ms: number }
+export interface FitResult { info: ModelInfo; normals: MapResult[] }
+
+export type WorkerRequest =
+  | { type: 'init'; backends: BackendName[]; inputSize: number }
+  /** Registers an image and returns it at its working size for display. */
+  | { type: 'decode'; id: string; name: string; source: ImageSource; bytes?: Uint8Array }
+  /** Builds the kNN memory bank from these normal images; answers with held-out maps of the normals. */
+  | { type: 'fit'; normals: string[] }
+  | { type: 'predict'; id: string }
+  /** A model folder (manifest.json + weights) or a checkpoint (.pth / .safetensors). */
+  | { type: 'load-model'; files: Array<{ name: string; bytes: Uint8Array }> }
+  | { type: 'train'; mode: 'full' | 'tokens'; normals: string[]; steps: number }
+  | { type: 'cancel'; target: number };
+
+export interface InitResult { backend: BackendName; failures: string[]; info: ModelInfo }
+
+export interface ResultOf {
+  init: InitResult;
+  decode: DecodedImage;
+  fit: FitResult;
+  predict: MapResult;
+  'load-model': ModelInfo;
+  train: ModelInfo;
+  cancel: null;
+}
+
+/** Progress of a long request: `done` of `total` units of `stage`, with an estimate of the seconds left. */
+export interface WorkProgress { stage: string; done: number; total: number; etaSeconds?: number; detail?: string }
+
+export type WorkerMessage =
+  | { seq: number; kind: 'ok'; value: unknown }
+  | { seq: number; kind: 'error'; message: string }
+  | { seq: number; kind: 'progress'; progress: WorkProgress };

@@ -1,0 +1,26 @@
+import type { ProposalRegion } from '../annotate/proposals.ts';
+import type { AnnotatedImage, AnnotatedRegion } from '../export/annotations.ts';
+import { resizeMask } from './resolution.ts';
+import { acceptedRegions, type ImageEntry } from './session.ts';
+
+/**
+ * The session as the exporters take it, masks at each image's full (original) resolution: accepted and edited
+ * regions; for images not reviewed yet, the pending proposals too (they are pre-annotations, labelled as the
+ * model's), never rejected ones. Images not decoded yet (size unknown) are left out.
+ */
+export function sessionAnnotations(
+  order: readonly string[], entries: ReadonlyMap<string, ImageEntry>, pendingOf: (e: ImageEntry) => ProposalRegion[],
+): AnnotatedImage[] {
+  const out: AnnotatedImage[] = [];
+  for (const id of order) {
+    const e = entries.get(id);
+    if (!e?.size) continue;
+    const { width, height } = e.size;
+    const regions: AnnotatedRegion[] = acceptedRegions(e).map((r) => ({ mask: resizeMask(r.mask, width, height), ...(r.score !== undefined ? { score: r.score } : {}) }));
+    if (e.status === 'unreviewed') {
+      for (const p of pendingOf(e)) regions.push({ mask: resizeMask(p.mask, width, height), score: p.score, maxScore: p.maxScore, meanScore: p.meanScore });
+    }
+    out.push({ fileName: e.name, width, height, regions });
+  }
+  return out;
+}

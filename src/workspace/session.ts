@@ -1,0 +1,79 @@
+import type { BinaryMask } from '../export/mask.ts';
+import type { DefectKind, SurfaceKind } from '../samples/surfaces.ts';
+
+/**
+ * The annotator's session as plain data: what each image is, what was decided on it and with which threshold.
+ * Pending proposals are not stored: they are derived from the raw map and the threshold (review.ts), so moving the
+ * threshold never needs the model and only decisions (accept / reject / edit / draw / mark) are ever saved.
+ */
+
+/** Where an image's pixels come from: a built-in procedural sample, or a user file kept in the store. */
+export type ImageSource =
+  | { kind: 'sample'; surface: SurfaceKind; defect: DefectKind | null; seed: number; size: number }
+  | { kind: 'file'; type: string };
+
+export type ImageStatus = 'unreviewed' | 'normal' | 'defective';
+
+/** A decided region: an accepted (possibly edited) proposal, a drawn region, or a rejected proposal (kept to suppress it). */
+export interface ReviewRegion {
+  id: number;
+  state: 'accepted' | 'rejected';
+  origin: 'model' | 'drawn';
+  edited: boolean;
+  /** At the image's working size (resolution.ts). */
+  mask: BinaryMask;
+  /** Normalised score of the proposal it came from (0.5 = threshold). */
+  score?: number;
+}
+
+export interface ImageEntry {
+  id: string;
+  name: string;
+  source: ImageSource;
+  /** Original size, and the working size masks and maps live at; known once decoded. */
+  size?: { width: number; height: number; workWidth: number; workHeight: number };
+  status: ImageStatus;
+  regions: ReviewRegion[];
+  nextRegionId: number;
+  updatedAt: number;
+}
+
+export interface SessionSettings {
+  /** Normalised threshold shown by the slider: 0.5 = the calibrated threshold. */
+  threshold: number;
+  /** Id of the image on screen. */
+  current?: string;
+}
+
+export const DEFAULT_SETTINGS: SessionSettings = { threshold: 0.5 };
+
+export function newEntry(id: string, name: string, source: ImageSource): ImageEntry {
+  return { id, name, source, status: 'unreviewed', regions: [], nextRegionId: 1, updatedAt: Date.now() };
+}
+
+/** The entry with one change applied and its time stamped; entries are never mutated (undo keeps old ones). */
+export function touch(e: ImageEntry, change: Partial<ImageEntry>): ImageEntry {
+  return { ...e, ...change, updatedAt: Date.now() };
+}
+
+/** Adds a decided region with the next id. */
+export function addRegion(e: ImageEntry, r: Omit<ReviewRegion, 'id'>): ImageEntry {
+  return touch(e, { regions: [...e.regions, { ...r, id: e.nextRegionId }], nextRegionId: e.nextRegionId + 1 });
+}
+
+export function replaceRegion(e: ImageEntry, id: number, change: Partial<ReviewRegion>): ImageEntry {
+  return touch(e, { regions: e.regions.map((r) => (r.id === id ? { ...r, ...change } : r)) });
+}
+
+export function removeRegion(e: ImageEntry, id: number): ImageEntry {
+  return touch(e, { regions: e.regions.filter((r) => r.id !== id) });
+}
+
+/** Marking an image normal drops its accepted regions (they contradict it); rejected ones stay as negatives. */
+export function markImage(e: ImageEntry, status: ImageStatus): ImageEntry {
+  return touch(e, { status, regions: status === 'normal' ? e.regions.filter((r) => r.state === 'rejected') : e.regions });
+}
+
+export function acceptedRegions(e: ImageEntry): ReviewRegion[] {
+  return e.regions.filter((r) => r.state === 'accepted');
+}
