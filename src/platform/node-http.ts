@@ -22,6 +22,12 @@ export class HttpError extends Error {
   }
 }
 
+/** An error as the servers answer it: HttpError its own status, InputError (bad input named) 400, others 500. */
+export function errorReply(e: unknown): { status: number; body: { error: string } } {
+  const status = e instanceof HttpError ? e.status : e instanceof InputError ? 400 : 500;
+  return { status, body: { error: (e as Error).message } };
+}
+
 export interface JsonRequest { method: string; path: string; query: URLSearchParams; headers: http.IncomingHttpHeaders; body: unknown }
 export interface JsonReply { status?: number; body: unknown }
 export type JsonHandler = (req: JsonRequest) => JsonReply | Promise<JsonReply>;
@@ -41,10 +47,9 @@ export function createJsonServer(o: JsonServerOptions): http.Server {
   const log = o.log ?? ((l: string) => console.error(l));
   const server = http.createServer((req, res) => {
     handle(req, res).catch((e) => {
-      const status = e instanceof HttpError ? e.status : e instanceof InputError ? 400 : 500;
-      const message = (e as Error).message;
-      if (status >= 500) log(`${req.method} ${req.url}: ${status} ${(e as Error).stack ?? message}`);
-      send(res, status, { error: message }, status === 401 ? { 'www-authenticate': 'Basic realm="inp-former", charset="UTF-8"' } : {});
+      const reply = errorReply(e);
+      if (reply.status >= 500) log(`${req.method} ${req.url}: ${reply.status} ${(e as Error).stack ?? reply.body.error}`);
+      send(res, reply.status, reply.body, reply.status === 401 ? { 'www-authenticate': 'Basic realm="inp-former", charset="UTF-8"' } : {});
     });
   });
   server.requestTimeout = o.requestTimeoutMs;
