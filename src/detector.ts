@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { createPatchEncoder, encoderNormalisation } from './encoder/patch-encoder.ts';
+import { cnnPreprocess, createPatchEncoder } from './encoder/patch-encoder.ts';
 import { InputError } from './errors.ts';
 import { createInpFormer, type PredictInput, type PredictOptions, type PredictResult } from './inp-former/predict.ts';
-import { bankFromTensors, createKnnDetector, ENCODER_PREFIX } from './knn/knn.ts';
+import { encoderTensorsOf } from './inp-former/frozen-encoder.ts';
+import { bankFromTensors, createKnnDetector } from './knn/knn.ts';
 import type { ModelContent } from './model-folder/manifest.ts';
 import { OFFICIAL_PREPROCESS } from './preprocess/preprocess.ts';
-import type { CnnEncoderKind, PreprocessConfig, TensorMap } from './types.ts';
+import type { PreprocessConfig, TensorMap } from './types.ts';
 
 /**
  * What `predict`, `eval`, `annotate` and the servers run: an INP-Former or a kNN detector behind one interface.
@@ -21,11 +22,6 @@ export interface Detector {
   dispose(): void;
 }
 
-/** kNN models default to PatchCore's 224×224 squash: the resolution the ImageNet CNNs were trained at. */
-export function knnPreprocess(kind: CnnEncoderKind, size = 224): PreprocessConfig {
-  return { protocol: 'official', resize: size, crop: size, mapSize: size, ...encoderNormalisation(kind) };
-}
-
 /**
  * Builds the detector of a model folder or checkpoint's content. `encoderWeights` supplies a kNN model's encoder
  * when the folder does not hold it (the nsfwjs MobileNetV2, read from the installed package).
@@ -33,17 +29,17 @@ export function knnPreprocess(kind: CnnEncoderKind, size = 224): PreprocessConfi
 export function createDetector(content: ModelContent, o: { preprocess?: PreprocessConfig; encoderWeights?: TensorMap; where: string }): Detector {
   if (content.kind === 'encoder') throw new InputError(o.where, 'is an encoder only (no INP-Former head): train a model with it, or fit a kNN detector (inp-former fit-knn)');
   if (content.kind === 'inp-former') {
-    const model = createInpFormer(content.config, content.tensors);
+    const model = createInpFormer(content.config, content.tensors, { where: o.where, ...(o.encoderWeights ? { encoderWeights: o.encoderWeights } : {}) });
     return {
-      kind: 'inp-former', preprocess: o.preprocess ?? OFFICIAL_PREPROCESS, inputMultiple: content.config.encoder.patchSize,
+      kind: 'inp-former', preprocess: o.preprocess ?? OFFICIAL_PREPROCESS, inputMultiple: model.inputMultiple,
       predict: (x, p) => model.predict(x, p), dispose: () => model.dispose(),
     };
   }
-  const weights = o.encoderWeights ?? encoderTensors(content.tensors);
+  const weights = o.encoderWeights ?? encoderTensorsOf(content.tensors);
   const encoder = createPatchEncoder(content.knn.encoder, weights, o.where);
   const knn = createKnnDetector(encoder, bankFromTensors(content.tensors, content.knn, o.where));
   return {
-    kind: 'knn', preprocess: o.preprocess ?? knnPreprocess(content.knn.encoder.kind), inputMultiple: 1,
+    kind: 'knn', preprocess: o.preprocess ?? cnnPreprocess(content.knn.encoder.kind), inputMultiple: 1,
     async predict(input, p) {
       const x = input instanceof tf.Tensor ? input : tf.tensor4d(input.data, input.shape);
       try {
@@ -57,11 +53,4 @@ export function createDetector(content: ModelContent, o: { preprocess?: Preproce
       encoder.dispose();
     },
   };
-}
-
-/** The encoder's own tensors of a kNN model folder (stored under `encoder.`). */
-function encoderTensors(t: TensorMap): TensorMap {
-  const out: TensorMap = new Map();
-  for (const [k, v] of t) if (k.startsWith(ENCODER_PREFIX)) out.set(k.slice(ENCODER_PREFIX.length), v);
-  return out;
 }

@@ -53,13 +53,14 @@ export interface CnnEncoderConfig {
   grid?: number;
 }
 
-export type EncoderConfig = VitEncoderConfig;
+/** The frozen encoder of an INP-Former: a DINOv2 ViT, or a CNN whose concatenated stages form one token layer. */
+export type EncoderConfig = VitEncoderConfig | CnnEncoderConfig;
 
 /** Everything that defines an INP-Former: nothing is inferred from names. */
 export interface InpFormerConfig {
   architecture: 'inp-former';
   encoder: EncoderConfig;
-  /** Width of the INP extractor, bottleneck and decoder (= encoder width for ViTs). */
+  /** Width of the INP extractor, bottleneck and decoder (= the encoder's token width). */
   embedDim: number;
   /** Heads of the extractor and decoder blocks. */
   numHeads: number;
@@ -67,7 +68,7 @@ export interface InpFormerConfig {
   inpCount: number;
   /** Number of INP-guided decoder blocks. */
   decoderDepth: number;
-  /** 0-based encoder block indices whose outputs are tapped. */
+  /** 0-based encoder block indices whose outputs are tapped ([0] for a CNN: its one token layer). */
   targetLayers: number[];
   /** Groups over the tapped layers (indices into targetLayers). */
   fuseEncoder: number[][];

@@ -25,9 +25,9 @@ export const command = {
       { name: values.name ?? path.basename(src).replace(/\.[^.]+$/, ''), dtype: dtype === 'f16' ? 'F16' : 'F32', source: { file: path.basename(src), format: ck.format } },
     );
     await writeModelFolder(out, built);
-    const what = ck.kind === 'inp-former'
+    const what = ck.kind === 'inp-former' && ck.config.encoder.kind === 'dinov2'
       ? `INP-Former (encoder ${ck.config.encoder.embedDim}-d × ${ck.config.encoder.depth} blocks, ${ck.config.numHeads} heads, ${ck.config.inpCount} INPs)`
-      : `DINOv2 encoder (${ck.encoder.embedDim}-d × ${ck.encoder.depth} blocks, ${ck.encoder.registerTokens} registers)`;
+      : ck.kind === 'encoder' ? `DINOv2 encoder (${ck.encoder.embedDim}-d × ${ck.encoder.depth} blocks, ${ck.encoder.registerTokens} registers)` : 'INP-Former';
     console.error(`converted ${src} (${ck.format}): ${what} -> ${out}`);
   },
 };

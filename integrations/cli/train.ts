@@ -6,7 +6,9 @@ import { expectedHeadShapes } from '../../src/checkpoint/load.ts';
 import { InputError } from '../../src/errors.ts';
 import { decodeImage } from '../../src/image/decode.ts';
 import { initHead } from '../../src/inp-former/init.ts';
+import { ENCODER_PREFIX, inputMultipleOf } from '../../src/inp-former/frozen-encoder.ts';
 import { createInpFormer } from '../../src/inp-former/predict.ts';
+import { cnnPreprocess, cnnTokenDim } from '../../src/encoder/patch-encoder.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
 import { loadModelFromPath, writeModelFolder, type ResolvedModel } from '../../src/model-folder/node-io.ts';
 import { writeFileAtomic } from '../../src/platform/node-files.ts';
@@ -16,8 +18,9 @@ import { exportOfficialSafetensors } from '../../src/train/export.ts';
 import type { TrainMode } from '../../src/train/head-params.ts';
 import { loadTrainState, saveTrainState, type TrainState } from '../../src/train/state.ts';
 import { train, type TrainOptions } from '../../src/train/trainer.ts';
-import type { InpFormerConfig, PreprocessConfig, TensorMap, VitEncoderConfig } from '../../src/types.ts';
+import type { EncoderConfig, InpFormerConfig, PreprocessConfig, TensorMap } from '../../src/types.ts';
 import { choice, intFlag, numFlag, parse, required, UsageError } from './args.ts';
+import { packageEncoderWeights, resolveEncoderSpec } from './detector-io.ts';
 import { collectImages, readInput } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { PREPROCESS_FLAGS, preprocessFromFlags } from './predict.ts';
@@ -35,8 +38,20 @@ const RUN_FLAGS = {
 const RUN_USAGE = '[--steps N | --epochs N] [--batch N] [--micro-batch N] [--lr X] [--final-lr X] [--warmup-steps N] [--seed N] [--no-shuffle] '
   + '[--few-shot] [--resume <state.safetensors>] [--state <file>] [--backend wasm|cpu] [--name NAME] [--protocol official|annotate --resize N --crop N]';
 
-/** The official head for a bare encoder: 6 INPs, 8 decoder blocks, the encoder's width and heads, default taps. */
-function headConfigFor(encoder: VitEncoderConfig): InpFormerConfig {
+/**
+ * The official head for a bare encoder: 6 INPs, 8 decoder blocks, the encoder's width and heads, default taps. A CNN
+ * is one token layer (its stages concatenated), so one encoder group; 4 decoder blocks, heads of at least 32
+ * channels, since CNN tokens are wide (ResNet-18 layer1-3: 448) and training runs on CPUs here.
+ */
+function headConfigFor(encoder: EncoderConfig): InpFormerConfig {
+  if (encoder.kind !== 'dinov2') {
+    const C = cnnTokenDim(encoder);
+    const numHeads = [8, 7, 6, 5, 4, 3, 2, 1].find((h) => C % h === 0 && C / h >= 32) ?? 1;
+    return {
+      architecture: 'inp-former', encoder, embedDim: C, numHeads, inpCount: 6, decoderDepth: 4,
+      targetLayers: [0], fuseEncoder: [[0]], fuseDecoder: [[0, 1, 2, 3]], mlpRatio: 4, lnEps: 1e-8,
+    };
+  }
   const targetLayers = defaultTargetLayers(encoder.depth);
   return {
     architecture: 'inp-former', encoder, embedDim: encoder.embedDim, numHeads: encoder.numHeads, inpCount: 6, decoderDepth: 8,
@@ -44,11 +59,16 @@ function headConfigFor(encoder: VitEncoderConfig): InpFormerConfig {
   };
 }
 
+/** `-e` values that name a CNN encoder rather than a file (README "Encoder specs"). */
+const CNN_SPEC = /^(nsfwjs-mobilenetv2(:|$)|(resnet18|resnet50|wide_resnet50_2)=)/;
+
 const headOf = (t: TensorMap, config: InpFormerConfig): TensorMap => new Map([...expectedHeadShapes(config).keys()].map((k) => [k, t.get(k)!]));
 
 interface Job {
   /** Encoder tensors (official `encoder.*` names) and the head to start from. */
   encoder: TensorMap;
+  /** A CNN encoder's weights when the model folder will not hold them (nsfwjs, from its package). */
+  encoderWeights?: TensorMap;
   init: TensorMap;
   config: InpFormerConfig;
   preprocess: PreprocessConfig;
@@ -70,12 +90,13 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
     : undefined;
   const config = resume?.config ?? job.config;
   const pre = job.preprocess;
-  validatePreprocess(pre, config.encoder.patchSize);
+  const multiple = inputMultipleOf(config.encoder);
+  validatePreprocess(pre, multiple > 1 ? multiple : undefined);
   // Without --steps or --epochs: the job's default steps, or (train) the trainer's default epochs.
   const steps = values.steps !== undefined ? intFlag(values.steps, 'steps', 1) : values.epochs === undefined ? job.defaults.steps : undefined;
 
   await useBackend(backend);
-  const model = createInpFormer(config, new Map([...job.encoder, ...job.init]));
+  const model = createInpFormer(config, new Map([...job.encoder, ...job.init]), { where: job.source, ...(job.encoderWeights ? { encoderWeights: job.encoderWeights } : {}) });
   const ctl = new AbortController();
   const onInt = () => { console.error(`\n${label}: stopping after this step (Ctrl-C again to quit without saving)`); process.off('SIGINT', onInt); ctl.abort(); };
   process.on('SIGINT', onInt);
@@ -85,7 +106,7 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
     const opts: TrainOptions = {
       encoder: model, config, init: job.init, mode: job.mode, resume, signal: ctl.signal,
       data: { count: files.length, load: async (i) => {
-        const item = preprocess(decodeImage(await readInput(files[i]), files[i]), pre, config.encoder.patchSize, files[i]);
+        const item = preprocess(decodeImage(await readInput(files[i]), files[i]), pre, multiple > 1 ? multiple : undefined, files[i]);
         const b = stackBatch([item]);
         return tf.tensor4d(b.data, b.shape);
       } },
@@ -131,15 +152,28 @@ function notAnEncoder(p: string): never {
 }
 
 function encoderTensors(t: TensorMap): TensorMap {
-  return new Map([...t].filter(([k]) => k.startsWith('encoder.')));
+  return new Map([...t].filter(([k]) => k.startsWith(ENCODER_PREFIX)));
 }
 
 export const command = {
   summary: 'Train an INP-Former head (INP tokens, extractor, bottleneck, decoder) on normal images over a frozen encoder.',
-  usage: `-e <encoder: DINOv2 .pth/.safetensors, INP-Former checkpoint or model dir> -d <normal images or folders…> -o <model-dir> [--init <checkpoint>] ${RUN_USAGE}`,
+  usage: `-e <encoder: DINOv2 .pth/.safetensors, INP-Former checkpoint or model dir, or resnet18=<w.pth>[:layers] | nsfwjs-mobilenetv2[:blocks]> -d <normal images or folders…> -o <model-dir> [--init <checkpoint>] ${RUN_USAGE}`,
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, { encoder: { type: 'string', short: 'e' }, init: { type: 'string' }, ...RUN_FLAGS, ...CONFIG_FLAGS });
     const encPath = required(values.encoder, 'encoder (-e)');
+    if (CNN_SPEC.test(encPath)) {
+      const cnn = await resolveEncoderSpec(encPath);
+      const size = intFlag(values.resize, 'resize', 224);
+      const encoder = { ...cnn.config, grid: Math.ceil(size / 8) };
+      const config = headConfigFor(encoder);
+      await runJob(values, positionals, {
+        encoder: cnn.bundled ? new Map([...cnn.weights].map(([k, v]) => [ENCODER_PREFIX + k, v])) : new Map(),
+        ...(cnn.bundled ? {} : { encoderWeights: cnn.weights }),
+        init: initHead(config, intFlag(values.seed, 'seed', 1, 0)), config,
+        preprocess: preprocessFromFlags(values, cnnPreprocess(encoder.kind, size)), mode: 'full', defaults: { batch: 16 }, source: encPath,
+      }, 'train');
+      return;
+    }
     const enc = await load(encPath, values);
     const initModel = values.init ? await load(values.init, values) : undefined;
     if (initModel && initModel.content.kind !== 'inp-former') throw new InputError(values.init!, 'has no INP-Former head to start from (it is an encoder only)');
@@ -167,8 +201,9 @@ export const finetuneCommand = {
     const m = await load(modelPath, values);
     if (m.content.kind !== 'inp-former') throw new InputError(modelPath, 'is an encoder only: train a model first (inp-former train)');
     const config = m.content.config;
+    const encoderWeights = await packageEncoderWeights(m.content);
     await runJob(values, positionals, {
-      encoder: encoderTensors(m.content.tensors), init: headOf(m.content.tensors, config), config,
+      encoder: encoderTensors(m.content.tensors), init: headOf(m.content.tensors, config), config, ...(encoderWeights ? { encoderWeights } : {}),
       preprocess: preprocessFromFlags(values, m.preprocess), mode: values.extractor ? 'tokens+extractor' : 'tokens',
       defaults: { steps: 50, batch: 8, warmup: 0 }, source: modelPath,
     }, 'finetune');

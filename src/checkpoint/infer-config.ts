@@ -1,5 +1,6 @@
 import { CheckpointError } from '../errors.ts';
-import type { InpFormerConfig, TensorMap, VitEncoderConfig } from '../types.ts';
+import { cnnTokenDim, validateCnnEncoderConfig } from '../encoder/patch-encoder.ts';
+import type { EncoderConfig, InpFormerConfig, TensorMap, VitEncoderConfig } from '../types.ts';
 
 /** DINOv2's heads all have 64 channels (vit_small 384/6, vit_base 768/12, vit_large 1024/16, giant 1536/24). */
 const DINOV2_HEAD_DIM = 64;
@@ -150,19 +151,24 @@ export function validateConfig(c: unknown, where: string): asserts c is InpForme
   const bad: Fail = failAt(where, 'config.');
   if (!isObject(c)) bad('', 'must be an object');
   if (c.architecture !== 'inp-former') bad('architecture', `must be "inp-former", got ${JSON.stringify(c.architecture)}`);
-  validateEncoderConfig(c.encoder, where, 'config.encoder.');
-  const e = c.encoder;
+  const cnn = isObject(c.encoder) && c.encoder.kind !== 'dinov2';
+  if (cnn) validateCnnEncoderConfig(c.encoder, `${where}: config`);
+  else validateEncoderConfig(c.encoder, where, 'config.encoder.');
+  const e = c.encoder as EncoderConfig;
+  // A CNN is one token layer (its stages concatenated): tap [0], width = the stages' channels.
+  const encoderWidth = e.kind === 'dinov2' ? e.embedDim : cnnTokenDim(e);
+  const depth = e.kind === 'dinov2' ? e.depth : 1;
   for (const k of ['embedDim', 'numHeads', 'inpCount', 'decoderDepth'] as const) {
     if (!isPosInt(c[k])) bad(k, `must be a positive integer, got ${JSON.stringify(c[k])}`);
   }
   for (const k of ['mlpRatio', 'lnEps'] as const) if (!isPosNum(c[k])) bad(k, `must be a positive number, got ${JSON.stringify(c[k])}`);
   const C = c.embedDim as number;
   if (C % (c.numHeads as number)) bad('numHeads', `${c.numHeads} does not divide the width ${C}`);
-  if (C !== e.embedDim) bad('embedDim', `head width ${C} differs from the encoder's ${e.embedDim}`);
+  if (C !== encoderWidth) bad('embedDim', `head width ${C} differs from the encoder's ${encoderWidth}`);
   if (!Number.isInteger(C * (c.mlpRatio as number))) bad('mlpRatio', `${c.mlpRatio} × ${C} is not a whole hidden width`);
   const layers = c.targetLayers;
-  if (!Array.isArray(layers) || !layers.length || layers.some((l) => !Number.isInteger(l) || l < 0 || l >= e.depth)) {
-    bad('targetLayers', `must be a non-empty list of block indices in 0..${e.depth - 1}, got ${JSON.stringify(layers)}`);
+  if (!Array.isArray(layers) || !layers.length || layers.some((l) => !Number.isInteger(l) || l < 0 || l >= depth)) {
+    bad('targetLayers', `must be a non-empty list of block indices in 0..${depth - 1}, got ${JSON.stringify(layers)}`);
   }
   const checkGroups = (field: string, groups: unknown, n: number) => {
     if (!Array.isArray(groups) || !groups.length

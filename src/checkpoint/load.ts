@@ -59,6 +59,8 @@ export function expectedHeadShapes(c: InpFormerConfig): Map<string, number[]> {
  */
 export function expectedShapes(c: InpFormerConfig): Map<string, number[]> {
   const head = expectedHeadShapes(c);
+  // A CNN encoder's torchvision tensors are checked by the encoder itself (createResNet names what is missing).
+  if (c.encoder.kind !== 'dinov2') return head;
   // Official order: the INPs (registered first), the encoder, then the rest of the head.
   const out = new Map([['prototype_token', head.get('prototype_token')!]]);
   for (const part of [expectedEncoderShapes(c.encoder), head]) for (const [k, v] of part) out.set(k, v);
@@ -98,6 +100,11 @@ export function validateTensors(t: TensorMap, expected: Map<string, number[]>, w
 
 /** `validateTensors` against everything an official INP-Former state dict holds for `config`. */
 export function validateStateDict(t: TensorMap, config: InpFormerConfig, where: string): void {
+  if (config.encoder.kind !== 'dinov2') {
+    // Head tensors exactly; the encoder's own (torchvision) tensors may ride along under `encoder.`.
+    validateTensors(new Map([...t].filter(([k]) => !k.startsWith('encoder.'))), expectedShapes(config), where);
+    return;
+  }
   validateTensors(t, expectedShapes(config), where);
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../preprocess/preprocess.ts';
-import type { CnnEncoderConfig, CnnEncoderKind, TensorMap } from '../types.ts';
+import type { CnnEncoderConfig, CnnEncoderKind, PreprocessConfig, TensorMap } from '../types.ts';
 import { cnnTokens } from './cnn-tokens.ts';
 import { createNsfwjsMobileNetV2, MOBILENETV2_STAGES, NSFWJS_MEAN, NSFWJS_STD, type MobileNetV2Stage } from './mobilenetv2-nsfwjs.ts';
 import { createResNet, RESNET_STAGES, type ResNetKind, type ResNetStage } from './resnet.ts';
@@ -39,9 +39,19 @@ const CHANNELS: Record<CnnEncoderKind, Record<string, number>> = {
   },
 };
 
+/** Token width: the sum of the chosen stages' channels. */
+export function cnnTokenDim(c: CnnEncoderConfig): number {
+  return c.layers.reduce((s, l) => s + CHANNELS[c.kind][l], 0);
+}
+
 /** Pixel normalisation each encoder was trained with: ImageNet statistics, or nsfwjs's pixels / 255. */
 export function encoderNormalisation(kind: CnnEncoderKind): { mean: [number, number, number]; std: [number, number, number] } {
   return kind === 'nsfwjs-mobilenetv2' ? { mean: NSFWJS_MEAN, std: NSFWJS_STD } : { mean: IMAGENET_MEAN, std: IMAGENET_STD };
+}
+
+/** CNN encoders default to PatchCore's 224×224 squash: the resolution the ImageNet CNNs were trained at. */
+export function cnnPreprocess(kind: CnnEncoderKind, size = 224): PreprocessConfig {
+  return { protocol: 'official', resize: size, crop: size, mapSize: size, ...encoderNormalisation(kind) };
 }
 
 /** Checks a config that came from a manifest or the command line; errors name `where`. */
@@ -81,7 +91,7 @@ export function createPatchEncoder(config: CnnEncoderConfig, weights: TensorMap,
     : wrapResNet(config.kind as ResNetKind, weights, config.layers as ResNetStage[], where);
   return {
     config,
-    dim: config.layers.reduce((s, l) => s + CHANNELS[config.kind][l], 0),
+    dim: cnnTokenDim(config),
     encode(x) {
       const outs = net.forward(x);
       const r = cnnTokens(outs, { localAverage: config.localAverage, grid: config.grid ? [config.grid, config.grid] : undefined });

@@ -53,6 +53,7 @@ export function initHead(config: InpFormerConfig, seed: number): TensorMap {
  * tests of shapes other than the fixture's. Not pretrained, so its maps mean nothing.
  */
 export function randomEncoder(config: InpFormerConfig, seed: number): TensorMap {
+  if (config.encoder.kind !== 'dinov2') throw new RangeError('randomEncoder: only DINOv2 encoders are random; CNN encoders load real weights');
   const rand = seededRandom(seed);
   const out: TensorMap = new Map();
   for (const [k, shape] of expectedEncoderShapes(config.encoder)) {

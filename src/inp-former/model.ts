@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { dinov2Features, type PosEmbedCache } from '../encoder/dinov2.ts';
 import { cosineSimilarity, meanOf, mlp } from '../runtime/ops.ts';
 import type { InpFormerConfig } from '../types.ts';
 import { decoderBlock } from './decoder.ts';
 import { extractInps } from './extractor.ts';
-import type { EncoderWeights, HeadParams } from './weights.ts';
+import type { FrozenEncoder } from './frozen-encoder.ts';
+import type { HeadParams } from './weights.ts';
 
 export interface HeadOutput {
   /** Encoder groups E_g and decoder groups D_g, each [B, N, C] (tokens row-major over the patch grid). */
@@ -26,8 +26,8 @@ export interface HeadIntermediates {
 }
 
 export interface ForwardIntermediates extends HeadIntermediates {
-  /** Encoder input tokens [B, 1 + R + N, C]: cls, registers, patches. */
-  tokens: tf.Tensor3D;
+  /** Encoder input tokens [B, 1 + R + N, C]: cls, registers, patches (ViT encoders only). */
+  tokens?: tf.Tensor3D;
   /** Tapped encoder layers e_k [B, N, C]. */
   layers: tf.Tensor3D[];
 }
@@ -70,15 +70,14 @@ export function headForward(
 
 /** Encoder + head on a normalised NCHW batch. Caller disposes every returned tensor. */
 export function inpFormerForward(
-  x: tf.Tensor4D, encoder: EncoderWeights, head: HeadParams, pos: PosEmbedCache, cfg: InpFormerConfig,
-  opts: { intermediates?: boolean } = {},
+  x: tf.Tensor4D, encoder: FrozenEncoder, head: HeadParams, cfg: InpFormerConfig, opts: { intermediates?: boolean } = {},
 ): ForwardOutput {
-  const enc = dinov2Features(x, encoder, cfg.encoder, pos, cfg.targetLayers, { keepTokens: opts.intermediates });
+  const enc = encoder.encode(x, { keepTokens: opts.intermediates });
   const out = headForward(head, enc.layers, cfg, opts);
   if (!opts.intermediates) {
     tf.dispose(enc.layers);
     return { en: out.en, de: out.de, distance: out.distance, grid: enc.grid };
   }
-  return { ...out, grid: enc.grid, intermediates: { ...out.intermediates!, tokens: enc.tokens!, layers: enc.layers } };
+  return { ...out, grid: enc.grid, intermediates: { ...out.intermediates!, ...(enc.tokens ? { tokens: enc.tokens } : {}), layers: enc.layers } };
 }
 

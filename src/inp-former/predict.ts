@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { dinov2Features, PosEmbedCache, type EncoderOutput } from '../encoder/dinov2.ts';
+import type { EncoderOutput } from '../encoder/dinov2.ts';
 import { distanceMap, finishMap, reconstructionMap } from '../map/anomaly-map.ts';
 import type { InpFormerConfig, TensorMap } from '../types.ts';
 import { inpFormerForward, type ForwardOutput } from './model.ts';
-import { disposeParams, uploadInpFormer, type HeadParams } from './weights.ts';
+import { createFrozenEncoder } from './frozen-encoder.ts';
+import { disposeParams, uploadHead, type HeadParams } from './weights.ts';
 
 /** A normalised NCHW batch [B, 3, H, W], H and W multiples of the patch size. */
 export type PredictInput = tf.Tensor4D | { data: Float32Array; shape: [number, number, number, number] };
@@ -31,6 +32,8 @@ export interface InpFormer {
   readonly config: InpFormerConfig;
   /** The loaded head; a trainer maps it to variables and passes those back through `head` options. */
   readonly head: HeadParams;
+  /** Inputs must be a multiple of this many pixels (the ViT patch; 1 for CNN encoders). */
+  readonly inputMultiple: number;
   /** Frozen encoder only: tapped layers [B, N, C] and the grid (a trainer computes these once per batch). Caller disposes. */
   encode(x: tf.Tensor4D, opts?: { keepTokens?: boolean }): EncoderOutput;
   /** Encoder + head. Caller disposes every returned tensor. */
@@ -41,18 +44,21 @@ export interface InpFormer {
   dispose(): void;
 }
 
-/** Uploads official-named weights once (Linear weights transposed, patch kernel as a matrix) and returns the model. */
-export function createInpFormer(config: InpFormerConfig, tensors: TensorMap): InpFormer {
-  const weights = uploadInpFormer(tensors, config);
-  const pos = new PosEmbedCache(weights.encoder.posTable, config.encoder);
+/**
+ * Uploads official-named weights once (Linear weights transposed, patch kernel as a matrix) and returns the model.
+ * `encoderWeights`: a CNN encoder's weights when the model does not hold them (nsfwjs, read from its package).
+ */
+export function createInpFormer(config: InpFormerConfig, tensors: TensorMap, o: { encoderWeights?: TensorMap; where?: string } = {}): InpFormer {
+  const encoder = createFrozenEncoder(config, tensors, o);
+  const head = uploadHead(tensors, config);
 
-  const forward: InpFormer['forward'] = (x, opts = {}) =>
-    inpFormerForward(x, weights.encoder, opts.head ?? weights.head, pos, config, opts);
+  const forward: InpFormer['forward'] = (x, opts = {}) => inpFormerForward(x, encoder, opts.head ?? head, config, opts);
 
   return {
     config,
-    head: weights.head,
-    encode: (x, opts = {}) => dinov2Features(x, weights.encoder, config.encoder, pos, config.targetLayers, opts),
+    head,
+    inputMultiple: encoder.inputMultiple,
+    encode: (x, opts = {}) => encoder.encode(x, opts),
     forward,
     async predict(input, opts) {
       const x = input instanceof tf.Tensor ? input : tf.tensor4d(input.data, input.shape);
@@ -78,8 +84,8 @@ export function createInpFormer(config: InpFormerConfig, tensors: TensorMap): In
       }
     },
     dispose() {
-      disposeParams(weights);
-      pos.dispose();
+      disposeParams(head);
+      encoder.dispose();
     },
   };
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Linear, Mlp, Norm } from '../runtime/ops.ts';
-import type { HostTensor, InpFormerConfig, TensorMap } from '../types.ts';
+import type { HostTensor, InpFormerConfig, TensorMap, VitEncoderConfig } from '../types.ts';
 
 export interface VitBlockWeights {
   norm1: Norm; qkv: Linear; proj: Linear; ls1: tf.Tensor1D;
@@ -38,7 +38,6 @@ export interface HeadParams {
   decoder: DecoderBlockParams[];
 }
 
-export interface InpFormerWeights { encoder: EncoderWeights; head: HeadParams }
 
 function host(tensors: TensorMap, key: string): HostTensor {
   const t = tensors.get(key);
@@ -69,12 +68,11 @@ const norm = (t: TensorMap, p: string): Norm => ({ g: vec(t, `${p}.weight`), b: 
 const mlp = (t: TensorMap, p: string): Mlp => ({ fc1: linear(t, `${p}.fc1`), fc2: linear(t, `${p}.fc2`) });
 
 /** Encoder weights under `encoder.` (checkpoint/keymap.ts brings DINOv2 and Hugging Face names to this layout). */
-export function uploadEncoder(tensors: TensorMap, config: InpFormerConfig): EncoderWeights {
+export function uploadEncoder(tensors: TensorMap, e: VitEncoderConfig, targetLayers: readonly number[]): EncoderWeights {
   const prefix = 'encoder.';
-  const e = config.encoder;
   const C = e.embedDim;
   const k = 3 * e.patchSize * e.patchSize;
-  const lastBlock = Math.max(...config.targetLayers);
+  const lastBlock = Math.max(...targetLayers);
   if (lastBlock >= e.depth) throw new Error(`target layer ${lastBlock} is beyond the encoder's ${e.depth} blocks`);
   return {
     // OIHW [C, 3, p, p] flattens to [C, 3·p·p]; its transpose multiplies patches flattened (channel, ky, kx).
@@ -112,10 +110,6 @@ export function uploadHead(tensors: TensorMap, config: InpFormerConfig): HeadPar
       learnScale: vec(tensors, `decoder.${i}.attn.learn_scale`),
     })),
   };
-}
-
-export function uploadInpFormer(tensors: TensorMap, config: InpFormerConfig): InpFormerWeights {
-  return { encoder: uploadEncoder(tensors, config), head: uploadHead(tensors, config) };
 }
 
 /** Every tensor inside a weights tree, in a fixed order (for dispose and variable lists). */

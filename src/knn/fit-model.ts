@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { knnPreprocess } from '../detector.ts';
-import { createPatchEncoder } from '../encoder/patch-encoder.ts';
+import { cnnPreprocess, createPatchEncoder } from '../encoder/patch-encoder.ts';
 import { decodeImage } from '../image/decode.ts';
 import type { ModelContent } from '../model-folder/manifest.ts';
 import { preprocess } from '../preprocess/preprocess.ts';
@@ -30,7 +29,7 @@ export async function fitKnnModel(
   const coresetRatio = o.coresetRatio ?? 0.01;
   const seed = o.seed ?? 0;
   const config: CnnEncoderConfig = { ...encoderConfig, grid: encoderConfig.grid ?? Math.ceil(size / 8) };
-  const pre = knnPreprocess(config.kind, size);
+  const pre = cnnPreprocess(config.kind, size);
   const encoder = createPatchEncoder(config, weights, where);
   try {
     const bank = await fitMemoryBank(encoder, (async function* () {

@@ -3,12 +3,11 @@ import type { PatchEncoder } from '../encoder/patch-encoder.ts';
 import { finishMap } from '../map/anomaly-map.ts';
 import type { PredictOptions, PredictResult } from '../inp-former/predict.ts';
 import { InputError } from '../errors.ts';
+import { ENCODER_PREFIX } from '../inp-former/frozen-encoder.ts';
 import { MEMORY_BANK } from '../model-folder/manifest.ts';
 import type { KnnConfig, TensorMap } from '../types.ts';
 import { greedyCoreset } from './coreset.ts';
 
-/** Where a kNN model folder keeps its encoder's (torchvision) tensors. */
-export const ENCODER_PREFIX = 'encoder.';
 
 /** A memory bank of normal patch features: [size, dim], row-major. */
 export interface MemoryBank { data: Float32Array; size: number; dim: number }

@@ -86,7 +86,7 @@ describe(`INP-Former reproduces fixtures/inp-tiny${SKIP}`, () => {
         const m = out.intermediates!;
         const check = async (t: tf.Tensor, name: string, tol: number, want = f(name)) =>
           within(`${name} @${backend}`, (await t.data()) as Float32Array, want, tol);
-        await check(m.tokens, 'tokens', TOL.encoder);
+        await check(m.tokens!, 'tokens', TOL.encoder);
         for (let i = 0; i < 8; i++) await check(m.layers[i], `enc_layer${i}`, TOL.encoder);
         await check(m.fusedQuery, 'fused_query', TOL.encoder);
         await check(m.inp, 'inp', TOL.encoder);

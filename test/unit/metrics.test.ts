@@ -54,7 +54,7 @@ describe('ranking metrics', () => {
     const ms = performance.now() - t0;
     expect(m.pixel_auroc).toBeGreaterThan(0.9);
     expect(m.aupro).toBeGreaterThan(0.5);
-    expect(ms).toBeLessThan(20_000);
+    expect(ms).toBeLessThan(60_000); // ~9 s alone on 2 cores; a quadratic method would take hours
   });
 });
 

@@ -8,7 +8,7 @@ import { writeSafetensors } from '../../../src/checkpoint/safetensors.ts';
 import { randomEncoder, randomInpFormer } from '../../../src/inp-former/init.ts';
 import { buildModelFolder } from '../../../src/model-folder/manifest.ts';
 import { readModelFolder, writeModelFolder } from '../../../src/model-folder/node-io.ts';
-import type { InpFormerConfig, TensorMap } from '../../../src/types.ts';
+import type { InpFormerConfig, TensorMap, VitEncoderConfig } from '../../../src/types.ts';
 
 const CFG: InpFormerConfig = {
   architecture: 'inp-former',
@@ -52,7 +52,7 @@ describe('checkpoint formats and config inference', () => {
   });
 
   it('maps official DINOv2 and Hugging Face DINOv2 checkpoints to the same encoder', () => {
-    const enc = randomEncoder({ ...CFG, encoder: { ...CFG.encoder, registerTokens: 4 } }, 3);
+    const enc = randomEncoder({ ...CFG, encoder: { ...(CFG.encoder as VitEncoderConfig), registerTokens: 4 } }, 3);
     const official = new Map([...enc].map(([k, v]) => [k.slice('encoder.'.length), v]));
     const a = loadCheckpoint(writeSafetensors(official), 'dinov2_vits14_reg4_pretrain.pth');
     const b = loadCheckpoint(writeSafetensors(new Map([...toHf(enc)].map(([k, v]) => [`dinov2.${k}`, v]))), 'hf.safetensors');

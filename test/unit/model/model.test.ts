@@ -38,7 +38,7 @@ describe.each(['cpu', 'wasm'] as BackendName[])('INP-Former with another shape o
     const out = model.forward(x, { intermediates: true });
     const m = out.intermediates!;
     expect(out.grid).toEqual([3, 4]);
-    expect(m.tokens.shape).toEqual([2, 1 + 12, 96]);
+    expect(m.tokens!.shape).toEqual([2, 1 + 12, 96]);
     expect(m.layers.map((t) => t.shape)).toEqual(Array(4).fill([2, 12, 96]));
     expect(m.inp.shape).toEqual([2, 4, 96]);
     expect(m.decoder).toHaveLength(4);

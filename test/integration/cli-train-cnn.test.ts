@@ -1,0 +1,54 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readSafetensors } from '../../src/checkpoint/safetensors.ts';
+import { makeSampleSet } from '../../src/samples/surfaces.ts';
+import { cli, writeMvtecLayout } from '../helpers/cli.ts';
+
+// INP-Former over a CNN encoder (nsfwjs's MobileNetV2 from node_modules): trains and evaluates on a fresh clone.
+describe('inp-former train -e nsfwjs-mobilenetv2: an INP-Former head over a CNN token encoder', () => {
+  let root: string;
+  let data: string;
+  beforeAll(() => {
+    root = mkdtempSync(path.join(tmpdir(), 'inp-train-cnn-'));
+    data = path.join(root, 'weave');
+    const all = makeSampleSet('fabric', { normals: 10, perDefect: 2, size: 96, defects: ['hole', 'stain'] });
+    const normals = all.filter((s) => !s.defect);
+    writeMvtecLayout(data, normals.slice(0, 6), [...normals.slice(6), ...all.filter((s) => s.defect)]);
+  });
+
+  it('trains, saves a model folder without the package weights, evaluates, and fine-tunes', async () => {
+    const model = path.join(root, 'model');
+    const r = await cli('train', '-e', 'nsfwjs-mobilenetv2', '-d', path.join(data, 'train', 'good'), '-o', model, '--steps', '8', '--batch', '3', '--resize', '96');
+    expect(r.code).toBe(0);
+    const m = JSON.parse(readFileSync(path.join(model, 'manifest.json'), 'utf8'));
+    expect(m.config).toMatchObject({
+      encoder: { kind: 'nsfwjs-mobilenetv2', layers: ['block_2', 'block_5', 'block_9'], grid: 12 },
+      embedDim: 120, numHeads: 3, targetLayers: [0], fuseEncoder: [[0]], decoderDepth: 4,
+    });
+    expect(m.preprocess).toMatchObject({ resize: 96, crop: 96, mean: [0, 0, 0], std: [1, 1, 1] });
+    // Head only: the MobileNetV2 weights stay in node_modules.
+    const keys = [...readSafetensors(new Uint8Array(readFileSync(path.join(model, 'weights.safetensors'))), 'w').tensors.keys()];
+    expect(keys).toContain('prototype_token');
+    expect(keys.filter((k) => k.startsWith('encoder.'))).toEqual([]);
+
+    const out = path.join(root, 'results.json');
+    const e = await cli('eval', '-m', model, '-d', data, '-o', out);
+    expect(e.code).toBe(0);
+    const j = JSON.parse(readFileSync(out, 'utf8'));
+    expect(j.image_auroc).toBeGreaterThanOrEqual(0);
+    expect(j.pixel_auroc).toBeGreaterThan(0.5);
+
+    const tuned = path.join(root, 'tuned');
+    const f = await cli('finetune', '-m', model, '-d', path.join(data, 'train', 'good'), '-o', tuned, '--steps', '2', '--batch', '2');
+    expect(f.code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(tuned, 'manifest.json'), 'utf8')).config.encoder.kind).toBe('nsfwjs-mobilenetv2');
+  });
+
+  it('names the encoder spec that cannot be used', async () => {
+    const r = await cli('train', '-e', 'nsfwjs-mobilenetv2:block_99', '-d', path.join(data, 'train', 'good'), '-o', path.join(root, 'x'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/encoder "nsfwjs-mobilenetv2:block_99": encoder\.layers: must be a non-empty list among/);
+  });
+});
