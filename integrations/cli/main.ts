@@ -17,6 +17,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   train: async () => (await import('./train.ts')).command,
   finetune: async () => (await import('./train.ts')).finetuneCommand,
   export: async () => (await import('./train.ts')).exportCommand,
+  'serve-ls': async () => (await import('./serve-ls.ts')).command,
+  'serve-cvat': async () => (await import('./serve-cvat.ts')).command,
 };
 
 function topHelp(): string {
