@@ -27,8 +27,6 @@ export const command = {
     const pre = resolved.preprocess ?? OFFICIAL_PREPROCESS;
     const size = intFlag(values.size, 'size', inputSize(pre));
     const mapSize = intFlag(values['map-size'], 'map-size', pre.mapSize);
-    const p = config.encoder.patchSize;
-    if (size % p) throw new UsageError(`--size ${size} is not a multiple of the model's ${p}-pixel patch (try ${Math.max(p, Math.round(size / p) * p)})`);
     const bytes = exportInpFormerOnnx(config, tensors, {
       inputSize: [size, size], mapSize: [mapSize, mapSize], name: resolved.name,
       // The stored preprocessing describes this input only at the model's own size.

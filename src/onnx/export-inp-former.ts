@@ -50,10 +50,20 @@ export interface OnnxExportMetadata {
 }
 export const METADATA_KEY = 'inp-former';
 
-/** torch Linear weight [out, in] (rows `from`..`from+out`) → [in, out] for MatMul. */
+/**
+ * torch Linear weight [out, in] (rows `from`..`from+out`) → [in, out] for MatMul. In 32×32 tiles, so reads and
+ * writes both stay in cache (a plain double loop strides through 4 KiB-apart rows on every write).
+ */
 function transposeRows(w: Float32Array, inDim: number, from: number, out: number): Float32Array {
   const t = new Float32Array(inDim * out);
-  for (let r = 0; r < out; r++) for (let c = 0; c < inDim; c++) t[c * out + r] = w[(from + r) * inDim + c];
+  const T = 32;
+  for (let r0 = 0; r0 < out; r0 += T) {
+    for (let c0 = 0; c0 < inDim; c0 += T) {
+      for (let r = r0; r < Math.min(r0 + T, out); r++) {
+        for (let c = c0; c < Math.min(c0 + T, inDim); c++) t[c * out + r] = w[(from + r) * inDim + c];
+      }
+    }
+  }
   return t;
 }
 
@@ -213,28 +223,29 @@ function mapChain(b: GraphBuilder, coarse: string, o: Required<Pick<OnnxExportOp
   b.node('ReduceMean', [top], { axes: [1], keepdims: 0 }, [names[1]]);
 }
 
-function checkExportable(config: InpFormerConfig, o: OnnxExportOptions): void {
-  const kind = (config.encoder as { kind: string }).kind;
-  if (kind !== 'dinov2') throw new InputError('encoder', `${kind} encoders cannot be exported to ONNX yet (DINOv2 only)`);
+/** The DINOv2 encoder of an exportable config, after checking the config and sizes (errors name the field). */
+function exportableEncoder(config: InpFormerConfig, o: OnnxExportOptions): VitEncoderConfig {
   const e = config.encoder;
+  if (e.kind !== 'dinov2') throw new InputError('encoder', `${(e as { kind: string }).kind} encoders cannot be exported to ONNX yet (DINOv2 only)`);
   const p = e.patchSize;
   const [H, W] = o.inputSize;
   if (!Number.isInteger(H) || !Number.isInteger(W) || H < p || W < p || H % p || W % p) {
-    throw new InputError('size', `input ${H}×${W} is not a positive multiple of the model's ${p}-pixel patch`);
+    const near = (v: number) => Math.max(p, Math.round(v / p) * p);
+    throw new InputError('size', `input ${H}×${W} is not a positive multiple of the model's ${p}-pixel patch (nearest: ${near(H)}×${near(W)})`);
   }
   if (!o.mapSize.every((s) => Number.isInteger(s) && s >= 1)) throw new InputError('map-size', `must be positive integers, got ${o.mapSize}`);
   if (e.embedDim % e.numHeads) throw new InputError('encoder.numHeads', `${e.numHeads} does not divide the width ${e.embedDim}`);
   if (config.embedDim % config.numHeads) throw new InputError('numHeads', `${config.numHeads} does not divide the width ${config.embedDim}`);
   if (config.embedDim !== e.embedDim) throw new InputError('embedDim', `head width ${config.embedDim} differs from the encoder's ${e.embedDim}`);
+  return e;
 }
 
 /** The ONNX model as plain protobuf objects (see `exportInpFormerOnnx` for the file's bytes). */
 export function buildInpFormerGraph(config: InpFormerConfig, tensors: TensorMap, opts: OnnxExportOptions, where = 'weights'): ModelProto {
-  checkExportable(config, opts);
+  const e = exportableEncoder(config, opts);
   const o = { ...opts, topRatio: opts.topRatio ?? 0.01 };
   const b = new GraphBuilder();
   const g: Ctx = { b, w: weightReader(tensors, where) };
-  const e = config.encoder;
   const grid: [number, number] = [o.inputSize[0] / e.patchSize, o.inputSize[1] / e.patchSize];
   const C = config.embedDim;
   const batch = b.op('Shape', [ONNX_IO.input], { start: 0, end: 1 });

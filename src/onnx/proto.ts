@@ -74,28 +74,59 @@ export function valueInfo(name: string, elemType: DataTypeValue, dims: readonly 
   };
 }
 
-let modelType: protobuf.Type | undefined;
+let root: protobuf.Root | undefined;
 
 /** The schema is parsed once, on first use. */
-function modelProtoType(): protobuf.Type {
-  if (!modelType) {
-    const schema = readFileSync(new URL('./onnx.proto3', import.meta.url), 'utf8');
-    modelType = protobuf.parse(schema, { keepCase: true }).root.lookupType('onnx.ModelProto');
-  }
-  return modelType;
+function schema(name: 'ModelProto' | 'GraphProto' | 'TensorProto'): protobuf.Type {
+  root ??= protobuf.parse(readFileSync(new URL('./onnx.proto3', import.meta.url), 'utf8'), { keepCase: true }).root;
+  return root.lookupType(`onnx.${name}`);
 }
 
-/** Serialises a model; protobuf messages are limited to 2 GiB, so larger graphs are refused with their size. */
+/** A varint (lengths up to 2^53, so no 32-bit shifts). */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n > 127; n = Math.floor(n / 128)) out.push((n % 128) | 128);
+  out.push(n);
+  return out;
+}
+
+/** Key of a length-delimited field (wire type 2) of `type`. */
+const lenKey = (type: protobuf.Type, field: string) => varint(type.fields[field].id * 8 + 2);
+
+/**
+ * Serialises a model. protobufjs encodes every message except the bulk bytes: a protobuf message is the
+ * concatenation of its fields, so the graph and each initializer's raw_data are appended as length-delimited
+ * fields here. That copies each weight once, and avoids protobufjs 8's Writer, whose buffer growth stops
+ * doubling past 1 GiB (`length << 1` overflows) and then copies the whole buffer on every write (ViT-L never
+ * finished). Protobuf messages are limited to 2 GiB, so larger graphs are refused with their size.
+ */
 export function encodeModel(model: ModelProto): Uint8Array {
-  const bytes = model.graph.initializer.reduce((s, t) => s + t.raw_data.byteLength, 0);
-  if (bytes >= 2 ** 31) {
-    throw new RangeError(`the graph's initializers take ${(bytes / 2 ** 30).toFixed(2)} GiB; a single ONNX file holds under 2 GiB (external data is not supported)`);
+  const [modelType, graphType, tensorType] = [schema('ModelProto'), schema('GraphProto'), schema('TensorProto')];
+  const { graph, ...rest } = model;
+  const { initializer, ...graphRest } = graph;
+  const graphChunks: Array<Uint8Array | number[]> = [graphType.encode(graphRest).finish()];
+  const rawKey = lenKey(tensorType, 'raw_data');
+  for (const { raw_data, ...meta } of initializer) {
+    const head = tensorType.encode(meta).finish();
+    const rawLen = varint(raw_data.byteLength);
+    graphChunks.push(lenKey(graphType, 'initializer'), varint(head.length + rawKey.length + rawLen.length + raw_data.byteLength), head, rawKey, rawLen, raw_data);
   }
-  return modelProtoType().encode(model).finish();
+  const graphBytes = graphChunks.reduce((n, c) => n + c.length, 0);
+  if (graphBytes >= 2 ** 31) {
+    throw new RangeError(`the graph takes ${(graphBytes / 2 ** 30).toFixed(2)} GiB; a single ONNX file holds under 2 GiB (external data is not supported)`);
+  }
+  const chunks = [modelType.encode(rest).finish(), lenKey(modelType, 'graph'), varint(graphBytes), ...graphChunks];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let pos = 0;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.length;
+  }
+  return out;
 }
 
 /** Parses a serialised model back into plain objects (tests and metadata checks). */
 export function decodeModel(bytes: Uint8Array): ModelProto {
-  const t = modelProtoType();
+  const t = schema('ModelProto');
   return t.toObject(t.decode(bytes), { longs: Number, defaults: false, arrays: true }) as ModelProto;
 }

@@ -41,7 +41,7 @@ describe('inp-former export-onnx', () => {
   });
 
   it('says what is wrong with a size that is not whole patches, a missing model and a missing -o', async () => {
-    await expect(command.run(['-m', ckpt, '-o', path.join(dir, 'x.onnx'), '--size', '40'])).rejects.toThrow('--size 40 is not a multiple of the model\'s 14-pixel patch (try 42)');
+    await expect(command.run(['-m', ckpt, '-o', path.join(dir, 'x.onnx'), '--size', '40'])).rejects.toThrow("size: input 40×40 is not a positive multiple of the model's 14-pixel patch (nearest: 42×42)");
     await expect(command.run(['-m', path.join(dir, 'none.pth'), '-o', path.join(dir, 'x.onnx')])).rejects.toThrow(/none\.pth: model not found/);
     await expect(command.run(['-m', ckpt])).rejects.toThrow(/missing required option --output/);
   });

@@ -8,19 +8,20 @@ import { decodeModel } from '../../../src/onnx/proto.ts';
 import { loadOnnxRuntime } from '../../../src/onnx/runtime-node.ts';
 import { createOnnxInpFormer, type OnnxInpFormer } from '../../../src/onnx/session-node.ts';
 import { useBackend } from '../../../src/runtime/backend.ts';
-import type { InpFormerConfig } from '../../../src/types.ts';
+import type { InpFormerConfig, VitEncoderConfig } from '../../../src/types.ts';
 import { maxAbsDiff, relMaxDiff } from '../../helpers/shared.ts';
 
 /** Not the fixture's shape: width 96, 3 heads, 6 blocks, 4 taps, 4 decoder blocks, no registers, 5×5 table. */
+const ENCODER: VitEncoderConfig = { kind: 'dinov2', embedDim: 96, depth: 6, numHeads: 3, patchSize: 14, registerTokens: 0, posGridSize: 5, mlpRatio: 4, lnEps: 1e-6, interpolateOffset: 0.1 };
 const CFG: InpFormerConfig = {
   architecture: 'inp-former',
-  encoder: { kind: 'dinov2', embedDim: 96, depth: 6, numHeads: 3, patchSize: 14, registerTokens: 0, posGridSize: 5, mlpRatio: 4, lnEps: 1e-6, interpolateOffset: 0.1 },
+  encoder: ENCODER,
   embedDim: 96, numHeads: 3, inpCount: 4, decoderDepth: 4, targetLayers: [1, 2, 3, 4],
   fuseEncoder: [[0, 1], [2, 3]], fuseDecoder: [[0, 1], [2, 3]], mlpRatio: 4, lnEps: 1e-8,
 };
 const WEIGHTS = randomInpFormer(CFG, 7);
 /** Registers on, and a head that taps every block. */
-const CFG_REG: InpFormerConfig = { ...CFG, encoder: { ...CFG.encoder, registerTokens: 2, depth: 3 }, targetLayers: [0, 1, 2], fuseEncoder: [[0], [1, 2]] };
+const CFG_REG: InpFormerConfig = { ...CFG, encoder: { ...ENCODER, registerTokens: 2, depth: 3 }, targetLayers: [0, 1, 2], fuseEncoder: [[0], [1, 2]] };
 const WEIGHTS_REG = randomInpFormer(CFG_REG, 8);
 
 function batch(n: number, h: number, w: number, seed: number) {
@@ -88,7 +89,7 @@ describe(`onnx backend for predict${SKIP}`, () => {
   });
 
   it.skipIf(!loaded.ok)(`rejects inputs that are not a [N, 3, H, W] batch of whole patches${SKIP}`, async () => {
-    await expect(onnx.predict(batch(1, 30, 28, 5), { mapSize: 16 })).rejects.toThrow(/30×28 is not a positive multiple of the model's 14-pixel patch/);
+    await expect(onnx.predict(batch(1, 30, 28, 5), { mapSize: 16 })).rejects.toThrow(/30×28 is not a positive multiple of the model's 14-pixel patch \(nearest: 28×28\)/);
     await expect(onnx.predict({ data: new Float32Array(10), shape: [1, 3, 28, 28] }, { mapSize: 16 })).rejects.toThrow(InputError);
   });
 });
