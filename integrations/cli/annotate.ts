@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { imageMap } from '../../src/annotate/image-map.ts';
-import { proposeRegions, toAnnotatedImage, type ProposalOptions } from '../../src/annotate/proposals.ts';
+import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.ts';
 import { InputError } from '../../src/errors.ts';
 import type { AnnotatedImage, ExportSource } from '../../src/export/annotations.ts';
 import { EXPORT_FILES, writeCocoFile, writeCvatFile, writeLabelStudioFile, writeMaskPngs } from '../../src/export/files.ts';
@@ -8,14 +8,15 @@ import { decodeImage } from '../../src/image/decode.ts';
 import { ensureOutputDir } from '../../src/platform/node-files.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { useBackend } from '../../src/runtime/backend.ts';
-import { calibrateFromNormals, manualCalibration } from '../../src/threshold/strategies.ts';
+import { manualCalibration } from '../../src/threshold/strategies.ts';
 import type { AnomalyMap, Calibration } from '../../src/types.ts';
-import { choice, intFlag, numFlag, parse, required, UsageError } from './args.ts';
+import { choice, parse, required } from './args.ts';
 import { loadDetector } from './detector-io.ts';
 import { collectImages, readInput, stemsOf } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
 import { progressReporter } from './progress.ts';
+import { calibrateFromFiles, thresholdFromFlags, THRESHOLD_FLAGS } from './threshold-flags.ts';
 
 const FORMATS = ['coco', 'png', 'labelstudio', 'cvat'] as const;
 type Format = (typeof FORMATS)[number];
@@ -25,25 +26,16 @@ export const command = {
   usage: '-m <model> <images or folders…> -o <out-dir> [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--format coco,png,labelstudio,cvat] [--min-area N] [--fill-holes] [--smooth R] [--polygons] [--label NAME] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend wasm|cpu|webgpu]',
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {
-      model: { type: 'string', short: 'm' }, output: { type: 'string', short: 'o' }, 'threshold-from': { type: 'string' }, quantile: { type: 'string' },
-      threshold: { type: 'string' }, format: { type: 'string' }, 'min-area': { type: 'string' }, 'fill-holes': { type: 'boolean' }, smooth: { type: 'string' },
+      model: { type: 'string', short: 'm' }, output: { type: 'string', short: 'o' }, ...THRESHOLD_FLAGS, format: { type: 'string' },
       polygons: { type: 'boolean' }, label: { type: 'string' }, backend: { type: 'string' }, ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
     });
     const modelPath = required(values.model, 'model (-m)');
     const outDir = required(values.output, 'output (-o)');
-    if (values.threshold !== undefined && values['threshold-from'] !== undefined) throw new UsageError('give --threshold or --threshold-from, not both');
-    const manual = numFlag(values.threshold, 'threshold');
-    const q = numFlag(values.quantile, 'quantile');
+    const { manual, quantile: q, normals = [], options } = await thresholdFromFlags(values);
     const formats = (values.format ?? FORMATS.join(',')).split(',').map((f) => choice(f.trim(), 'format', FORMATS, 'coco')) as Format[];
-    const options: ProposalOptions = {
-      ...(values['min-area'] ? { minArea: intFlag(values['min-area'], 'min-area', 1) } : {}),
-      ...(values.smooth ? { smoothRadius: intFlag(values.smooth, 'smooth', 1) } : {}),
-      ...(values['fill-holes'] ? { fillHoles: true } : {}),
-    };
     const backend = choice(values.backend, 'backend', ['wasm', 'cpu', 'webgpu'] as const, 'wasm');
     const files = await collectImages(positionals);
     stemsOf(files);
-    const normals = values['threshold-from'] ? await collectImages([values['threshold-from']]) : [];
 
     await useBackend(backend);
     const { detector, name, calibration: saved } = await loadDetector(modelPath, configOverrides(values));
@@ -54,17 +46,7 @@ export const command = {
 
       let calibration: Calibration | undefined;
       if (normals.length) {
-        const progress = progressReporter('annotate: normals', normals.length);
-        const maps: AnomalyMap[] = [];
-        const scores: number[] = [];
-        for (const [i, f] of normals.entries()) {
-          const r = await mapOf(f);
-          maps.push(r.map);
-          scores.push(r.score);
-          progress.tick(i + 1, path.basename(f));
-        }
-        progress.end();
-        calibration = calibrateFromNormals(maps, scores, q === undefined ? {} : { quantile: q });
+        calibration = await calibrateFromFiles(detector, normals, pre, q, 'annotate');
       } else if (manual === undefined) {
         calibration = saved;
         if (!calibration) throw new InputError(modelPath, 'has no saved calibration: give --threshold X (raw map units, as predict --save-maps writes) or --threshold-from <normal images>');

@@ -1,24 +1,18 @@
 import type http from 'node:http';
-import { imageMap } from '../../src/annotate/image-map.ts';
-import type { ProposalOptions } from '../../src/annotate/proposals.ts';
 import { checkServedPreprocess, type ServedModel, type ThresholdChoice } from '../../src/annotate/served-model.ts';
 import { InputError } from '../../src/errors.ts';
-import { decodeImage } from '../../src/image/decode.ts';
 import { closeServer, listen, untilSignal } from '../../src/platform/node-http.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { useBackend } from '../../src/runtime/backend.ts';
-import { calibrateFromNormals } from '../../src/threshold/strategies.ts';
-import { choice, intFlag, numFlag, required, UsageError } from './args.ts';
+import { choice, intFlag, required } from './args.ts';
 import { loadDetector } from './detector-io.ts';
-import { collectImages, readInput } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
+import { calibrateFromFiles, thresholdFromFlags, THRESHOLD_FLAGS } from './threshold-flags.ts';
 
 /** What serve-ls and serve-cvat share: the model with annotate's options, listening, limits. */
 export const SERVE_FLAGS = {
-  model: { type: 'string', short: 'm' }, port: { type: 'string' }, host: { type: 'string' },
-  'threshold-from': { type: 'string' }, quantile: { type: 'string' }, threshold: { type: 'string' },
-  'min-area': { type: 'string' }, 'fill-holes': { type: 'boolean' }, smooth: { type: 'string' }, backend: { type: 'string' },
+  model: { type: 'string', short: 'm' }, port: { type: 'string' }, host: { type: 'string' }, ...THRESHOLD_FLAGS, backend: { type: 'string' },
   'max-body-mb': { type: 'string' }, 'max-pixels': { type: 'string' }, timeout: { type: 'string' },
   ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
 } as const;
@@ -47,15 +41,7 @@ export interface LoadedServedModel { model: ServedModel; modelPath: string; norm
  */
 export async function loadServedModel(v: Values): Promise<LoadedServedModel> {
   const modelPath = required(v.model as string | undefined, 'model (-m)');
-  if (v.threshold !== undefined && v['threshold-from'] !== undefined) throw new UsageError('give --threshold or --threshold-from, not both');
-  const manual = numFlag(v.threshold as string | undefined, 'threshold');
-  const quantile = numFlag(v.quantile as string | undefined, 'quantile');
-  const options: ProposalOptions = {
-    ...(v['min-area'] ? { minArea: intFlag(v['min-area'] as string, 'min-area', 1) } : {}),
-    ...(v.smooth ? { smoothRadius: intFlag(v.smooth as string, 'smooth', 1) } : {}),
-    ...(v['fill-holes'] ? { fillHoles: true } : {}),
-  };
-  const normalsFiles = v['threshold-from'] ? await collectImages([v['threshold-from'] as string]) : undefined;
+  const { manual, quantile, normals: normalsFiles, options } = await thresholdFromFlags(v);
   await useBackend(choice(v.backend as string | undefined, 'backend', ['wasm', 'cpu', 'webgpu'] as const, 'wasm'));
   const { detector, name, calibration: saved } = await loadDetector(modelPath, configOverrides(v));
   try {
@@ -64,9 +50,7 @@ export async function loadServedModel(v: Values): Promise<LoadedServedModel> {
     validatePreprocess(preprocess, detector.inputMultiple > 1 ? detector.inputMultiple : undefined);
     let threshold: ThresholdChoice;
     if (normalsFiles) {
-      const maps = [];
-      for (const f of normalsFiles) maps.push(await imageMap(detector, decodeImage(await readInput(f), f), preprocess, f));
-      threshold = { kind: 'calibration', calibration: calibrateFromNormals(maps.map((m) => m.map), maps.map((m) => m.score), quantile === undefined ? {} : { quantile }) };
+      threshold = { kind: 'calibration', calibration: await calibrateFromFiles(detector, normalsFiles, preprocess, quantile, 'serve') };
     } else if (manual !== undefined) {
       threshold = { kind: 'manual', pixelThreshold: manual };
     } else if (saved) {
