@@ -10,7 +10,9 @@ import { rawThreshold, type ThresholdCalibration } from '../src/threshold/calibr
 import { ModelClient } from '../src/worker/client.ts';
 import type { DecodedImage, MapResult, ModelInfo, WorkProgress } from '../src/worker/protocol.ts';
 import { sessionAnnotations } from '../src/workspace/export.ts';
+import { makeSample } from '../src/samples/surfaces.ts';
 import { maskArea } from '../src/workspace/mask-edit.ts';
+import { workingSize } from '../src/workspace/resolution.ts';
 import { adjustCalibration, loopCalibration, pendingProposals, settleStatus, type RawResult } from '../src/workspace/review.ts';
 import {
   addRegion, DEFAULT_SETTINGS, markImage, newEntry, removeRegion, replaceRegion, type ImageEntry, type ImageSource, type SessionSettings,
@@ -196,7 +198,7 @@ export class Workspace extends LitElement {
   /** Decodes (in the worker) and registers an image; the working-size pixels are cached for display. */
   private async decoded(id: string): Promise<DecodedImage> {
     const have = this.display.get(id);
-    if (have) return have;
+    if (have && this.registered.has(id)) return have;
     const e = this.entries.get(id)!;
     const bytes = e.source.kind === 'file' ? await this.store?.getFile(id) : undefined;
     if (e.source.kind === 'file' && !bytes) throw new Error(`${e.name}: its bytes are not in this browser's storage`);
@@ -205,13 +207,22 @@ export class Workspace extends LitElement {
     this.display.set(id, d);
     // Keep the pixels of the last few images for display, never evicting the one on screen.
     if (this.display.size > DISPLAY_CACHE) this.display.delete([...this.display.keys()].find((k) => k !== this.currentId)!);
-    if (!e.size) await this.commit({ ...e, size: { width: d.width, height: d.height, workWidth: d.workWidth, workHeight: d.workHeight } }, false);
+    // Re-read the entry: decisions may have been made on it while the worker decoded.
+    const now = this.entries.get(id)!;
+    if (!now.size) await this.commit({ ...now, size: { width: d.width, height: d.height, workWidth: d.workWidth, workHeight: d.workHeight } }, false);
     return d;
   }
 
   private async showCurrent(): Promise<void> {
     const id = this.currentId;
     if (!id || !this.client) return;
+    const e = this.entries.get(id)!;
+    if (!this.display.has(id) && e.source.kind === 'sample') {
+      // Samples are cheap to generate here: the page shows one at once, before the worker has even loaded tfjs.
+      const { image } = makeSample(e.source.surface, e.source.defect, e.source.seed, e.source.size);
+      this.display.set(id, { width: image.width, height: image.height, ...workingSize(image.width, image.height), image });
+      this.refresh();
+    }
     try {
       await this.decoded(id);
       this.refresh();
@@ -288,7 +299,7 @@ export class Workspace extends LitElement {
           // Do not retry a failing image in a loop: give it an empty slot until the model changes.
           this.results.set(id, { map: { width: 1, height: 1, data: new Float32Array(1) }, score: 0, model: 'failed' });
         }
-        if (id === this.currentId) { this.busy = undefined; this.recalibrate(); this.refresh(); }
+        if (id === this.currentId) { this.busy = undefined; this.recalibrate(); this.selectFirstPending(); this.refresh(); }
       }
     } finally {
       this.predicting = false;
@@ -355,8 +366,8 @@ export class Workspace extends LitElement {
     } else {
       await this.commit(replaceRegion(e, Number(key.slice(1)), { state }));
     }
-    const left = this.pendingOf(this.current!);
-    this.selected = left.length ? 'p0' : undefined;
+    this.selected = undefined;
+    this.selectFirstPending();
   }
 
   private async editMask(key: string | null, mask: ImageEntry['regions'][number]['mask']): Promise<void> {
@@ -388,12 +399,19 @@ export class Workspace extends LitElement {
     this.refresh();
     void this.store?.putSettings(this.settings).catch((e) => this.fail(e, 'saving failed'));
     await this.showCurrent();
-    this.selected = this.pendingOf(this.current!).length ? 'p0' : undefined;
+    this.selectFirstPending();
     this.refresh();
+  }
+
+  /** Keeps a valid proposal selected, so A / R act on something after the masks change. */
+  private selectFirstPending(): void {
+    const keys = this.proposalList().map((p) => p.key);
+    if (!this.selected || !keys.includes(this.selected)) this.selected = keys.find((k) => k.startsWith('p'));
   }
 
   private setThreshold(v: number): void {
     this.settings = { ...this.settings, threshold: Math.min(1, Math.max(0, Math.round(v * 100) / 100)) };
+    this.selectFirstPending();
     this.refresh();
     void this.store?.putSettings(this.settings).catch((e) => this.fail(e, 'saving failed'));
   }

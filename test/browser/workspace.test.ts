@@ -1,0 +1,235 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { crc32, deflateSync } from 'node:zlib';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAS_CHROMIUM, launchChromium, NO_CHROMIUM, startVite } from './chromium.ts';
+import { fixture, HAS_FIXTURES, skipReason } from '../helpers/shared.ts';
+
+const SHOTS = 'test-output/screenshots';
+
+/** A gray PNG of any size, written with node:zlib (a flat image compresses to almost nothing). */
+function grayPng(w: number, h: number, value: number): Uint8Array {
+  const chunk = (type: string, data: Buffer) => {
+    const t = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(t));
+    return Buffer.concat([len, t, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 0;
+  const row = Buffer.alloc(w + 1, value); row[0] = 0;
+  const raw = Buffer.concat(Array.from({ length: h }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 1 })), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** True once our canvas element shows image pixels (not the empty dark stage). */
+async function canvasDrawn(page: Page): Promise<boolean> {
+  return page.evaluate(() => {
+    const ws = document.querySelector('inp-workspace')?.shadowRoot;
+    const c = ws?.querySelector('inp-image-canvas')?.shadowRoot?.querySelector('canvas');
+    if (!c || !c.width) return false;
+    const d = c.getContext('2d')!.getImageData(c.width / 2 - 8, c.height / 2 - 8, 16, 16).data;
+    let s = 0;
+    for (let i = 0; i < d.length; i += 4) s += Math.abs(d[i] - 27) + Math.abs(d[i + 1] - 31) + Math.abs(d[i + 2] - 39);
+    return s > 16 * 16 * 10;
+  });
+}
+
+const item = (page: Page, id: string) => page.locator(`inp-review-queue li[data-id="${id}"]`);
+const badge = (page: Page, id: string) => item(page, id).locator('.badge').last();
+
+async function open(page: Page, id: string): Promise<void> {
+  await item(page, id).click();
+  await expect.poll(() => item(page, id).getAttribute('aria-current')).toBe('true');
+}
+
+/** Lowers the threshold (key -) until the current image has a pending proposal. */
+async function untilProposal(page: Page): Promise<void> {
+  await expect.poll(() => page.locator('inp-review-queue .busy').count(), { timeout: 60_000 }).toBe(0);
+  const pending = page.locator('inp-review-queue li[data-state="pending"]');
+  for (let i = 0; i < 25 && (await pending.count()) === 0; i++) {
+    await page.keyboard.press('-');
+    await page.waitForTimeout(150);
+  }
+  expect(await pending.count()).toBeGreaterThan(0);
+}
+
+describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CHROMIUM ? '' : ` (${NO_CHROMIUM})`}`, () => {
+  let browser: Browser;
+  let vite: Awaited<ReturnType<typeof startVite>>;
+  beforeAll(async () => {
+    vite = await startVite();
+    browser = await launchChromium();
+    mkdirSync(SHOTS, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await vite?.server.close();
+  });
+
+  it('draws a sample within 15 s with no uncaught error, also with --disable-gpu', async () => {
+    const noGpu = await launchChromium(['--disable-gpu']);
+    try {
+      const page = await noGpu.newPage({ viewport: { width: 1400, height: 850 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      const t0 = Date.now();
+      await page.goto(`${vite.url}/?db=nogpu-${Date.now()}`);
+      await expect.poll(() => canvasDrawn(page), { timeout: 15_000, interval: 250 }).toBe(true);
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toMatch(/webgpu|webgl|wasm|cpu/);
+      await page.screenshot({ path: `${SHOTS}/workspace-start.png` });
+      expect(errors).toEqual([]);
+    } finally {
+      await noGpu.close();
+    }
+  });
+
+  it('runs the review loop: normals → proposals → accept, reject, brush edit, threshold, COCO export, reload', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 850 }, acceptDownloads: true });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const t0 = Date.now();
+    const lap = (what: string) => console.log(`workspace: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await page.goto(`${vite.url}/?backends=wasm&db=loop-${Date.now()}`);
+    await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+    await expect.poll(() => canvasDrawn(page)).toBe(true);
+
+    // Mark 8 normals with the keyboard; the kNN detector starts from them.
+    const normals = Array.from({ length: 8 }, (_, i) => `fabric-good-${String(i).padStart(2, '0')}`);
+    for (const id of normals) {
+      await open(page, id);
+      await page.keyboard.press('g');
+      await expect.poll(() => badge(page, id).textContent(), { message: id }).toBe('normal');
+    }
+    const fitStart = Date.now();
+    await page.getByText(/Model fitted on 8 normal images/).waitFor({ timeout: 120_000 });
+    console.log(`workspace: normals marked at ${((fitStart - t0) / 1000).toFixed(1)} s, fitted after ${((Date.now() - fitStart) / 1000).toFixed(1)} s`);
+
+    // Reject every proposal of an image the annotator judges acceptable: with nothing accepted it becomes a normal.
+    const normalLike = 'fabric-scratch-1001';
+    await open(page, normalLike);
+    await untilProposal(page);
+    while (await page.locator('inp-review-queue li[data-state="pending"]').count()) {
+      await page.keyboard.press('r');
+      await page.waitForTimeout(100);
+    }
+    await expect.poll(() => badge(page, normalLike).textContent()).toBe('normal');
+
+    lap('rejected');
+
+    // A defect image gets proposals; accept the first.
+    const defect = 'fabric-scratch-1000';
+    await open(page, defect);
+    await untilProposal(page);
+    await page.screenshot({ path: `${SHOTS}/workspace-proposals.png` });
+    lap('proposals');
+    await page.keyboard.press('a');
+    await expect.poll(() => page.locator('inp-review-queue li[data-state="accepted"]').count()).toBe(1);
+    await expect.poll(() => badge(page, defect).textContent()).toBe('defective');
+
+    // Edit it with the brush: select it, E (edit = brush), paint a stroke across the canvas centre.
+    await page.locator('inp-review-queue li[data-state="accepted"]').click();
+    await page.keyboard.press('e');
+    const box = (await page.locator('inp-image-canvas').boundingBox())!;
+    const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
+    await page.mouse.move(cx - 60, cy);
+    await page.mouse.down();
+    for (let k = 1; k <= 12; k++) await page.mouse.move(cx - 60 + k * 10, cy + k * 2);
+    await page.mouse.up();
+    await expect.poll(() => page.locator('inp-review-queue li[data-state="accepted"]').textContent()).toContain('edited');
+    await page.keyboard.press('v');
+    await page.screenshot({ path: `${SHOTS}/workspace-edited.png` });
+    lap('edited');
+
+    // The threshold moves the masks without the model: back up to a higher value.
+    const before = Number(await page.getByTestId('threshold-value').textContent());
+    for (let k = 0; k < 5; k++) await page.keyboard.press('=');
+    await expect.poll(async () => Number(await page.getByTestId('threshold-value').textContent())).toBeCloseTo(Math.min(1, before + 0.1), 5);
+    const threshold = await page.getByTestId('threshold-value').textContent();
+
+    // COCO export: every image, the accepted (edited) region on the defect image.
+    await open(page, defect);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('inp-export-menu button[data-format="coco"]').click()]);
+    expect(download.suggestedFilename()).toBe('coco.json');
+    const coco = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    expect(coco.images).toHaveLength(20);
+    const img = coco.images.find((i: { file_name: string }) => i.file_name === `${defect}.png`);
+    expect(img).toMatchObject({ width: 256, height: 256 });
+    const anns = coco.annotations.filter((a: { image_id: number }) => a.image_id === img.id);
+    expect(anns.length).toBe(1);
+    expect(anns[0].area).toBeGreaterThan(50);
+    const normalIds = new Set(coco.images.filter((i: { file_name: string }) => i.file_name.includes('good-0')).map((i: { id: number }) => i.id));
+    expect(coco.annotations.filter((a: { image_id: number }) => normalIds.has(a.image_id))).toEqual([]);
+
+    lap('exported');
+    // Reload: every decision is still there.
+    await page.reload();
+    await expect.poll(() => canvasDrawn(page), { timeout: 15_000 }).toBe(true);
+    for (const id of [...normals, normalLike]) expect(await badge(page, id).textContent()).toBe('normal');
+    expect(await badge(page, defect).textContent()).toBe('defective');
+    expect(await item(page, defect).getAttribute('aria-current')).toBe('true');
+    expect(await page.locator('inp-review-queue li[data-state="accepted"]').textContent()).toContain('edited');
+    expect(await page.getByTestId('threshold-value').textContent()).toBe(threshold);
+    await page.screenshot({ path: `${SHOTS}/workspace-reloaded.png` });
+    lap('reloaded');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 300_000);
+
+  it('bad input shows a visible message and keeps the session: a text file, a huge image, a model that fails to load', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${vite.url}/?backends=wasm&db=bad-${Date.now()}`);
+    await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+    await page.keyboard.press('g');
+    await expect.poll(() => badge(page, 'fabric-good-00').textContent()).toBe('normal');
+    const count = await page.locator('inp-review-queue li[data-id]').count();
+
+    await page.getByTestId('open-files').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('these are my notes, not a picture\n') });
+    await expect(page.getByRole('alert').filter({ hasText: 'notes.png' }).textContent()).resolves.toContain('text file');
+    expect(await page.locator('inp-review-queue li[data-id]').count()).toBe(count);
+
+    await page.getByTestId('model-file').setInputFiles({ name: 'model.pth', mimeType: 'application/octet-stream', buffer: Buffer.from('PK\x03\x04 broken zip') });
+    await expect(page.getByRole('alert').filter({ hasText: 'model could not be loaded' }).textContent()).resolves.toContain('model.pth');
+    await expect.poll(() => page.getByTestId('model-card').textContent()).toContain('nsfwjs');
+
+    await page.getByTestId('open-files').setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: Buffer.from(grayPng(8000, 8000, 140)) });
+    await page.getByText(/huge\.png: 8000×8000, shown and annotated at 1024×1024/).waitFor({ timeout: 90_000 });
+    await expect.poll(() => page.locator('inp-review-queue li[data-id]').count()).toBe(count + 1);
+    await expect.poll(() => canvasDrawn(page)).toBe(true);
+    await page.screenshot({ path: `${SHOTS}/workspace-bad-input.png` });
+    expect(await badge(page, 'fabric-good-00').textContent()).toBe('normal');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it.skipIf(!HAS_FIXTURES)(`loads an INP-Former checkpoint and proposes with it${HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`}`, async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${vite.url}/?backends=wasm&db=inp-${Date.now()}`);
+    await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+    await page.getByTestId('model-file').setInputFiles(fixture('inp-tiny', 'model.pth'));
+    await expect.poll(() => page.getByTestId('model-card').textContent(), { timeout: 60_000 }).toContain('INP-Former');
+    await expect.poll(() => page.evaluate(() => !!(document.querySelector('inp-workspace')!.shadowRoot!.querySelector('inp-image-canvas') as unknown as { map?: unknown }).map), { timeout: 60_000 }).toBe(true);
+    await page.screenshot({ path: `${SHOTS}/workspace-inp-former.png` });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  for (const [backends, want, extra] of [['wasm', 'wasm', ''], ['webgl', 'webgl', ''], ['webgpu', 'webgpu', '&input=32&size=64'], ['nonexistent,wasm', 'wasm', '']] as const) {
+    it(`reports the backend it uses (?backends=${backends} → ${want}) and proposes with it`, async () => {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${vite.url}/?backends=${backends}&db=be-${backends}-${Date.now()}${extra}`);
+      await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toBe(want);
+      if (backends.startsWith('nonexistent')) expect(await page.locator('inp-model-panel div.note').textContent()).toContain('unknown backend');
+      if (want === 'webgpu') await page.screenshot({ path: `${SHOTS}/workspace-webgpu.png` });
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+  }
+});
