@@ -7,11 +7,10 @@ import { EXPORT_FILES, writeCocoFile, writeCvatFile, writeLabelStudioFile, write
 import { decodeImage } from '../../src/image/decode.ts';
 import { ensureOutputDir } from '../../src/platform/node-files.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
-import { useBackend } from '../../src/runtime/backend.ts';
 import { manualCalibration } from '../../src/threshold/strategies.ts';
 import type { AnomalyMap, Calibration } from '../../src/types.ts';
 import { choice, parse, required } from './args.ts';
-import { loadDetector } from './detector-io.ts';
+import { loadDetector, startBackend } from './detector-io.ts';
 import { collectImages, readInput, stemsOf } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
@@ -23,7 +22,7 @@ type Format = (typeof FORMATS)[number];
 
 export const command = {
   summary: 'Batch pre-annotation: anomaly maps → defect masks, exported as COCO JSON, PNG masks, Label Studio tasks and CVAT XML.',
-  usage: '-m <model> <images or folders…> -o <out-dir> [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--format coco,png,labelstudio,cvat] [--min-area N] [--fill-holes] [--smooth R] [--polygons] [--label NAME] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend wasm|cpu|webgpu]',
+  usage: '-m <model> <images or folders…> -o <out-dir> [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--format coco,png,labelstudio,cvat] [--min-area N] [--fill-holes] [--smooth R] [--polygons] [--label NAME] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend onnx|wasm|cpu|webgpu]',
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {
       model: { type: 'string', short: 'm' }, output: { type: 'string', short: 'o' }, ...THRESHOLD_FLAGS, format: { type: 'string' },
@@ -33,12 +32,11 @@ export const command = {
     const outDir = required(values.output, 'output (-o)');
     const { manual, quantile: q, normals = [], options } = await thresholdFromFlags(values);
     const formats = (values.format ?? FORMATS.join(',')).split(',').map((f) => choice(f.trim(), 'format', FORMATS, 'coco')) as Format[];
-    const backend = choice(values.backend, 'backend', ['wasm', 'cpu', 'webgpu'] as const, 'wasm');
     const files = await collectImages(positionals);
     stemsOf(files);
 
-    await useBackend(backend);
-    const { detector, name, calibration: saved } = await loadDetector(modelPath, configOverrides(values));
+    const backend = await startBackend(values.backend, 'annotate');
+    const { detector, name, calibration: saved } = await loadDetector(modelPath, configOverrides(values), { onnx: backend.onnx });
     try {
       const pre = preprocessFromFlags(values, detector.preprocess);
       validatePreprocess(pre, detector.inputMultiple > 1 ? detector.inputMultiple : undefined);

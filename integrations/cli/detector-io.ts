@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
 import type { ConfigOverrides } from '../../src/checkpoint/infer-config.ts';
 import { readPth } from '../../src/checkpoint/pth.ts';
@@ -9,6 +10,11 @@ import { cnnPreprocess, parseEncoderSpec } from '../../src/encoder/patch-encoder
 import type { ModelContent } from '../../src/model-folder/manifest.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadModelFromPath } from '../../src/model-folder/node-io.ts';
+import { createOnnxInpFormer } from '../../src/onnx/session-node.ts';
+import { loadOnnxRuntime } from '../../src/onnx/runtime-node.ts';
+import { OFFICIAL_PREPROCESS } from '../../src/preprocess/preprocess.ts';
+import { useBackend } from '../../src/runtime/backend.ts';
+import { UsageError } from './args.ts';
 import type { Calibration, CnnEncoderConfig, PreprocessConfig, TensorMap } from '../../src/types.ts';
 
 /** The installed nsfwjs package's MobileNetV2 weights (never copied into a model folder). */
@@ -28,7 +34,14 @@ export async function resolveEncoderSpec(spec: string): Promise<{ config: CnnEnc
   return { config, weights, bundled: true, where: file };
 }
 
-export interface LoadedDetector { detector: Detector; name: string; preprocess: PreprocessConfig; calibration?: Calibration }
+export interface LoadedDetector {
+  detector: Detector;
+  name: string;
+  preprocess: PreprocessConfig;
+  calibration?: Calibration;
+  /** What runs it: "onnxruntime-node" or "tfjs <backend>". */
+  runtime: string;
+}
 
 /** A model folder (INP-Former or kNN) or an INP-Former checkpoint → a ready detector. */
 /** The encoder weights a model does not hold itself: nsfwjs's, from the installed package. */
@@ -37,11 +50,45 @@ export async function packageEncoderWeights(c: ModelContent): Promise<TensorMap 
   return kind === 'nsfwjs-mobilenetv2' ? nsfwjsWeights() : undefined;
 }
 
-export async function loadDetector(p: string, overrides: ConfigOverrides = {}): Promise<LoadedDetector> {
+export const BACKENDS = ['onnx', 'wasm', 'cpu', 'webgpu'] as const;
+export type BackendChoice = (typeof BACKENDS)[number];
+
+/**
+ * `--backend` → the tfjs backend to start and whether DINOv2 INP-Formers run on onnxruntime-node. The default is
+ * onnx where it loads (about ten times faster than any wasm engine here), else tfjs wasm, saying why on stderr.
+ * CNN-encoder and kNN models run on tfjs either way (their ONNX export is not written yet).
+ */
+export async function startBackend(flag: string | undefined, label: string): Promise<{ onnx: boolean; tfjs: Exclude<BackendChoice, 'onnx'> }> {
+  const choice = (flag ?? 'onnx') as BackendChoice;
+  if (!BACKENDS.includes(choice)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}; got "${flag}"`);
+  let onnx = choice === 'onnx';
+  if (onnx) {
+    const ort = await loadOnnxRuntime();
+    if (!ort.ok) {
+      console.error(`${label}: ${ort.reason}; using tfjs wasm`);
+      onnx = false;
+    }
+  }
+  const tfjs = choice === 'onnx' ? 'wasm' : choice;
+  await useBackend(tfjs);
+  return { onnx, tfjs };
+}
+
+export async function loadDetector(p: string, overrides: ConfigOverrides = {}, o: { onnx?: boolean } = {}): Promise<LoadedDetector> {
   const resolved = await loadModelFromPath(p, overrides);
   const c = resolved.content;
+  const calibration = resolved.manifest?.calibration ? { calibration: resolved.manifest.calibration } : {};
+  if (o.onnx && c.kind === 'inp-former' && c.config.encoder.kind === 'dinov2') {
+    const model = await createOnnxInpFormer(c.config, c.tensors, { where: p });
+    const preprocess = resolved.preprocess ?? OFFICIAL_PREPROCESS;
+    const detector: Detector = {
+      kind: 'inp-former', preprocess, inputMultiple: c.config.encoder.patchSize,
+      predict: (x, q) => model.predict(x, q), dispose: () => void model.dispose(),
+    };
+    return { detector, name: resolved.name, preprocess, runtime: 'onnxruntime-node', ...calibration };
+  }
   const encoderWeights = await packageEncoderWeights(c);
   const preprocess = resolved.preprocess ?? (c.kind === 'knn' ? cnnPreprocess(c.knn.encoder.kind) : undefined);
   const detector = createDetector(c, { where: p, ...(preprocess ? { preprocess } : {}), ...(encoderWeights ? { encoderWeights } : {}) });
-  return { detector, name: resolved.name, preprocess: detector.preprocess, ...(resolved.manifest?.calibration ? { calibration: resolved.manifest.calibration } : {}) };
+  return { detector, name: resolved.name, preprocess: detector.preprocess, runtime: `tfjs ${tf.getBackend()}`, ...calibration };
 }

@@ -4,9 +4,8 @@ import { loadDataset } from '../../src/evaluation/node-dataset.ts';
 import type { DetectionMetrics } from '../../src/metrics/evaluate.ts';
 import { writeFileAtomic } from '../../src/platform/node-files.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
-import { useBackend } from '../../src/runtime/backend.ts';
 import { choice, intFlag, parse, required } from './args.ts';
-import { loadDetector } from './detector-io.ts';
+import { loadDetector, startBackend } from './detector-io.ts';
 import { readInput } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
@@ -31,7 +30,7 @@ export function resultsJson(e: DatasetEvaluation, extra: Record<string, unknown>
 
 export const command = {
   summary: 'Evaluate a model on a dataset folder (MVTec layout, or normal/ + test/): image and pixel AUROC, AP, F1-max and AUPRO.',
-  usage: '-m <model-dir|checkpoint> -d <category dir> [-o results.json] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend wasm|cpu|webgpu] [--batch N]',
+  usage: '-m <model-dir|checkpoint> -d <category dir> [-o results.json] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--batch N]',
   async run(argv: string[]) {
     const { values } = parse(argv, {
       model: { type: 'string', short: 'm' }, data: { type: 'string', short: 'd' }, output: { type: 'string', short: 'o' },
@@ -39,11 +38,10 @@ export const command = {
     });
     const modelPath = required(values.model, 'model (-m)');
     const dir = required(values.data, 'data (-d)');
-    const backend = choice(values.backend, 'backend', ['wasm', 'cpu', 'webgpu'] as const, 'wasm');
     const dataset = await loadDataset(dir);
     for (const line of dataset.report) console.error(`eval: ${line}`);
-    await useBackend(backend);
-    const { detector, name } = await loadDetector(modelPath, configOverrides(values));
+    const backend = await startBackend(values.backend, 'eval');
+    const { detector, name, runtime } = await loadDetector(modelPath, configOverrides(values), { onnx: backend.onnx });
     try {
       const pre = preprocessFromFlags(values, detector.preprocess);
       validatePreprocess(pre, detector.inputMultiple > 1 ? detector.inputMultiple : undefined);
@@ -53,10 +51,10 @@ export const command = {
       });
       progress.end();
       console.log(metricsTable([['all', e.metrics], ...Object.entries(e.per_type)]));
-      console.log(`${e.ms_per_image.toFixed(0)} ms per image (${backend})`);
+      console.log(`${e.ms_per_image.toFixed(0)} ms per image (${runtime})`);
       for (const n of e.metrics.notes) console.error(`eval: note: ${n}`);
       if (values.output) {
-        await writeFileAtomic(values.output, `${JSON.stringify(resultsJson(e, { model: name, dataset: dir, protocol: pre, backend }), null, 2)}\n`);
+        await writeFileAtomic(values.output, `${JSON.stringify(resultsJson(e, { model: name, dataset: dir, protocol: pre, runtime }), null, 2)}\n`);
       }
     } finally {
       detector.dispose();

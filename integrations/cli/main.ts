@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   train: async () => (await import('./train.ts')).command,
   finetune: async () => (await import('./train.ts')).finetuneCommand,
   export: async () => (await import('./train.ts')).exportCommand,
+  'export-onnx': async () => (await import('./export-onnx.ts')).command,
   'serve-ls': async () => (await import('./serve-ls.ts')).command,
   'serve-cvat': async () => (await import('./serve-cvat.ts')).command,
 };

@@ -4,10 +4,9 @@ import { decodeImage } from '../../src/image/decode.ts';
 import { encodeNpy } from '../../src/io/npy.ts';
 import { ensureOutputDir, writeFileAtomic } from '../../src/platform/node-files.ts';
 import { OFFICIAL_PREPROCESS, preprocess, stackBatch, validatePreprocess, type Preprocessed } from '../../src/preprocess/preprocess.ts';
-import { useBackend } from '../../src/runtime/backend.ts';
 import type { PreprocessConfig } from '../../src/types.ts';
 import { choice, intFlag, parse, required } from './args.ts';
-import { loadDetector } from './detector-io.ts';
+import { loadDetector, startBackend } from './detector-io.ts';
 import { collectImages, readInput, stemsOf } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { progressReporter } from './progress.ts';
@@ -29,7 +28,7 @@ export function preprocessFromFlags(v: Record<string, unknown>, base: Preprocess
 
 export const command = {
   summary: 'Anomaly scores (and maps) of images with a model (INP-Former or kNN).',
-  usage: '-m <model-dir|checkpoint> <images or folders…> -o <out-dir> [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--zero-shot] [--save-maps] [--backend wasm|cpu|webgpu] [--batch N]',
+  usage: '-m <model-dir|checkpoint> <images or folders…> -o <out-dir> [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--zero-shot] [--save-maps] [--backend onnx|wasm|cpu|webgpu] [--batch N]',
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {
       model: { type: 'string', short: 'm' }, output: { type: 'string', short: 'o' }, 'zero-shot': { type: 'boolean' },
@@ -37,15 +36,14 @@ export const command = {
     });
     const modelPath = required(values.model, 'model (-m)');
     const outDir = required(values.output, 'output (-o)');
-    const backend = choice(values.backend, 'backend', ['wasm', 'cpu', 'webgpu'] as const, 'wasm');
     const batch = intFlag(values.batch, 'batch', 1);
     const files = await collectImages(positionals);
     const stems = stemsOf(files);
     await ensureOutputDir(outDir);
     if (values['save-maps']) await ensureOutputDir(path.join(outDir, 'maps'));
 
-    await useBackend(backend);
-    const { detector: model } = await loadDetector(modelPath, configOverrides(values));
+    const backend = await startBackend(values.backend, 'predict');
+    const { detector: model } = await loadDetector(modelPath, configOverrides(values), { onnx: backend.onnx });
     const pre = preprocessFromFlags(values, model.preprocess);
     const multiple = model.inputMultiple > 1 ? model.inputMultiple : undefined;
     try {
@@ -77,7 +75,7 @@ export const command = {
     } finally {
       progress.end();
       model.dispose();
-      if (backend === 'webgpu') (await import('../../src/platform/node-webgpu.ts')).releaseNodeWebGPU();
+      if (backend.tfjs === 'webgpu') (await import('../../src/platform/node-webgpu.ts')).releaseNodeWebGPU();
     }
     await writeFileAtomic(path.join(outDir, 'scores.json'), `${JSON.stringify(scores, null, 2)}\n`);
 

@@ -3,9 +3,8 @@ import { checkServedPreprocess, type ServedModel, type ThresholdChoice } from '.
 import { InputError } from '../../src/errors.ts';
 import { closeServer, listen, untilSignal } from '../../src/platform/node-http.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
-import { useBackend } from '../../src/runtime/backend.ts';
-import { choice, intFlag, required } from './args.ts';
-import { loadDetector } from './detector-io.ts';
+import { intFlag, required } from './args.ts';
+import { loadDetector, startBackend } from './detector-io.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
 import { calibrateFromFiles, thresholdFromFlags, THRESHOLD_FLAGS } from './threshold-flags.ts';
@@ -18,7 +17,7 @@ export const SERVE_FLAGS = {
 } as const;
 
 export const SERVE_USAGE = '[--host 127.0.0.1] [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--min-area N] [--fill-holes] [--smooth R] '
-  + '[--resize N] [--map-size N] [--backend wasm|cpu|webgpu] [--max-body-mb 32] [--max-pixels 40000000] [--timeout 60]';
+  + '[--resize N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--max-body-mb 32] [--max-pixels 40000000] [--timeout 60]';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -42,8 +41,8 @@ export interface LoadedServedModel { model: ServedModel; modelPath: string; norm
 export async function loadServedModel(v: Values): Promise<LoadedServedModel> {
   const modelPath = required(v.model as string | undefined, 'model (-m)');
   const { manual, quantile, normals: normalsFiles, options } = await thresholdFromFlags(v);
-  await useBackend(choice(v.backend as string | undefined, 'backend', ['wasm', 'cpu', 'webgpu'] as const, 'wasm'));
-  const { detector, name, calibration: saved } = await loadDetector(modelPath, configOverrides(v));
+  const backend = await startBackend(v.backend as string | undefined, 'serve');
+  const { detector, name, calibration: saved } = await loadDetector(modelPath, configOverrides(v), { onnx: backend.onnx });
   try {
     const preprocess = preprocessFromFlags(v, { ...detector.preprocess, protocol: 'annotate' });
     checkServedPreprocess(preprocess);

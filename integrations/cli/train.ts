@@ -12,7 +12,7 @@ import { cnnPreprocess, cnnTokenDim } from '../../src/encoder/patch-encoder.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
 import { loadModelFromPath, writeModelFolder, type ResolvedModel } from '../../src/model-folder/node-io.ts';
 import { writeFileAtomic } from '../../src/platform/node-files.ts';
-import { preprocess, stackBatch, validatePreprocess } from '../../src/preprocess/preprocess.ts';
+import { inputSize, preprocess, stackBatch, validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { useBackend } from '../../src/runtime/backend.ts';
 import { exportOfficialSafetensors } from '../../src/train/export.ts';
 import type { TrainMode } from '../../src/train/head-params.ts';
@@ -57,6 +57,18 @@ function headConfigFor(encoder: EncoderConfig): InpFormerConfig {
     architecture: 'inp-former', encoder, embedDim: encoder.embedDim, numHeads: encoder.numHeads, inpCount: 6, decoderDepth: 8,
     targetLayers, fuseEncoder: defaultGroups(targetLayers.length), fuseDecoder: defaultGroups(8), mlpRatio: 4, lnEps: 1e-8,
   };
+}
+
+/**
+ * Images per micro-batch so one backward pass stays well inside wasm's 4 GB heap: the tape keeps about two dozen
+ * [tokens × MLP width] float32 intermediates per block (erf GELU, LayerNorm, attention), ~1.5 GB budget. Measured:
+ * ResNet-18 layer2 tokens at 28² abort at 16 images and run at 4. The accumulated step equals the full batch.
+ */
+function autoMicroBatch(config: InpFormerConfig, size: number): number {
+  const e = config.encoder;
+  const tokens = e.kind === 'dinov2' ? (size / e.patchSize) ** 2 : (e.grid ?? Math.ceil(size / 8)) ** 2;
+  const perImage = tokens * config.embedDim * config.mlpRatio * (config.decoderDepth + 2) * 4 * 24;
+  return Math.max(1, Math.floor(1.5e9 / perImage));
 }
 
 /** `-e` values that name a CNN encoder rather than a file (README "Encoder specs"). */
@@ -112,7 +124,7 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
       } },
       steps, epochs: values.epochs === undefined ? undefined : intFlag(values.epochs, 'epochs', 1),
       batchSize: intFlag(values.batch, 'batch', job.defaults.batch),
-      microBatch: values['micro-batch'] === undefined ? undefined : intFlag(values['micro-batch'], 'micro-batch', 1),
+      microBatch: values['micro-batch'] === undefined ? autoMicroBatch(config, inputSize(pre)) : intFlag(values['micro-batch'], 'micro-batch', 1),
       lr: numFlag(values.lr, 'lr'), finalLr: numFlag(values['final-lr'], 'final-lr'),
       warmupSteps: values['warmup-steps'] === undefined ? job.defaults.warmup : intFlag(values['warmup-steps'], 'warmup-steps', 0, 0),
       seed: intFlag(values.seed, 'seed', 1, 0), shuffle: !values['no-shuffle'], fewShot: values['few-shot'],

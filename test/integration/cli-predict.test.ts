@@ -45,9 +45,10 @@ describe.skipIf(!HAS_FIXTURES)(`inp-former predict, end to end from PNG files${S
     pngs = fixtureInputsAsPngs(dir);
   });
 
-  it('reproduces the official map and score from the checkpoint and PNGs', async () => {
-    const out = path.join(dir, 'out');
-    const r = await cli('predict', '-m', MODEL, ...pngs, '-o', out, '--protocol', 'official', '--resize', '112', '--crop', '112', '--save-maps');
+  // onnx (onnxruntime-node, the Node default) and tfjs wasm: the same map end to end.
+  for (const backend of ['onnx', 'wasm']) it(`reproduces the official map and score from the checkpoint and PNGs (--backend ${backend})`, async () => {
+    const out = path.join(dir, `out-${backend}`);
+    const r = await cli('predict', '-m', MODEL, ...pngs, '-o', out, '--protocol', 'official', '--resize', '112', '--crop', '112', '--save-maps', '--backend', backend);
     expect(r.err).not.toMatch(/inp-former predict:/);
     expect(r.code).toBe(0);
     const scores = JSON.parse(readFileSync(path.join(out, 'scores.json'), 'utf8'));
