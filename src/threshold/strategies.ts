@@ -59,8 +59,10 @@ export function calibrateFromNormals(maps: readonly AnomalyMap[], imageScores?: 
   if (imageScores) {
     const ir = scoreRange([imageScores], 'normals.imageScores');
     cal.imageThreshold = quantile(imageScores, iq, 'normals.imageQuantile');
-    // One normal image (or equal scores) gives a flat image range: normalise with the pixel range then.
+    // One normal image (or equal scores) gives a flat image range: normalise with the pixel range then, widened to
+    // the image scores, which can exceed the finished map's range (a kNN's max is taken before the final resize).
     if (ir.min < ir.max) Object.assign(cal, { imageMin: ir.min, imageMax: ir.max });
+    else if (ir.min < range.min || ir.max > range.max) Object.assign(cal, { imageMin: Math.min(range.min, ir.min), imageMax: Math.max(range.max, ir.max) });
   }
   checkCalibration(cal, 'normals');
   return cal;

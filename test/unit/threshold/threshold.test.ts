@@ -78,6 +78,9 @@ describe('from normals only', () => {
     // One normal image: a flat image range, so image scores normalise with the pixel range.
     const one = calibrateFromNormals([map(2, 1, [1, 3])], [2.5]);
     expect([one.imageThreshold, one.imageMin, one.imageMax]).toEqual([2.5, undefined, undefined]);
+    // …widened when the score lies outside the finished map (a kNN's max is taken before the final resize).
+    const above = calibrateFromNormals([map(2, 1, [1, 3])], [3.2]);
+    expect([above.imageThreshold, above.imageMin, above.imageMax]).toEqual([3.2, 1, 3.2]);
   });
 });
 
