@@ -1,41 +1,18 @@
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { encode as encodePng } from 'fast-png';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../integrations/cli/main.ts';
-import { cli } from '../helpers/cli.ts';
+import { encodePng } from '../../src/image/encode-png.ts';
+import { cli, fixtureInputsAsPngs } from '../helpers/cli.ts';
 import { readPth } from '../../src/checkpoint/pth.ts';
 import { writeSafetensors } from '../../src/checkpoint/safetensors.ts';
 import { decodeNpy } from '../../src/io/npy.ts';
-import { normalizeLut, OFFICIAL_PREPROCESS } from '../../src/preprocess/preprocess.ts';
 import type { TensorMap } from '../../src/types.ts';
 import { fixture, HAS_FIXTURES, loadFixtureTensors, relMaxDiff, skipReason } from '../helpers/shared.ts';
 
 const SKIP = HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`;
 const MODEL = fixture('inp-tiny', 'model.pth');
-
-/** The fixture batch back to 8-bit PNGs: the normalisation LUT is invertible on its 256 values per channel. */
-function fixtureInputsAsPngs(dir: string): string[] {
-  const img = loadFixtureTensors('inp-tiny', 'input.safetensors').get('images')!;
-  const d = img.data as Float32Array;
-  const lut = normalizeLut(OFFICIAL_PREPROCESS.mean, OFFICIAL_PREPROCESS.std);
-  const S = 112;
-  return [0, 1].map((b) => {
-    const rgb = new Uint8Array(S * S * 3);
-    for (let c = 0; c < 3; c++) {
-      for (let i = 0; i < S * S; i++) {
-        const v = d[(b * 3 + c) * S * S + i];
-        const u8 = lut.subarray(c * 256, c * 256 + 256).findIndex((x) => x === v);
-        if (u8 < 0) throw new Error('fixture value not on the LUT');
-        rgb[i * 3 + c] = u8;
-      }
-    }
-    const f = path.join(dir, `bottle_${b}.png`);
-    writeFileSync(f, encodePng({ width: S, height: S, data: rgb, depth: 8, channels: 3 }));
-    return f;
-  });
-}
 
 describe.skipIf(!HAS_FIXTURES)(`inp-former predict, end to end from PNG files${SKIP}`, () => {
   let dir: string;
@@ -76,7 +53,7 @@ describe.skipIf(!HAS_FIXTURES)(`inp-former predict, end to end from PNG files${S
     const modelDir = path.join(dir, 'model');
     expect((await cli('convert', MODEL, '-o', modelDir)).code).toBe(0);
     const odd = path.join(dir, 'odd.png');
-    writeFileSync(odd, encodePng({ width: 50, height: 30, data: new Uint8Array(50 * 30 * 3).fill(90), depth: 8, channels: 3 }));
+    writeFileSync(odd, encodePng({ width: 50, height: 30, data: new Uint8Array(50 * 30 * 3).fill(90), channels: 3 }));
     const out = path.join(dir, 'ann');
     expect((await cli('predict', '-m', modelDir, odd, '-o', out, '--protocol', 'annotate', '--resize', '56', '--save-maps')).code).toBe(0);
     expect(decodeNpy(new Uint8Array(readFileSync(path.join(out, 'maps', 'odd.npy')))).shape).toEqual([30, 50]);
@@ -126,7 +103,7 @@ describe.skipIf(!HAS_FIXTURES)(`inp-former predict, end to end from PNG files${S
       const empty = path.join(dir, 'empty.png'); writeFileSync(empty, '');
       await expectFail(['predict', '-m', MODEL, empty, '-o', path.join(dir, 'x')], /empty\.png: file is empty/);
       const tiny = path.join(dir, 'tiny.png');
-      writeFileSync(tiny, encodePng({ width: 10, height: 10, data: new Uint8Array(300), depth: 8, channels: 3 }));
+      writeFileSync(tiny, encodePng({ width: 10, height: 10, data: new Uint8Array(300), channels: 3 }));
       await expectFail(['predict', '-m', MODEL, tiny, '-o', path.join(dir, 'x')], /tiny\.png: image is 10×10, smaller than one 14-pixel patch/);
       await expectFail(['predict', '-m', MODEL, path.join(dir, 'nope.png'), '-o', path.join(dir, 'x')], /nope\.png: not found/);
     });
