@@ -19,6 +19,8 @@ export interface InpEvents {
   'inp-threshold-input': { value: number };
   'inp-model-action': { action: ModelAction };
   'inp-model-files': { files: File[] };
+  /** Load a model from a URL (checkpoint, or a model folder's manifest.json). */
+  'inp-model-url': { url: string };
   'inp-export': { format: ExportFormat };
   'inp-open-files': { files: File[] };
   'inp-import-session': { file: File };
@@ -36,6 +38,7 @@ declare global {
     'inp-threshold-input': CustomEvent<InpEvents['inp-threshold-input']>;
     'inp-model-action': CustomEvent<InpEvents['inp-model-action']>;
     'inp-model-files': CustomEvent<InpEvents['inp-model-files']>;
+    'inp-model-url': CustomEvent<InpEvents['inp-model-url']>;
     'inp-export': CustomEvent<InpEvents['inp-export']>;
     'inp-open-files': CustomEvent<InpEvents['inp-open-files']>;
     'inp-import-session': CustomEvent<InpEvents['inp-import-session']>;

@@ -4,9 +4,9 @@ import { emit } from './events.ts';
 
 /**
  * <inp-model-panel>: which backend runs the model, the model card, fit / fine-tune / train with a progress bar, ETA
- * and cancel, and loading a model from files. Properties: backend, backendNote (why others were skipped), info,
- * progress (while a job runs), normals (how many images are marked normal). Emits inp-model-action and
- * inp-model-files.
+ * and cancel, and loading a model from files or a URL. Properties: backend, backendNote (why others were skipped), info,
+ * progress (while a job or download runs), normals (how many images are marked normal). Emits inp-model-action,
+ * inp-model-files and inp-model-url.
  */
 export class ModelPanel extends LitElement {
   static override properties = {
@@ -25,6 +25,8 @@ export class ModelPanel extends LitElement {
     progress { width: 100%; }
     label.file { border: 1px dashed #9aa3b5; border-radius: 4px; padding: .25rem .55rem; cursor: pointer; }
     label.file input { display: none; }
+    form.url { margin-top: .35rem; }
+    form.url input { flex: 1; min-width: 0; font: inherit; border: 1px solid #c4cbd8; border-radius: 4px; padding: .2rem .4rem; }
   `;
   backend?: string;
   backendNote = '';
@@ -54,16 +56,33 @@ export class ModelPanel extends LitElement {
           <input type="file" multiple accept=".pth,.safetensors,.json" data-testid="model-file"
             @change=${(e: Event) => { const i = e.target as HTMLInputElement; emit(this, 'inp-model-files', { files: [...(i.files ?? [])] }); i.value = ''; }}></label>
       </div>
+      <form class="row url" @submit=${(e: Event) => this.submitUrl(e)}>
+        <input name="url" placeholder="or a URL: .pth, .safetensors, manifest.json" aria-label="Model URL" data-testid="model-url" ?disabled=${busy}>
+        <button data-testid="model-url-load" ?disabled=${busy}>Load</button>
+      </form>
       ${p ? html`
         <div role="status" data-testid="model-progress">
-          <progress max=${p.total} value=${p.done}></progress>
+          ${p.total > 0 ? html`<progress max=${p.total} value=${p.done}></progress>` : html`<progress></progress>`}
           <div class="row">
-            <span>${p.stage}${p.detail ? ` · ${p.detail}` : ''} · ${p.done}/${p.total}${p.etaSeconds !== undefined ? ` · ETA ${Math.ceil(p.etaSeconds)} s` : ''}</span>
+            <span>${p.stage}${p.detail ? ` · ${p.detail}` : ''} · ${amount(p)}${p.etaSeconds !== undefined ? ` · ETA ${Math.ceil(p.etaSeconds)} s` : ''}</span>
             <button @click=${() => emit(this, 'inp-model-action', { action: 'cancel' })}>Cancel</button>
           </div>
         </div>` : nothing}
     `;
   }
+
+  private submitUrl(e: Event): void {
+    e.preventDefault();
+    const input = (e.target as HTMLFormElement).elements.namedItem('url') as HTMLInputElement;
+    const url = input.value.trim();
+    if (url) emit(this, 'inp-model-url', { url });
+  }
+}
+
+/** "3/10", or "1.2/4.0 MB" for a download (total 0: unknown size). */
+function amount(p: WorkProgress): string {
+  const f = p.unit === 'bytes' ? (n: number) => (n / 1e6).toFixed(1) : String;
+  return `${f(p.done)}${p.total > 0 ? `/${f(p.total)}` : ''}${p.unit === 'bytes' ? ' MB' : ''}`;
 }
 
 if (!customElements.get('inp-model-panel')) customElements.define('inp-model-panel', ModelPanel);

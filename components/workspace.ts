@@ -12,6 +12,7 @@ import type { DecodedImage, MapResult, ModelInfo, WorkProgress } from '../src/wo
 import { sessionAnnotations } from '../src/workspace/export.ts';
 import { makeSample } from '../src/samples/surfaces.ts';
 import { maskArea } from '../src/workspace/mask-edit.ts';
+import { downloadModel } from '../src/workspace/model-download.ts';
 import { workingSize } from '../src/workspace/resolution.ts';
 import { adjustCalibration, loopCalibration, pendingProposals, settleStatus, type RawResult } from '../src/workspace/review.ts';
 import {
@@ -167,6 +168,8 @@ export class Workspace extends LitElement {
       this.backendNote = r.failures.length ? `skipped: ${r.failures.join('; ')}` : '';
       this.info = r.info;
       this.refresh();
+      // A model that came from a URL is back from the browser's cache; the kNN fit is skipped while it is in use.
+      if (this.settings.modelUrl) await this.loadModelUrl(this.settings.modelUrl);
       this.scheduleFit(0);
     } catch (e) {
       this.backend = 'none';
@@ -519,21 +522,52 @@ export class Workspace extends LitElement {
     this.refresh();
   }
 
-  private async loadModel(files: File[]): Promise<void> {
+  private loadModel(files: File[]): Promise<void> {
+    return this.useModel(files.map((f) => f.name).join(', '), undefined,
+      () => Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
+  }
+
+  /** Downloads with progress (cancellable), or reads the browser's cache, then loads as a file would be. */
+  private loadModelUrl(url: string): Promise<void> {
+    return this.useModel(url, url, async () => {
+      const ctrl = new AbortController();
+      this.job = { cancel: () => ctrl.abort() };
+      const m = await downloadModel(url, {
+        signal: ctrl.signal,
+        onProgress: (p) => { this.progress = { stage: 'download', done: p.loaded, total: p.total, detail: p.file, unit: 'bytes' }; this.refresh(); },
+      });
+      if (m.cached) this.say('info', `${url}: from this browser's model cache (not downloaded again)`);
+      if (m.cacheNote) this.say('info', m.cacheNote);
+      return m.files;
+    });
+  }
+
+  /**
+   * Gets a model's files, hands them to the worker and drops the old model's maps. On failure the current model
+   * and the session stay, with a visible message. `url` is remembered so a reload restores the model.
+   */
+  private async useModel(label: string, url: string | undefined, files: () => Promise<Array<{ name: string; bytes: Uint8Array }>>): Promise<void> {
     if (!this.client) return;
     try {
-      const payload = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
-      this.busy = `Loading ${files.map((f) => f.name).join(', ')}…`;
+      this.busy = `Loading ${label}…`;
       this.refresh();
+      const payload = await files();
+      this.progress = undefined;
       this.info = await this.client.request({ type: 'load-model', files: payload }).result;
       this.results.clear();
       await this.store?.clearResults();
       this.recalibrate();
+      this.settings = { ...this.settings, modelUrl: url };
+      void this.store?.putSettings(this.settings).catch((e) => this.fail(e, 'saving failed'));
       this.say('info', `Model loaded: ${this.info.name}`);
     } catch (e) {
-      this.fail(e, 'the model could not be loaded (the current model stays)');
+      const cancelled = (e as Error).name === 'AbortError';
+      if (cancelled) this.say('info', `Loading ${label} cancelled (the current model stays)`);
+      else this.fail(e, 'the model could not be loaded (the current model stays)');
     } finally {
       this.busy = undefined;
+      this.progress = undefined;
+      this.job = undefined;
       this.refresh();
     }
     void this.predictQueue();
@@ -682,7 +716,8 @@ export class Workspace extends LitElement {
         <section><h2>Model</h2>
           <inp-model-panel .backend=${this.backend} .backendNote=${this.backendNote} .info=${this.info} .progress=${this.progress} .normals=${this.normals().length}
             @inp-model-action=${(ev: CustomEvent<InpEvents['inp-model-action']>) => void this.modelAction(ev.detail.action)}
-            @inp-model-files=${(ev: CustomEvent<InpEvents['inp-model-files']>) => void this.loadModel(ev.detail.files)}></inp-model-panel>
+            @inp-model-files=${(ev: CustomEvent<InpEvents['inp-model-files']>) => void this.loadModel(ev.detail.files)}
+            @inp-model-url=${(ev: CustomEvent<InpEvents['inp-model-url']>) => void this.loadModelUrl(ev.detail.url)}></inp-model-panel>
         </section>
         <section><h2>Export</h2>
           <inp-export-menu .count=${this.order.filter((id) => this.entries.get(id)?.size).length}

@@ -54,7 +54,11 @@ export interface ResultOf {
 }
 
 /** Progress of a long request: `done` of `total` units of `stage`, with an estimate of the seconds left. */
-export interface WorkProgress { stage: string; done: number; total: number; etaSeconds?: number; detail?: string }
+export interface WorkProgress {
+  stage: string; done: number; total: number; etaSeconds?: number; detail?: string;
+  /** 'bytes' (a download) is shown in MB; total 0 means unknown. */
+  unit?: 'bytes';
+}
 
 export type WorkerMessage =
   | { seq: number; kind: 'ok'; value: unknown }

@@ -43,6 +43,8 @@ export interface SessionSettings {
   threshold: number;
   /** Id of the image on screen. */
   current?: string;
+  /** URL of the model in use when it came from one: restored (from the browser's cache) on reload. */
+  modelUrl?: string;
 }
 
 export const DEFAULT_SETTINGS: SessionSettings = { threshold: 0.5 };

@@ -1,4 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { crc32, deflateSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -217,6 +219,61 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await page.screenshot({ path: `${SHOTS}/workspace-inp-former.png` });
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it.skipIf(!HAS_FIXTURES)(`loads a model from a URL with progress, from the cache on reload; a failing URL leaves the session${HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`}`, async () => {
+    // A model host on another origin (CORS, as a real one), answering slowly enough for the progress bar to show.
+    const body = readFileSync(fixture('inp-tiny', 'model.pth'));
+    const hits: string[] = [];
+    const host = createServer((req, res) => {
+      hits.push(req.url!);
+      if (req.url !== '/models/inp-tiny.pth') { res.writeHead(404, { 'access-control-allow-origin': '*' }).end('not found'); return; }
+      res.writeHead(200, { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
+      const parts = 12;
+      const send = (k: number) => {
+        if (k === parts) { res.end(); return; }
+        res.write(body.subarray(Math.floor((k * body.length) / parts), Math.floor(((k + 1) * body.length) / parts)));
+        setTimeout(() => send(k + 1), 150);
+      };
+      send(0);
+    });
+    await new Promise<void>((ok) => host.listen(0, '127.0.0.1', ok));
+    const origin = `http://127.0.0.1:${(host.address() as AddressInfo).port}`;
+    const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(`${vite.url}/?backends=wasm&db=url-${Date.now()}`);
+      await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+      await page.keyboard.press('g');
+      await expect.poll(() => badge(page, 'fabric-good-00').textContent()).toBe('normal');
+      const load = async (url: string) => {
+        await page.getByTestId('model-url').fill(url);
+        await page.getByTestId('model-url-load').click();
+      };
+
+      await load(`${origin}/models/missing.pth`);
+      await expect(page.getByRole('alert').filter({ hasText: 'model could not be loaded' }).textContent()).resolves.toContain('missing.pth: HTTP 404');
+      await expect.poll(() => page.getByTestId('model-card').textContent()).toContain('nsfwjs');
+
+      await load(`${origin}/models/inp-tiny.pth`);
+      await expect.poll(() => page.getByTestId('model-progress').textContent()).toMatch(/download · inp-tiny\.pth · \d+\.\d\/18\.3 MB/);
+      await page.screenshot({ path: `${SHOTS}/workspace-model-download.png` });
+      await expect.poll(() => page.getByTestId('model-card').textContent(), { timeout: 60_000 }).toContain('INP-Former · inp-tiny.pth');
+      expect(hits.filter((h) => h === '/models/inp-tiny.pth')).toHaveLength(1);
+
+      // Reload: the model comes back from the browser's cache, without a request to its host.
+      await page.reload();
+      await page.getByText(/inp-tiny\.pth: from this browser's model cache/).waitFor({ timeout: 60_000 });
+      await expect.poll(() => page.getByTestId('model-card').textContent(), { timeout: 60_000 }).toContain('INP-Former · inp-tiny.pth');
+      expect(hits.filter((h) => h === '/models/inp-tiny.pth')).toHaveLength(1);
+      expect(await badge(page, 'fabric-good-00').textContent()).toBe('normal');
+      await page.screenshot({ path: `${SHOTS}/workspace-model-cached.png` });
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      host.close();
+    }
   });
 
   for (const [backends, want, extra] of [['wasm', 'wasm', ''], ['webgl', 'webgl', ''], ['webgpu', 'webgpu', '&input=32&size=64'], ['nonexistent,wasm', 'wasm', '']] as const) {

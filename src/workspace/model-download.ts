@@ -1,0 +1,115 @@
+import { MANIFEST_FILE, parseManifest } from '../model-folder/manifest.ts';
+
+/**
+ * Models from a URL: a checkpoint (.pth / .safetensors) or a model folder's manifest.json (its files are fetched next
+ * to it). Every file goes through the Cache API, so a model downloads once per browser; where the page has no Cache
+ * API (not a secure context) it downloads every time and says so.
+ */
+
+export const MODEL_CACHE = 'inp-former-models';
+
+export interface DownloadProgress { file: string; loaded: number; total: number }
+export interface DownloadedModel {
+  files: Array<{ name: string; bytes: Uint8Array }>;
+  /** Every file came from the cache (no network). */
+  cached: boolean;
+  /** Why nothing was cached, when it was not (no Cache API, quota). */
+  cacheNote?: string;
+}
+
+interface Fetched { bytes: Uint8Array<ArrayBuffer>; cached: boolean; cacheNote?: string }
+
+async function openCache(): Promise<Cache | string> {
+  if (typeof caches === 'undefined') return 'this page has no Cache API (not a secure context), so the model is not cached';
+  try {
+    return await caches.open(MODEL_CACHE);
+  } catch (e) {
+    return `the model cache could not be opened (${(e as Error).message})`;
+  }
+}
+
+/** Reads a response body in chunks, reporting bytes as they arrive (total from Content-Length, else 0). */
+async function readBody(r: Response, onBytes: (loaded: number, total: number) => void): Promise<Uint8Array<ArrayBuffer>> {
+  const total = Number(r.headers.get('content-length') ?? 0);
+  if (!r.body) return new Uint8Array(await r.arrayBuffer());
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  const reader = r.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.byteLength;
+    onBytes(loaded, total);
+  }
+  const out = new Uint8Array(new ArrayBuffer(loaded));
+  let at = 0;
+  for (const c of chunks) { out.set(c, at); at += c.byteLength; }
+  return out;
+}
+
+async function fetchCached(url: string, cache: Cache | string, signal: AbortSignal | undefined, onBytes: (loaded: number, total: number) => void): Promise<Fetched> {
+  const hit = typeof cache === 'string' ? undefined : await cache.match(url);
+  if (hit) {
+    const bytes = new Uint8Array(await hit.arrayBuffer());
+    onBytes(bytes.byteLength, bytes.byteLength);
+    return { bytes, cached: true };
+  }
+  let r: Response;
+  try {
+    r = await fetch(url, { signal });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new Error(`${url}: could not be downloaded (${(e as Error).message}; offline, or the server does not allow this page)`);
+  }
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}${r.statusText ? ` ${r.statusText}` : ''}`);
+  const bytes = await readBody(r, onBytes);
+  if (typeof cache === 'string') return { bytes, cached: false, cacheNote: cache };
+  try {
+    await cache.put(url, new Response(bytes, { headers: { 'content-type': r.headers.get('content-type') ?? 'application/octet-stream', 'content-length': String(bytes.byteLength) } }));
+    return { bytes, cached: false };
+  } catch (e) {
+    return { bytes, cached: false, cacheNote: `${url} was not cached (${(e as Error).message})` };
+  }
+}
+
+/** Downloads (or reads from the cache) the model at `url`, resolved against the page's address. */
+export async function downloadModel(url: string, o: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void } = {}): Promise<DownloadedModel> {
+  let base: URL;
+  try {
+    base = new URL(url, location.href);
+  } catch {
+    throw new Error(`"${url}" is not a URL`);
+  }
+  const cache = await openCache();
+  const file = (u: URL) => decodeURIComponent(u.pathname.split('/').pop() || u.hostname);
+  const folder = base.pathname.endsWith('/') ? new URL(MANIFEST_FILE, base) : file(base) === MANIFEST_FILE ? base : undefined;
+  if (!folder) {
+    const name = file(base);
+    const got = await fetchCached(base.href, cache, o.signal, (loaded, total) => o.onProgress?.({ file: name, loaded, total }));
+    return { files: [{ name, bytes: got.bytes }], cached: got.cached, cacheNote: got.cacheNote };
+  }
+  // A model folder: the manifest lists every file with its size, so progress has a total from the start.
+  const m = await fetchCached(folder.href, cache, o.signal, () => {});
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(m.bytes));
+  } catch {
+    throw new Error(`${folder.href}: is not a model folder's ${MANIFEST_FILE} (not JSON)`);
+  }
+  const manifest = parseManifest(json, folder.href);
+  const listed = Object.entries(manifest.files);
+  const total = listed.reduce((s, [, f]) => s + f.bytes, 0);
+  const files = [{ name: MANIFEST_FILE, bytes: m.bytes }];
+  let before = 0;
+  let cached = m.cached;
+  let cacheNote = m.cacheNote;
+  for (const [name, entry] of listed) {
+    const got = await fetchCached(new URL(name, folder).href, cache, o.signal, (loaded) => o.onProgress?.({ file: name, loaded: before + loaded, total }));
+    files.push({ name, bytes: got.bytes });
+    before += entry.bytes;
+    cached &&= got.cached;
+    cacheNote ??= got.cacheNote;
+  }
+  return { files, cached, cacheNote };
+}
