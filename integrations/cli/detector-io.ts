@@ -10,7 +10,8 @@ import { cnnPreprocess, parseEncoderSpec } from '../../src/encoder/patch-encoder
 import type { ModelContent } from '../../src/model-folder/manifest.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadModelFromPath } from '../../src/model-folder/node-io.ts';
-import { createOnnxInpFormer } from '../../src/onnx/session-node.ts';
+import { inputMultipleOf } from '../../src/inp-former/frozen-encoder.ts';
+import { createOnnxInpFormer, createOnnxKnn } from '../../src/onnx/session-node.ts';
 import { loadOnnxRuntime } from '../../src/onnx/runtime-node.ts';
 import { OFFICIAL_PREPROCESS } from '../../src/preprocess/preprocess.ts';
 import { useBackend } from '../../src/runtime/backend.ts';
@@ -54,9 +55,9 @@ export const BACKENDS = ['onnx', 'wasm', 'cpu', 'webgpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
 
 /**
- * `--backend` → the tfjs backend to start and whether DINOv2 INP-Formers run on onnxruntime-node. The default is
- * onnx where it loads (about ten times faster than any wasm engine here), else tfjs wasm, saying why on stderr.
- * CNN-encoder and kNN models run on tfjs either way (their ONNX export is not written yet).
+ * `--backend` → the tfjs backend to start and whether models (INP-Formers and kNN detectors) run on
+ * onnxruntime-node. The default is onnx where it loads (about ten times faster than any wasm engine here), else
+ * tfjs wasm, saying why on stderr.
  */
 export async function startBackend(flag: string | undefined, label: string): Promise<{ onnx: boolean; tfjs: Exclude<BackendChoice, 'onnx'> }> {
   const choice = (flag ?? 'onnx') as BackendChoice;
@@ -78,16 +79,17 @@ export async function loadDetector(p: string, overrides: ConfigOverrides = {}, o
   const resolved = await loadModelFromPath(p, overrides);
   const c = resolved.content;
   const calibration = resolved.manifest?.calibration ? { calibration: resolved.manifest.calibration } : {};
-  if (o.onnx && c.kind === 'inp-former' && c.config.encoder.kind === 'dinov2') {
-    const model = await createOnnxInpFormer(c.config, c.tensors, { where: p });
-    const preprocess = resolved.preprocess ?? OFFICIAL_PREPROCESS;
+  const encoderWeights = await packageEncoderWeights(c);
+  if (o.onnx && c.kind !== 'encoder') {
+    const opts = { where: p, ...(encoderWeights ? { encoderWeights } : {}) };
+    const model = c.kind === 'knn' ? await createOnnxKnn(c.knn, c.tensors, opts) : await createOnnxInpFormer(c.config, c.tensors, opts);
+    const preprocess = resolved.preprocess ?? (c.kind === 'knn' ? cnnPreprocess(c.knn.encoder.kind) : OFFICIAL_PREPROCESS);
     const detector: Detector = {
-      kind: 'inp-former', preprocess, inputMultiple: c.config.encoder.patchSize,
+      kind: c.kind, preprocess, inputMultiple: c.kind === 'knn' ? 1 : inputMultipleOf(c.config.encoder),
       predict: (x, q) => model.predict(x, q), dispose: () => void model.dispose(),
     };
     return { detector, name: resolved.name, preprocess, runtime: 'onnxruntime-node', ...calibration };
   }
-  const encoderWeights = await packageEncoderWeights(c);
   const preprocess = resolved.preprocess ?? (c.kind === 'knn' ? cnnPreprocess(c.knn.encoder.kind) : undefined);
   const detector = createDetector(c, { where: p, ...(preprocess ? { preprocess } : {}), ...(encoderWeights ? { encoderWeights } : {}) });
   return { detector, name: resolved.name, preprocess: detector.preprocess, runtime: `tfjs ${tf.getBackend()}`, ...calibration };

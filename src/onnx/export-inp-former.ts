@@ -1,10 +1,12 @@
+import { cnnTokenDim } from '../encoder/patch-encoder.ts';
 import { resamplePosEmbed } from '../encoder/pos-embed.ts';
 import { CheckpointError, InputError } from '../errors.ts';
-import { gaussianKernel } from '../map/anomaly-map.ts';
+import { encoderTensorsOf, inputMultipleOf, isVit } from '../inp-former/frozen-encoder.ts';
 import type { HostTensor, InpFormerConfig, PreprocessConfig, TensorMap, VitEncoderConfig } from '../types.ts';
+import { cnnTokenGraph } from './export-cnn.ts';
 import { GraphBuilder, OPSET } from './graph.ts';
 import {
-  attend, cosineDistance, dense, gelu, l2Normalize, layerNorm, meanOf, mergeHeads, resizeBilinear, splitHeads, sumSquares,
+  attend, cosineDistance, dense, gelu, l2Normalize, layerNorm, mapChain, meanOf, mergeHeads, splitHeads, sumSquares,
 } from './ops.ts';
 import { DataType, encodeModel, type ModelProto } from './proto.ts';
 
@@ -12,7 +14,7 @@ import { DataType, encodeModel, type ModelProto } from './proto.ts';
  * INP-Former → ONNX (opset 17), written from our config and official-named weights, no Python: the whole
  * inference graph of src/inp-former/model.ts plus the map chain of src/map/anomaly-map.ts. One input, the
  * normalised image batch [N, 3, H, W] (N free); H×W is fixed per export because the positional table is
- * resampled for it here, once, as the tfjs path does per input size.
+ * resampled for it here, once, as the tfjs path does per input size (and a CNN's token grid follows from it).
  */
 
 /** Tensor names of the exported graph. */
@@ -38,6 +40,8 @@ export interface OnnxExportOptions {
   name?: string;
   /** How images become the input (resize, crop, mean/std), stored for consumers of the file. */
   preprocess?: PreprocessConfig;
+  /** A CNN encoder's weights when the model does not hold them under `encoder.` (nsfwjs, from its package). */
+  encoderWeights?: TensorMap;
 }
 
 /** Metadata stored in the file, so a loader can check what it was exported for. */
@@ -202,55 +206,54 @@ function decoderBlock(g: Ctx, z: string, inps: string, key: string, cfg: InpForm
   return b.op('Add', [y, mlp(g, norm(g, y, `${key}.norm2`, C, cfg.lnEps), `${key}.mlp`, C, Math.round(C * cfg.mlpRatio))]);
 }
 
-/**
- * The official evaluation chain on a coarse map [N, 1, gh, gw]: align-corners upsample to the input size,
- * half-pixel resize to the scoring size, 5×5 σ=4 Gaussian (zero padding 2), score = mean of the top values.
- * Outputs are written under the given names.
- */
-function mapChain(b: GraphBuilder, coarse: string, o: Required<Pick<OnnxExportOptions, 'inputSize' | 'mapSize' | 'topRatio'>>, names: [string, string]): void {
-  const up = resizeBilinear(b, coarse, o.inputSize, 'align_corners');
-  const scored = resizeBilinear(b, up, o.mapSize, 'half_pixel');
-  const kernel = b.initializer('gaussian_kernel_5_sigma4', gaussianKernel(5, 4), [1, 1, 5, 5]);
-  b.node('Conv', [scored, kernel], { kernel_shape: [5, 5], pads: [2, 2, 2, 2] }, [names[0]]);
-  const [H, W] = o.mapSize;
-  const flat = b.op('Reshape', [names[0], b.ints([0, H * W])]);
-  const k = Math.floor(H * W * o.topRatio);
-  if (k < 1) {
-    b.node('ReduceMax', [flat], { axes: [1], keepdims: 0 }, [names[1]]);
-    return;
-  }
-  const [top] = b.node('TopK', [flat, b.ints([k])], { axis: -1, largest: 1, sorted: 0 }, 2);
-  b.node('ReduceMean', [top], { axes: [1], keepdims: 0 }, [names[1]]);
-}
-
-/** The DINOv2 encoder of an exportable config, after checking the config and sizes (errors name the field). */
-function exportableEncoder(config: InpFormerConfig, o: OnnxExportOptions): VitEncoderConfig {
-  const e = config.encoder;
-  if (e.kind !== 'dinov2') throw new InputError('encoder', `${(e as { kind: string }).kind} encoders cannot be exported to ONNX yet (DINOv2 only)`);
-  const p = e.patchSize;
+/** Input and map sizes an export can take: whole multiples of `multiple` pixels (the ViT patch; 1 for CNNs). */
+export function checkExportSizes(o: Pick<OnnxExportOptions, 'inputSize' | 'mapSize'>, multiple: number): void {
+  const p = multiple;
   const [H, W] = o.inputSize;
   if (!Number.isInteger(H) || !Number.isInteger(W) || H < p || W < p || H % p || W % p) {
     const near = (v: number) => Math.max(p, Math.round(v / p) * p);
-    throw new InputError('size', `input ${H}×${W} is not a positive multiple of the model's ${p}-pixel patch (nearest: ${near(H)}×${near(W)})`);
+    throw new InputError('size', p > 1
+      ? `input ${H}×${W} is not a positive multiple of the model's ${p}-pixel patch (nearest: ${near(H)}×${near(W)})`
+      : `input ${H}×${W} must be positive whole pixels`);
   }
   if (!o.mapSize.every((s) => Number.isInteger(s) && s >= 1)) throw new InputError('map-size', `must be positive integers, got ${o.mapSize}`);
-  if (e.embedDim % e.numHeads) throw new InputError('encoder.numHeads', `${e.numHeads} does not divide the width ${e.embedDim}`);
+}
+
+/** Checks an exportable config and sizes (errors name the field). */
+function checkExportable(config: InpFormerConfig, o: OnnxExportOptions): void {
+  const e = config.encoder;
+  checkExportSizes(o, inputMultipleOf(e));
+  const width = isVit(e) ? e.embedDim : cnnTokenDim(e);
+  if (isVit(e) && e.embedDim % e.numHeads) throw new InputError('encoder.numHeads', `${e.numHeads} does not divide the width ${e.embedDim}`);
   if (config.embedDim % config.numHeads) throw new InputError('numHeads', `${config.numHeads} does not divide the width ${config.embedDim}`);
-  if (config.embedDim !== e.embedDim) throw new InputError('embedDim', `head width ${config.embedDim} differs from the encoder's ${e.embedDim}`);
-  return e;
+  if (config.embedDim !== width) throw new InputError('embedDim', `head width ${config.embedDim} differs from the encoder's ${width}`);
+}
+
+/**
+ * The tapped token layers [N, gh·gw, C] and their grid: a ViT's blocks, or a CNN's concatenated stages as its one
+ * token layer (tap 0), as in src/inp-former/frozen-encoder.ts.
+ */
+function encoderLayers(g: Ctx, config: InpFormerConfig, o: OnnxExportOptions, tensors: TensorMap, where: string): { layers: string[]; grid: [number, number] } {
+  const e = config.encoder;
+  if (!isVit(e)) {
+    const { tokens, grid } = cnnTokenGraph(g.b, ONNX_IO.input, e, o.encoderWeights ?? encoderTensorsOf(tensors), o.inputSize, where);
+    return { layers: [tokens], grid };
+  }
+  const grid: [number, number] = [o.inputSize[0] / e.patchSize, o.inputSize[1] / e.patchSize];
+  const batch = g.b.op('Shape', [ONNX_IO.input], { start: 0, end: 1 });
+  return { layers: encoder(g, ONNX_IO.input, batch, e, config.targetLayers, grid), grid };
 }
 
 /** The ONNX model as plain protobuf objects (see `exportInpFormerOnnx` for the file's bytes). */
 export function buildInpFormerGraph(config: InpFormerConfig, tensors: TensorMap, opts: OnnxExportOptions, where = 'weights'): ModelProto {
-  const e = exportableEncoder(config, opts);
+  checkExportable(config, opts);
+  const e = config.encoder;
   const o = { ...opts, topRatio: opts.topRatio ?? 0.01 };
   const b = new GraphBuilder();
   const g: Ctx = { b, w: weightReader(tensors, where) };
-  const grid: [number, number] = [o.inputSize[0] / e.patchSize, o.inputSize[1] / e.patchSize];
   const C = config.embedDim;
-  const batch = b.op('Shape', [ONNX_IO.input], { start: 0, end: 1 });
 
-  const layers = encoder(g, ONNX_IO.input, batch, e, config.targetLayers, grid);
+  const { layers, grid } = encoderLayers(g, config, o, tensors, where);
   const { en, de, distance } = b.scope('head', () => {
     // The official code averages the taps (the paper writes a sum).
     const fq = meanOf(b, layers);
@@ -290,7 +293,7 @@ export function buildInpFormerGraph(config: InpFormerConfig, tensors: TensorMap,
   };
   return b.build({
     name: o.name ?? 'inp-former',
-    docString: `INP-Former (DINOv2 ${e.embedDim}-d, ${e.registerTokens} registers) at ${H}×${W}: normalised NCHW image in; reconstruction and zero-shot maps at ${mh}×${mw} (σ=4 Gaussian) and their top-${o.topRatio} scores out. Opset ${OPSET}.`,
+    docString: `INP-Former (${isVit(e) ? `DINOv2 ${e.embedDim}-d, ${e.registerTokens} registers` : `${e.kind} ${e.layers.join('+')}`}) at ${H}×${W}: normalised NCHW image in; reconstruction and zero-shot maps at ${mh}×${mw} (σ=4 Gaussian) and their top-${o.topRatio} scores out. Opset ${OPSET}.`,
     inputs: [{ name: ONNX_IO.input, type: DataType.FLOAT, dims: ['N', 3, H, W] }],
     outputs: [
       { name: ONNX_IO.map, type: DataType.FLOAT, dims: ['N', 1, mh, mw] },

@@ -1,3 +1,4 @@
+import { gaussianKernel } from '../map/anomaly-map.ts';
 import { float, type GraphBuilder } from './graph.ts';
 
 /**
@@ -77,4 +78,26 @@ export function resizeBilinear(b: GraphBuilder, x: string, size: [number, number
   const head = b.op('Shape', [x], { start: 0, end: 2 });
   const sizes = b.op('Concat', [head, typeof size === 'string' ? size : b.ints(size)], { axis: 0 });
   return b.op('Resize', [x, '', '', sizes], { mode: 'linear', coordinate_transformation_mode: mode });
+}
+
+/**
+ * The official evaluation chain on a coarse map [N, 1, gh, gw]: align-corners upsample to the input size,
+ * half-pixel resize to the scoring size, 5×5 σ=4 Gaussian (zero padding 2), score = mean of the top values.
+ * Outputs are written under the given names. The ONNX form of finishMap (src/map/anomaly-map.ts), shared by
+ * every exported detector.
+ */
+export function mapChain(b: GraphBuilder, coarse: string, o: { inputSize: [number, number]; mapSize: [number, number]; topRatio: number }, names: [string, string]): void {
+  const up = resizeBilinear(b, coarse, o.inputSize, 'align_corners');
+  const scored = resizeBilinear(b, up, o.mapSize, 'half_pixel');
+  const kernel = b.initializer('gaussian_kernel_5_sigma4', gaussianKernel(5, 4), [1, 1, 5, 5]);
+  b.node('Conv', [scored, kernel], { kernel_shape: [5, 5], pads: [2, 2, 2, 2] }, [names[0]]);
+  const [H, W] = o.mapSize;
+  const flat = b.op('Reshape', [names[0], b.ints([0, H * W])]);
+  const k = Math.floor(H * W * o.topRatio);
+  if (k < 1) {
+    b.node('ReduceMax', [flat], { axes: [1], keepdims: 0 }, [names[1]]);
+    return;
+  }
+  const [top] = b.node('TopK', [flat, b.ints([k])], { axis: -1, largest: 1, sorted: 0 }, 2);
+  b.node('ReduceMean', [top], { axes: [1], keepdims: 0 }, [names[1]]);
 }

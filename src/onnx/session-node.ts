@@ -1,7 +1,8 @@
 import { InputError } from '../errors.ts';
 import type { PredictInput, PredictOptions, PredictResult } from '../inp-former/predict.ts';
-import type { InpFormerConfig, TensorMap } from '../types.ts';
+import type { InpFormerConfig, KnnConfig, TensorMap } from '../types.ts';
 import { exportInpFormerOnnx, ONNX_IO } from './export-inp-former.ts';
+import { exportKnnOnnx } from './export-knn.ts';
 import { GraphBuilder } from './graph.ts';
 import { resizeBilinear } from './ops.ts';
 import { DataType, encodeModel } from './proto.ts';
@@ -9,7 +10,8 @@ import { loadOnnxRuntime, type OnnxRuntime } from './runtime-node.ts';
 
 /**
  * The `onnx` backend of `predict` in Node: our ONNX export run by onnxruntime-node, with the same
- * `predict(input, opts) → { maps, width, height, scores }` as createInpFormer (src/inp-former/predict.ts).
+ * `predict(input, opts) → { maps, width, height, scores }` as createInpFormer (src/inp-former/predict.ts) and the
+ * kNN detector (src/knn/knn.ts).
  * The graph is exported in memory from the config and weights for each input/map size it meets, and the
  * sessions are cached (a few at most), so a batch job pays the export once.
  */
@@ -30,14 +32,19 @@ export interface OnnxInpFormerOptions {
   maxSessions?: number;
   /** Names the model (file or folder) in errors. */
   where?: string;
+  /** A CNN encoder's weights when the model does not hold them (nsfwjs, read from its package). */
+  encoderWeights?: TensorMap;
 }
 
-export interface OnnxInpFormer {
-  readonly config: InpFormerConfig;
+export interface OnnxDetector {
   /** As InpFormer.predict; a tfjs tensor input is read, not disposed. */
   predict(input: PredictInput, opts: PredictOptions): Promise<PredictResult>;
   /** Releases every onnxruntime session. */
   dispose(): Promise<void>;
+}
+
+export interface OnnxInpFormer extends OnnxDetector {
+  readonly config: InpFormerConfig;
 }
 
 type Session = Awaited<ReturnType<OnnxRuntime['InferenceSession']['create']>>;
@@ -53,8 +60,24 @@ function outputResizeModel(): Uint8Array {
   }));
 }
 
-/** Throws an InputError naming the backend when onnxruntime-node cannot load (the CLI checks first and falls back). */
+/** An INP-Former on onnxruntime-node; throws an InputError naming the backend when it cannot load (the CLI checks first and falls back). */
 export async function createOnnxInpFormer(config: InpFormerConfig, tensors: TensorMap, o: OnnxInpFormerOptions = {}): Promise<OnnxInpFormer> {
+  const exportFor = (inputSize: [number, number], mapSize: [number, number]) =>
+    exportInpFormerOnnx(config, tensors, { inputSize, mapSize, ...(o.encoderWeights ? { encoderWeights: o.encoderWeights } : {}) }, o.where);
+  return { config, ...(await createOnnxRunner(exportFor, true, o)) };
+}
+
+/** A kNN detector (the model folder's tensors, with `memory_bank`) on onnxruntime-node; its score is the map's maximum. */
+export function createOnnxKnn(knn: KnnConfig, tensors: TensorMap, o: OnnxInpFormerOptions = {}): Promise<OnnxDetector> {
+  return createOnnxRunner((inputSize, mapSize) =>
+    exportKnnOnnx(knn, tensors, { inputSize, mapSize, ...(o.encoderWeights ? { encoderWeights: o.encoderWeights } : {}) }, o.where), false, o);
+}
+
+/**
+ * Sessions over `exportFor`'s graphs, one per input and map size; `zeroShot` says whether the graphs have the
+ * zero-shot outputs.
+ */
+async function createOnnxRunner(exportFor: (inputSize: [number, number], mapSize: [number, number]) => Uint8Array, zeroShot: boolean, o: OnnxInpFormerOptions): Promise<OnnxDetector> {
   const loaded = await loadOnnxRuntime();
   if (!loaded.ok) throw new InputError('backend onnx', loaded.reason);
   const ort = loaded.ort;
@@ -69,7 +92,7 @@ export async function createOnnxInpFormer(config: InpFormerConfig, tensors: Tens
     if (s) {
       sessions.delete(key); // re-inserted below: the Map's order is the recency order
     } else {
-      s = Promise.resolve().then(() => ort.InferenceSession.create(exportInpFormerOnnx(config, tensors, { inputSize, mapSize }, o.where), sessionOptions));
+      s = Promise.resolve().then(() => ort.InferenceSession.create(exportFor(inputSize, mapSize), sessionOptions));
       s.catch(() => sessions.delete(key));
     }
     sessions.set(key, s);
@@ -82,8 +105,8 @@ export async function createOnnxInpFormer(config: InpFormerConfig, tensors: Tens
   }
 
   return {
-    config,
     async predict(input, opts) {
+      if (opts.zeroShot && !zeroShot) throw new InputError('zeroShot', 'a kNN model has no zero-shot map (it is the INP coherence map of an INP-Former)');
       if (opts.head) throw new InputError('head', 'the onnx backend runs the exported weights; a trainer\'s head needs a tfjs backend');
       const { data, shape } = await hostBatch(input);
       const [B, ch, H, W] = shape;

@@ -8,7 +8,11 @@ import { randomInpFormer } from '../../../src/inp-former/init.ts';
 import { METADATA_KEY, ONNX_IO } from '../../../src/onnx/export-inp-former.ts';
 import { decodeModel } from '../../../src/onnx/proto.ts';
 import { loadOnnxRuntime } from '../../../src/onnx/runtime-node.ts';
-import type { InpFormerConfig } from '../../../src/types.ts';
+import { knnTensors } from '../../../src/knn/knn.ts';
+import { buildModelFolder } from '../../../src/model-folder/manifest.ts';
+import { writeModelFolder } from '../../../src/model-folder/node-io.ts';
+import { KNN_METADATA_KEY } from '../../../src/onnx/export-knn.ts';
+import type { InpFormerConfig, KnnConfig } from '../../../src/types.ts';
 
 const CFG: InpFormerConfig = {
   architecture: 'inp-former',
@@ -38,6 +42,17 @@ describe('inp-former export-onnx', () => {
     expect(r[ONNX_IO.map].dims).toEqual([3, 1, 32, 32]);
     expect(r[ONNX_IO.zeroShotScore].dims).toEqual([3]);
     await s.release();
+  });
+
+  it('exports a kNN model folder over the nsfwjs MobileNetV2 (weights from the installed package) with map and score outputs', async () => {
+    const knn: KnnConfig = { encoder: { kind: 'nsfwjs-mobilenetv2', layers: ['block_2'], localAverage: true }, bankSize: 3, dim: 24, coresetRatio: 1, seed: 0, images: 1 };
+    const folder = path.join(dir, 'knn');
+    await writeModelFolder(folder, await buildModelFolder({ kind: 'knn', knn, tensors: knnTensors({ data: new Float32Array(72).fill(0.5), size: 3, dim: 24 }) }, { name: 'knn' }));
+    const out = path.join(dir, 'knn.onnx');
+    await command.run(['-m', folder, '-o', out, '--size', '64', '--map-size', '16']);
+    const m = decodeModel(new Uint8Array(readFileSync(out)));
+    expect(JSON.parse(m.metadata_props.find((p) => p.key === KNN_METADATA_KEY)!.value).knn).toEqual(knn);
+    expect(m.graph.output.map((o) => o.name)).toEqual([ONNX_IO.map, ONNX_IO.score]);
   });
 
   it('says what is wrong with a size that is not whole patches, a missing model and a missing -o', async () => {

@@ -115,9 +115,9 @@ describe('ONNX exporter', () => {
     expect(() => buildInpFormerGraph(CFG, bad, opts, 'm.pth')).toThrow(/m\.pth: aggregation\.0\.attn\.q\.weight: has shape \[96,95\], expected \[96,96\]/);
   });
 
-  it('refuses encoders it cannot export and sizes that are not whole patches', () => {
-    const cnn = { ...CFG, encoder: { kind: 'resnet18' } } as unknown as InpFormerConfig;
-    expect(() => buildInpFormerGraph(cnn, WEIGHTS, opts)).toThrow(new InputError('encoder', 'resnet18 encoders cannot be exported to ONNX yet (DINOv2 only)'));
+  it('refuses a head narrower than its encoder and sizes that are not whole patches', () => {
+    const cnn: InpFormerConfig = { ...CFG, encoder: { kind: 'resnet18', layers: ['layer2', 'layer3'], localAverage: true } };
+    expect(() => buildInpFormerGraph(cnn, WEIGHTS, opts)).toThrow(new InputError('embedDim', "head width 96 differs from the encoder's 384"));
     expect(() => buildInpFormerGraph(CFG, WEIGHTS, { ...opts, inputSize: [28, 35] })).toThrow(InputError);
   });
 });
