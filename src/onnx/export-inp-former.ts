@@ -8,6 +8,7 @@ import { GraphBuilder, OPSET } from './graph.ts';
 import {
   attend, cosineDistance, dense, gelu, l2Normalize, layerNorm, mapChain, meanOf, mergeHeads, splitHeads, sumSquares,
 } from './ops.ts';
+import { ONNX_IO } from './io-names.ts';
 import { DataType, encodeModel, type ModelProto } from './proto.ts';
 
 /**
@@ -17,17 +18,7 @@ import { DataType, encodeModel, type ModelProto } from './proto.ts';
  * resampled for it here, once, as the tfjs path does per input size (and a CNN's token grid follows from it).
  */
 
-/** Tensor names of the exported graph. */
-export const ONNX_IO = {
-  input: 'image',
-  /** Reconstruction map at the scoring size, [N, 1, mapH, mapW] (σ=4 Gaussian applied). */
-  map: 'anomaly_map',
-  /** Mean of the top ⌊mapH·mapW·topRatio⌋ map values (the maximum when that is 0), [N]. */
-  score: 'image_score',
-  /** The same chain on the INP coherence distance (zero-shot), [N, 1, mapH, mapW] and [N]. */
-  zeroShotMap: 'zs_anomaly_map',
-  zeroShotScore: 'zs_image_score',
-} as const;
+export { ONNX_IO } from './io-names.ts';
 
 export interface OnnxExportOptions {
   /** Model input [H, W] in pixels, multiples of the patch size. */
