@@ -2,8 +2,7 @@ import { dinov2InpFormerConfig } from '../src/inp-former/init.ts';
 
 /**
  * Forward GFLOP of the ViT INP-Former at input S (the encoder blocks that run + decoder + bottleneck; 2 FLOPs per
- * MAC), the count bench/speed.ts reports GFLOP/s with. Kept here, importable, so the speed scripts can share one
- * count (bench/speed.ts still has its own copy of this formula).
+ * MAC): the one count every speed row (bench/speed.ts, bench/onnx-rows.ts) reports GFLOP/s with.
  */
 export function inpFormerGflop(size: 'small' | 'base' | 'large', S: number): number {
   const c = dinov2InpFormerConfig(size);

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { dinov2InpFormerConfig, randomInpFormer } from '../src/inp-former/init.ts';
 import { loadOnnxRuntime } from '../src/onnx/runtime-node.ts';
 import { createOnnxInpFormer } from '../src/onnx/session-node.ts';
@@ -6,7 +7,18 @@ import { inpFormerGflop } from './onnx-flops.ts';
 /** The official model's ONNX export on onnxruntime-node 1.30, same machine (issue 10, runtime.md §9), batch 1. */
 export const OFFICIAL_ONNX_MS: Record<string, number> = { 'small:224': 72, 'small:392': 219, 'base:224': 226, 'base:392': 728 };
 
-export const ONNX_TABLE_HEADER = ['| runtime | model | input | batch | ms / image (median) | min | GFLOP/s |', '|---|---|---|---|---|---|---|'];
+const ONNX_TABLE_HEADER = ['| runtime | model | input | batch | ms / image (median) | min | GFLOP/s |', '|---|---|---|---|---|---|---|'];
+
+/** BENCHMARKS.md's `speed-onnx` section around `rows`, naming the `command` that produced them. */
+export function onnxSection(rows: string[], reps: number, command: string): string {
+  const official = Object.entries(OFFICIAL_ONNX_MS).map(([k, ms]) => `ViT-${k[0].toUpperCase()} ${k.split(':')[1]} ${ms} ms`).join(', ');
+  return [
+    `Command: \`${command}\` · ${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}) · random weights, median and min of ${reps} after a warm-up, ms per image, whole model incl. the 256×256 map chain and the zero-shot branch. Target: no slower than 1.1× the official model's ONNX on the same runtime (batch 1: ${official}).`,
+    '',
+    ...ONNX_TABLE_HEADER,
+    ...rows,
+  ].join('\n');
+}
 
 /**
  * Table rows (printed as they come) of ms per image of our ONNX export of the whole INP-Former (encoder + head

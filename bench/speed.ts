@@ -1,7 +1,8 @@
 /**
  * npm run bench:speed — ms per image of the whole INP-Former (encoder + head + official map chain) with random
- * weights at real sizes, on tfjs wasm in Node. Writes its table into BENCHMARKS.md between markers.
- * Options: --sizes small,base --inputs 224,392 --reps 5
+ * weights at real sizes, on tfjs wasm in Node and headless Chromium, then our ONNX export on onnxruntime-node
+ * (bench/onnx-rows.ts). Writes its tables into BENCHMARKS.md between markers (speed-node, speed-onnx).
+ * Options: --sizes small,base --inputs 224,392 --batches 1,8 (onnx) --reps 5 --no-browser --no-write
  */
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
@@ -9,28 +10,17 @@ import { parseArgs } from 'node:util';
 import { dinov2InpFormerConfig, randomInpFormer } from '../src/inp-former/init.ts';
 import { createInpFormer } from '../src/inp-former/predict.ts';
 import { useBackend } from '../src/runtime/backend.ts';
+import { inpFormerGflop as gflop } from './onnx-flops.ts';
+import { onnxSection, onnxSpeedRows } from './onnx-rows.ts';
 import { replaceSection } from './report.ts';
 
 const { values } = parseArgs({ options: {
   sizes: { type: 'string', default: 'small,base' }, inputs: { type: 'string', default: '224,392' }, reps: { type: 'string', default: '5' },
-  'no-browser': { type: 'boolean' },
+  batches: { type: 'string', default: '1,8' }, 'no-browser': { type: 'boolean' }, 'no-write': { type: 'boolean' },
 } });
 const sizes = values.sizes!.split(',') as Array<'small' | 'base' | 'large'>;
 const inputs = values.inputs!.split(',').map(Number);
 const reps = Number(values.reps);
-
-/** Forward MACs of the model at input S (encoder blocks run + head), for GFLOP/s. */
-function gflop(size: 'small' | 'base' | 'large', S: number): number {
-  const c = dinov2InpFormerConfig(size);
-  const C = c.embedDim;
-  const N = (S / 14) ** 2;
-  const L = N + 5;
-  const blocks = Math.max(...c.targetLayers) + 1;
-  const enc = blocks * (12 * L * C * C + 2 * L * L * C) + N * 3 * 196 * C;
-  const dec = c.decoderDepth * (N * (2 * C * C + 8 * C * C) + 6 * 3 * C * C);
-  const bott = N * 8 * C * C;
-  return (2 * (enc + dec + bott)) / 1e9;
-}
 
 await useBackend('wasm');
 const rows: string[] = [];
@@ -89,11 +79,16 @@ async function browserRows(): Promise<string[]> {
 }
 if (!values['no-browser']) rows.push(...await browserRows());
 
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-replaceSection('speed-node', [
-  `Command: \`npm run bench:speed\` · ${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${cpu}) · random weights, batch 1, median of ${reps} after a warm-up (WebGPU: 1 run), whole model incl. the 256×256 map chain. Target: ViT-S/14 at 224 under 1 s in Node.`,
-  '',
-  '| runtime | model | input | ms / image (median) | min | GFLOP/s |',
-  '|---|---|---|---|---|---|',
-  ...rows,
-].join('\n'));
+const onnxRows = await onnxSpeedRows({ sizes, inputs, batches: values.batches!.split(',').map(Number), reps });
+
+if (!values['no-write']) {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  replaceSection('speed-node', [
+    `Command: \`npm run bench:speed\` · ${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${cpu}) · random weights, batch 1, median of ${reps} after a warm-up (WebGPU: 1 run), whole model incl. the 256×256 map chain. Target: ViT-S/14 at 224 under 1 s in Node.`,
+    '',
+    '| runtime | model | input | ms / image (median) | min | GFLOP/s |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n'));
+  replaceSection('speed-onnx', onnxSection(onnxRows, reps, 'npm run bench:speed'));
+}
