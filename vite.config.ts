@@ -17,7 +17,7 @@ export default defineConfig({
   },
   build: {
     target: 'es2022',
-    rollupOptions: { input: { main: 'index.html', bench: 'bench/browser.html' } },
+    rollupOptions: { input: { main: 'index.html', bench: 'bench/browser.html', 'label-studio-editor': 'integrations/label-studio/editor/index.html' } },
   },
   optimizeDeps: { exclude: ['webgpu'] },
 });
