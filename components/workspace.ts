@@ -35,6 +35,8 @@ import './threshold-control.ts';
 export const COLD_START_NORMALS = 3;
 const FIT_DEBOUNCE_MS = 400;
 const DISPLAY_CACHE = 8;
+/** performance.measure name of one image's proposals (decode + model + save), see predictQueue. */
+const PREDICT_MEASURE = 'inp-predict';
 
 export interface SampleImage { id: string; name: string; source: ImageSource }
 
@@ -294,9 +296,14 @@ export class Workspace extends LitElement {
         if (!id || this.progress) break;
         if (id === this.currentId) { this.busy = 'Model is looking at this image…'; this.refresh(); }
         try {
+          const t0 = performance.now();
+          const normals = this.info.normals;
           await this.decoded(id);
           const m = await this.client.request({ type: 'predict', id }).result;
           await this.saveResult(m);
+          // User Timing entries (devtools, bench/workspace.ts): the page's wait per image, the worker's model time and
+          // how many normals the model had.
+          performance.measure(PREDICT_MEASURE, { start: t0, detail: { id, modelMs: m.ms, normals } });
         } catch (e) {
           this.fail(e, this.entries.get(id)?.name ?? id);
           // Do not retry a failing image in a loop: give it an empty slot until the model changes.
