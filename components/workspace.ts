@@ -12,7 +12,7 @@ import type { DecodedImage, MapResult, ModelInfo, WorkProgress } from '../src/wo
 import { sessionAnnotations } from '../src/workspace/export.ts';
 import { makeSample } from '../src/samples/surfaces.ts';
 import { maskArea } from '../src/workspace/mask-edit.ts';
-import { downloadModel } from '../src/workspace/model-download.ts';
+import { downloadModel, forgetModel } from '../src/workspace/model-download.ts';
 import { workingSize } from '../src/workspace/resolution.ts';
 import { adjustCalibration, loopCalibration, pendingProposals, settleStatus, type RawResult } from '../src/workspace/review.ts';
 import {
@@ -536,6 +536,7 @@ export class Workspace extends LitElement {
 
   /** Downloads with progress (cancellable), or reads the browser's cache, then loads as a file would be. */
   private loadModelUrl(url: string): Promise<void> {
+    let urls: string[] = [];
     return this.useModel(url, url, async () => {
       const ctrl = new AbortController();
       this.job = { cancel: () => ctrl.abort() };
@@ -545,15 +546,16 @@ export class Workspace extends LitElement {
       });
       if (m.cached) this.say('info', `${url}: from this browser's model cache (not downloaded again)`);
       if (m.cacheNote) this.say('info', m.cacheNote);
+      urls = m.urls;
       return m.files;
-    });
+    }, () => forgetModel(urls));
   }
 
   /**
    * Gets a model's files, hands them to the worker and drops the old model's maps. On failure the current model
-   * and the session stay, with a visible message. `url` is remembered so a reload restores the model.
+   * and the session stay, with a visible message, and `failed` runs. `url` is remembered so a reload restores the model.
    */
-  private async useModel(label: string, url: string | undefined, files: () => Promise<Array<{ name: string; bytes: Uint8Array }>>): Promise<void> {
+  private async useModel(label: string, url: string | undefined, files: () => Promise<Array<{ name: string; bytes: Uint8Array }>>, failed?: () => Promise<void>): Promise<void> {
     if (!this.client) return;
     try {
       this.busy = `Loading ${label}…`;
@@ -571,6 +573,7 @@ export class Workspace extends LitElement {
       const cancelled = (e as Error).name === 'AbortError';
       if (cancelled) this.say('info', `Loading ${label} cancelled (the current model stays)`);
       else this.fail(e, 'the model could not be loaded (the current model stays)');
+      await failed?.().catch((err) => this.fail(err, 'the model cache'));
     } finally {
       this.busy = undefined;
       this.progress = undefined;

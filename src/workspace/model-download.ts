@@ -15,6 +15,8 @@ export interface DownloadedModel {
   cached: boolean;
   /** Why nothing was cached, when it was not (no Cache API, quota). */
   cacheNote?: string;
+  /** The URLs read, for forgetModel. */
+  urls: string[];
 }
 
 interface Fetched { bytes: Uint8Array<ArrayBuffer>; cached: boolean; cacheNote?: string }
@@ -87,7 +89,7 @@ export async function downloadModel(url: string, o: { signal?: AbortSignal; onPr
   if (!folder) {
     const name = file(base);
     const got = await fetchCached(base.href, cache, o.signal, (loaded, total) => o.onProgress?.({ file: name, loaded, total }));
-    return { files: [{ name, bytes: got.bytes }], cached: got.cached, cacheNote: got.cacheNote };
+    return { files: [{ name, bytes: got.bytes }], cached: got.cached, cacheNote: got.cacheNote, urls: [base.href] };
   }
   // A model folder: the manifest lists every file with its size, so progress has a total from the start.
   const m = await fetchCached(folder.href, cache, o.signal, () => {});
@@ -101,15 +103,24 @@ export async function downloadModel(url: string, o: { signal?: AbortSignal; onPr
   const listed = Object.entries(manifest.files);
   const total = listed.reduce((s, [, f]) => s + f.bytes, 0);
   const files = [{ name: MANIFEST_FILE, bytes: m.bytes }];
+  const urls = [folder.href];
   let before = 0;
   let cached = m.cached;
   let cacheNote = m.cacheNote;
   for (const [name, entry] of listed) {
-    const got = await fetchCached(new URL(name, folder).href, cache, o.signal, (loaded) => o.onProgress?.({ file: name, loaded: before + loaded, total }));
+    const at = new URL(name, folder).href;
+    const got = await fetchCached(at, cache, o.signal, (loaded) => o.onProgress?.({ file: name, loaded: before + loaded, total }));
     files.push({ name, bytes: got.bytes });
+    urls.push(at);
     before += entry.bytes;
     cached &&= got.cached;
     cacheNote ??= got.cacheNote;
   }
-  return { files, cached, cacheNote };
+  return { files, cached, cacheNote, urls };
+}
+
+/** Drops a model's files from the cache: one that failed to load must not come back from it on the next try. */
+export async function forgetModel(urls: readonly string[]): Promise<void> {
+  const cache = await openCache();
+  if (typeof cache !== 'string') await Promise.all(urls.map((u) => cache.delete(u)));
 }

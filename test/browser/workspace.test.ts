@@ -227,6 +227,7 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     const hits: string[] = [];
     const host = createServer((req, res) => {
       hits.push(req.url!);
+      if (req.url === '/models/page.pth') { res.writeHead(200, { 'access-control-allow-origin': '*' }).end('<html>a login page</html>'); return; }
       if (req.url !== '/models/inp-tiny.pth') { res.writeHead(404, { 'access-control-allow-origin': '*' }).end('not found'); return; }
       res.writeHead(200, { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
       const parts = 12;
@@ -254,6 +255,11 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
 
       await load(`${origin}/models/missing.pth`);
       await expect(page.getByRole('alert').filter({ hasText: 'model could not be loaded' }).textContent()).resolves.toContain('missing.pth: HTTP 404');
+      await expect.poll(() => page.getByTestId('model-card').textContent()).toContain('nsfwjs');
+      // A URL that answers with something else: the error names the file, and it is not kept in the cache.
+      await load(`${origin}/models/page.pth`);
+      await expect(page.getByRole('alert').filter({ hasText: 'page.pth' }).textContent()).resolves.toContain('neither a PyTorch .pth');
+      await expect.poll(() => page.evaluate((u) => caches.open('inp-former-models').then((c) => c.match(u)).then((r) => !!r), `${origin}/models/page.pth`)).toBe(false);
       await expect.poll(() => page.getByTestId('model-card').textContent()).toContain('nsfwjs');
 
       await load(`${origin}/models/inp-tiny.pth`);
