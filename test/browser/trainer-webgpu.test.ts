@@ -41,7 +41,7 @@ describe.skipIf(!!reason)(`the trainer in headless Chromium on WebGPU (SwiftShad
       const w = window as unknown as { __train?: { backend: string; losses: StepLoss[] }; __trainError?: string };
       return { web: w.__train, failed: w.__trainError };
     });
-    console.log(`trainer parity: node wasm ${((tNode - t0) / 1000).toFixed(1)} s, chromium webgpu ${((Date.now() - tNode) / 1000).toFixed(1)} s\n${node.map((n, i) => `  step ${n.step}: node ${n.loss.toFixed(7)} · webgpu ${web?.losses[i]?.loss.toFixed(7)}`).join('\n')}`);
+    console.log(`trainer parity: node wasm ${((tNode - t0) / 1000).toFixed(1)} s, chromium webgpu ${((Date.now() - tNode) / 1000).toFixed(1)} s\n${node.map((n, i) => `  step ${n.step}: node ${n.loss.toFixed(7)} (at ${n.seconds.toFixed(1)} s) · webgpu ${web?.losses[i]?.loss.toFixed(7)} (at ${web?.losses[i]?.seconds.toFixed(1)} s)`).join('\n')}`);
     expect(failed).toBeUndefined();
     expect(web!.backend).toBe('webgpu');
     expect(web!.losses.map((l) => l.step)).toEqual(node.map((l) => l.step));

@@ -7,7 +7,8 @@ import { train } from '../../../src/train/trainer.ts';
 /** Steps run on each side: SwiftShader WebGPU is slow, and three steps already cover two updated forwards. */
 export const FIXTURE_STEPS = 3;
 
-export interface StepLoss { step: number; loss: number; softMining: number; coherence: number; gradNorm: number }
+/** One step's loss terms; `seconds` since training started (encoder pass included), to see where the time goes. */
+export interface StepLoss { step: number; loss: number; softMining: number; coherence: number; gradNorm: number; seconds: number }
 
 /**
  * A few full-head training steps of fixtures/inp-tiny on its two input images, on whichever tfjs backend is active.
@@ -25,7 +26,7 @@ export async function trainFixtureSteps(model: Uint8Array, input: Uint8Array, st
     // The CLI's fixture recipe: batch 2, base lr from the first step, data in order.
     await train({
       encoder: inp, config: ck.config, init: ck.tensors, data: [x], steps, batchSize: 2, lr: 1e-3, warmupSteps: 0, shuffle: false,
-      onProgress: (e) => { if (e.phase === 'train') losses.push({ step: e.step, loss: e.loss, softMining: e.softMining, coherence: e.coherence, gradNorm: e.gradNorm }); },
+      onProgress: (e) => { if (e.phase === 'train') losses.push({ step: e.step, loss: e.loss, softMining: e.softMining, coherence: e.coherence, gradNorm: e.gradNorm, seconds: e.elapsedSeconds }); },
     });
   } finally {
     x.dispose();
