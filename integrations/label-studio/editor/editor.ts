@@ -7,7 +7,7 @@ import { decodeLabelStudioRle } from '../../../src/export/labelstudio-rle.ts';
 import { buildLabelStudioTasks, labelStudioConfig, type LabelStudioPrediction } from '../../../src/export/labelstudio-tasks.ts';
 import { adjustCalibration } from '../../../src/workspace/review.ts';
 import { loadLabelStudio, type LsAnnotation, type LsStore } from './label-studio.ts';
-import type { ModelSession } from './model-session.ts';
+import type { ModelSession } from '../../../src/workspace/model-session.ts';
 
 /**
  * The Label Studio editor with our proposals: the real editor (BrushLabels config) gets the model's regions as the

@@ -1,13 +1,13 @@
-import type { AnnotatedImage } from '../../../src/export/annotations.ts';
-import type { BinaryMask } from '../../../src/export/mask.ts';
-import type { BackendName } from '../../../src/runtime/backend.ts';
-import type { ThresholdCalibration } from '../../../src/threshold/calibration.ts';
-import { ModelClient } from '../../../src/worker/client.ts';
-import type { DecodedImage, ModelInfo } from '../../../src/worker/protocol.ts';
-import { sessionAnnotations } from '../../../src/workspace/export.ts';
-import { resizeMask } from '../../../src/workspace/resolution.ts';
-import { loopCalibration, pendingProposals, type RawResult } from '../../../src/workspace/review.ts';
-import { addRegion, markImage, newEntry, type ImageEntry, type ImageSource } from '../../../src/workspace/session.ts';
+import type { AnnotatedImage } from '../export/annotations.ts';
+import type { BinaryMask } from '../export/mask.ts';
+import type { BackendName } from '../runtime/backend.ts';
+import type { ThresholdCalibration } from '../threshold/calibration.ts';
+import { ModelClient } from '../worker/client.ts';
+import type { DecodedImage, ModelInfo } from '../worker/protocol.ts';
+import { sessionAnnotations } from './export.ts';
+import { resizeMask } from './resolution.ts';
+import { loopCalibration, pendingProposals, type RawResult } from './review.ts';
+import { addRegion, markImage, newEntry, type ImageEntry, type ImageSource } from './session.ts';
 
 /**
  * The in-browser model as a host tool (Label Studio's editor, CVAT's UI) uses it: the workspace's model worker
