@@ -12,7 +12,7 @@ import type { DecodedImage, MapResult, ModelInfo, WorkProgress } from '../src/wo
 import { sessionAnnotations } from '../src/workspace/export.ts';
 import { makeSample } from '../src/samples/surfaces.ts';
 import { maskArea } from '../src/workspace/mask-edit.ts';
-import { downloadModel, forgetModel } from '../src/workspace/model-download.ts';
+import { downloadModel, forgetModel, keepLocalModel, pruneLocalModels } from '../src/workspace/model-download.ts';
 import { workingSize } from '../src/workspace/resolution.ts';
 import { adjustCalibration, loopCalibration, pendingProposals, settleStatus, type RawResult } from '../src/workspace/review.ts';
 import {
@@ -529,51 +529,58 @@ export class Workspace extends LitElement {
     this.refresh();
   }
 
+  /** Local files are kept in the model cache first, so a reload restores them like a URL model. */
   private loadModel(files: File[]): Promise<void> {
-    return this.useModel(files.map((f) => f.name).join(', '), undefined,
-      () => Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
+    return this.useModel(files.map((f) => f.name).join(', '), async () => {
+      const payload = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
+      const kept = await keepLocalModel(payload);
+      if (kept.cacheNote) this.say('info', kept.cacheNote);
+      return { files: payload, url: kept.url, urls: kept.urls };
+    });
   }
 
   /** Downloads with progress (cancellable), or reads the browser's cache, then loads as a file would be. */
   private loadModelUrl(url: string): Promise<void> {
-    let urls: string[] = [];
-    return this.useModel(url, url, async () => {
+    return this.useModel(url, async () => {
       const ctrl = new AbortController();
       this.job = { cancel: () => ctrl.abort() };
       const m = await downloadModel(url, {
         signal: ctrl.signal,
         onProgress: (p) => { this.progress = { stage: 'download', done: p.loaded, total: p.total, detail: p.file, unit: 'bytes' }; this.refresh(); },
       });
-      if (m.cached) this.say('info', `${url}: from this browser's model cache (not downloaded again)`);
+      if (m.cached) this.say('info', `${m.files.map((f) => f.name).join(', ')}: from this browser's model cache (not downloaded again)`);
       if (m.cacheNote) this.say('info', m.cacheNote);
-      urls = m.urls;
-      return m.files;
-    }, () => forgetModel(urls));
+      return { files: m.files, url, urls: m.urls };
+    });
   }
 
   /**
-   * Gets a model's files, hands them to the worker and drops the old model's maps. On failure the current model
-   * and the session stay, with a visible message, and `failed` runs. `url` is remembered so a reload restores the model.
+   * Gets a model's files (and the cache URLs they are kept under), hands them to the worker and drops the old model's
+   * maps; `url` is remembered so a reload restores the model. On failure the current model and the session stay,
+   * with a visible message, and the files leave the cache so a retry does not read them back.
    */
-  private async useModel(label: string, url: string | undefined, files: () => Promise<Array<{ name: string; bytes: Uint8Array }>>, failed?: () => Promise<void>): Promise<void> {
+  private async useModel(label: string, get: () => Promise<{ files: Array<{ name: string; bytes: Uint8Array }>; url?: string; urls: string[] }>): Promise<void> {
     if (!this.client) return;
+    let urls: string[] = [];
     try {
       this.busy = `Loading ${label}…`;
       this.refresh();
-      const payload = await files();
+      const m = await get();
+      urls = m.urls;
       this.progress = undefined;
-      this.info = await this.client.request({ type: 'load-model', files: payload }).result;
+      this.info = await this.client.request({ type: 'load-model', files: m.files }).result;
       this.results.clear();
       await this.store?.clearResults();
       this.recalibrate();
-      this.settings = { ...this.settings, modelUrl: url };
+      this.settings = { ...this.settings, modelUrl: m.url };
       void this.store?.putSettings(this.settings).catch((e) => this.fail(e, 'saving failed'));
+      void pruneLocalModels(urls).catch((e) => this.fail(e, 'the model cache'));
       this.say('info', `Model loaded: ${this.info.name}`);
     } catch (e) {
       const cancelled = (e as Error).name === 'AbortError';
       if (cancelled) this.say('info', `Loading ${label} cancelled (the current model stays)`);
       else this.fail(e, 'the model could not be loaded (the current model stays)');
-      await failed?.().catch((err) => this.fail(err, 'the model cache'));
+      await forgetModel(urls).catch((err) => this.fail(err, 'the model cache'));
     } finally {
       this.busy = undefined;
       this.progress = undefined;

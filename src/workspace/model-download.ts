@@ -3,10 +3,14 @@ import { MANIFEST_FILE, parseManifest } from '../model-folder/manifest.ts';
 /**
  * Models from a URL: a checkpoint (.pth / .safetensors) or a model folder's manifest.json (its files are fetched next
  * to it). Every file goes through the Cache API, so a model downloads once per browser; where the page has no Cache
- * API (not a secure context) it downloads every time and says so.
+ * API (not a secure context) it downloads every time and says so. Models opened from local files are kept there too,
+ * under LOCAL_MODELS, so a reload restores either kind through downloadModel.
  */
 
 export const MODEL_CACHE = 'inp-former-models';
+/** Path (on the page's origin, which serves nothing there) of kept local model files; only the model in use stays. */
+const LOCAL_MODELS = '/local-models/';
+const isLocal = (url: string) => { const u = new URL(url); return u.origin === location.origin && u.pathname.startsWith(LOCAL_MODELS); };
 
 export interface DownloadProgress { file: string; loaded: number; total: number }
 export interface DownloadedModel {
@@ -57,6 +61,7 @@ async function fetchCached(url: string, cache: Cache | string, signal: AbortSign
     onBytes(bytes.byteLength, bytes.byteLength);
     return { bytes, cached: true };
   }
+  if (isLocal(url)) throw new Error(`${decodeURIComponent(url.split('/').pop()!)}: this model came from a local file and is no longer in this browser's cache; open the file again`);
   let r: Response;
   try {
     r = await fetch(url, { signal });
@@ -123,4 +128,27 @@ export async function downloadModel(url: string, o: { signal?: AbortSignal; onPr
 export async function forgetModel(urls: readonly string[]): Promise<void> {
   const cache = await openCache();
   if (typeof cache !== 'string') await Promise.all(urls.map((u) => cache.delete(u)));
+}
+
+/** Keeps local model files in the cache; `url` (the manifest's, or the single file's) restores them via downloadModel. */
+export async function keepLocalModel(files: Array<{ name: string; bytes: Uint8Array<ArrayBuffer> }>): Promise<{ url?: string; urls: string[]; cacheNote?: string }> {
+  const cache = await openCache();
+  if (typeof cache === 'string') return { urls: [], cacheNote: `${cache}; a reload will not restore it` };
+  const dir = new URL(`${LOCAL_MODELS}${Date.now().toString(36)}/`, location.origin);
+  const urls = files.map((f) => new URL(encodeURIComponent(f.name), dir).href);
+  try {
+    await Promise.all(files.map((f, i) => cache.put(urls[i], new Response(f.bytes))));
+  } catch (e) {
+    await forgetModel(urls);
+    return { urls: [], cacheNote: `the model was not cached (${(e as Error).message}); a reload will not restore it` };
+  }
+  const manifest = files.findIndex((f) => f.name === MANIFEST_FILE);
+  return { url: urls[Math.max(0, manifest)], urls };
+}
+
+/** Once a model is in use: drops every kept local model but its files. */
+export async function pruneLocalModels(keep: readonly string[]): Promise<void> {
+  const cache = await openCache();
+  if (typeof cache === 'string') return;
+  for (const req of await cache.keys()) if (isLocal(req.url) && !keep.includes(req.url)) await cache.delete(req);
 }

@@ -207,7 +207,7 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await page.close();
   });
 
-  it.skipIf(!HAS_FIXTURES)(`loads an INP-Former checkpoint and proposes with it${HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`}`, async () => {
+  it.skipIf(!HAS_FIXTURES)(`loads an INP-Former checkpoint, proposes with it and restores it on reload${HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`}`, async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -217,6 +217,10 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await expect.poll(() => page.getByTestId('model-card').textContent(), { timeout: 60_000 }).toContain('INP-Former');
     await expect.poll(() => page.evaluate(() => !!(document.querySelector('inp-workspace')!.shadowRoot!.querySelector('inp-image-canvas') as unknown as { map?: unknown }).map), { timeout: 60_000 }).toBe(true);
     await page.screenshot({ path: `${SHOTS}/workspace-inp-former.png` });
+    // Reload: the model opened from a local file comes back from the browser's model cache.
+    await page.reload();
+    await page.getByText(/model\.pth: from this browser's model cache/).waitFor({ timeout: 60_000 });
+    await expect.poll(() => page.getByTestId('model-card').textContent(), { timeout: 60_000 }).toContain('INP-Former · model.pth');
     expect(errors).toEqual([]);
     await page.close();
   });
