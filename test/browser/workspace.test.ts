@@ -1,6 +1,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadCheckpoint } from '../../src/checkpoint/load.ts';
+import { buildModelFolder, MANIFEST_FILE, WEIGHTS_FILE } from '../../src/model-folder/manifest.ts';
 import { crc32, deflateSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -225,12 +227,19 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await page.close();
   });
 
-  it.skipIf(!HAS_FIXTURES)(`loads a model from a URL with progress, from the cache on reload; a failing URL leaves the session${HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`}`, async () => {
+  it.skipIf(!HAS_FIXTURES)(`loads a model from a URL (checkpoint, model folder) with progress, from the cache on reload; a failing URL leaves the session${HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`}`, async () => {
     // A model host on another origin (CORS, as a real one), answering slowly enough for the progress bar to show.
     const body = readFileSync(fixture('inp-tiny', 'model.pth'));
+    // The same model converted to a model folder (manifest.json + weights.safetensors), served under /folder/.
+    const ck = loadCheckpoint(new Uint8Array(body), 'model.pth');
+    if (ck.kind !== 'inp-former') throw new Error('inp-tiny: expected an INP-Former');
+    const built = await buildModelFolder(ck, { name: 'inp-tiny' });
+    const folder = new Map([[MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(built.manifest))], ...built.files]);
     const hits: string[] = [];
     const host = createServer((req, res) => {
       hits.push(req.url!);
+      const inFolder = req.url!.startsWith('/folder/') && folder.get(req.url!.slice('/folder/'.length));
+      if (inFolder) { res.writeHead(200, { 'access-control-allow-origin': '*' }).end(inFolder); return; }
       if (req.url === '/models/page.pth') { res.writeHead(200, { 'access-control-allow-origin': '*' }).end('<html>a login page</html>'); return; }
       if (req.url !== '/models/inp-tiny.pth') { res.writeHead(404, { 'access-control-allow-origin': '*' }).end('not found'); return; }
       res.writeHead(200, { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
@@ -279,6 +288,11 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
       expect(hits.filter((h) => h === '/models/inp-tiny.pth')).toHaveLength(1);
       expect(await badge(page, 'fabric-good-00').textContent()).toBe('normal');
       await page.screenshot({ path: `${SHOTS}/workspace-model-cached.png` });
+
+      // A model folder by its manifest's URL: the weights are fetched next to it and checked against its sha256.
+      await load(`${origin}/folder/${MANIFEST_FILE}`);
+      await expect.poll(() => page.getByTestId('model-card').textContent(), { timeout: 60_000 }).toContain('INP-Former · model folder');
+      expect(hits.filter((h) => h.startsWith('/folder/')).sort()).toEqual([`/folder/${MANIFEST_FILE}`, `/folder/${WEIGHTS_FILE}`]);
       expect(errors).toEqual([]);
     } finally {
       await page.close();
