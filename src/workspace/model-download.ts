@@ -46,7 +46,8 @@ async function readBody(r: Response, onBytes: (loaded: number, total: number) =>
     if (done) break;
     chunks.push(value);
     loaded += value.byteLength;
-    onBytes(loaded, total);
+    // A compressed response's Content-Length counts encoded bytes: past it, the size is unknown.
+    onBytes(loaded, loaded <= total ? total : 0);
   }
   const out = new Uint8Array(new ArrayBuffer(loaded));
   let at = 0;

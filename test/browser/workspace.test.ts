@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadCheckpoint } from '../../src/checkpoint/load.ts';
 import { buildModelFolder, MANIFEST_FILE, WEIGHTS_FILE } from '../../src/model-folder/manifest.ts';
+import { MODEL_CACHE } from '../../src/workspace/model-download.ts';
 import { crc32, deflateSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -272,7 +273,7 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
       // A URL that answers with something else: the error names the file, and it is not kept in the cache.
       await load(`${origin}/models/page.pth`);
       await expect(page.getByRole('alert').filter({ hasText: 'page.pth' }).textContent()).resolves.toContain('neither a PyTorch .pth');
-      await expect.poll(() => page.evaluate((u) => caches.open('inp-former-models').then((c) => c.match(u)).then((r) => !!r), `${origin}/models/page.pth`)).toBe(false);
+      await expect.poll(() => page.evaluate(([cache, u]) => caches.open(cache).then((c) => c.match(u)).then((r) => !!r), [MODEL_CACHE, `${origin}/models/page.pth`])).toBe(false);
       await expect.poll(() => page.getByTestId('model-card').textContent()).toContain('nsfwjs');
 
       await load(`${origin}/models/inp-tiny.pth`);
