@@ -36,7 +36,7 @@ describe.skipIf(!!reason)(`the trainer in headless Chromium on WebGPU (SwiftShad
       return files[name] ? route.fulfill({ body: files[name], contentType: 'application/octet-stream' }) : route.fulfill({ status: 404 });
     });
     await page.goto(`${vite.url}/test/browser/pages/trainer.html?backend=webgpu&steps=${FIXTURE_STEPS}`);
-    await page.waitForFunction(() => { const w = window as { __train?: unknown; __trainError?: string }; return !!(w.__train || w.__trainError); }, null, { timeout: 240_000, polling: 500 });
+    await page.waitForFunction(() => { const w = window as { __train?: unknown; __trainError?: string }; return !!(w.__train || w.__trainError); }, null, { timeout: 400_000, polling: 500 });
     const { web, failed } = await page.evaluate(() => {
       const w = window as unknown as { __train?: { backend: string; losses: StepLoss[] }; __trainError?: string };
       return { web: w.__train, failed: w.__trainError };
@@ -53,5 +53,5 @@ describe.skipIf(!!reason)(`the trainer in headless Chromium on WebGPU (SwiftShad
     }
     expect(errors).toEqual([]);
     await page.close();
-  }, 420_000);
+  }, 480_000);
 });
