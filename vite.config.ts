@@ -9,6 +9,8 @@ export default defineConfig({
     alias: [{ find: /^@tensorflow\/tfjs-backend-wasm$/, replacement: wasmEsm }],
   },
   server: {
+    // Transform the workspace and its worker as soon as `npm start` listens, so the first page load does not wait.
+    warmup: { clientFiles: ['./demo/main.ts', './src/worker/model-worker.ts'] },
     // Cross-origin isolation lets the wasm backend use threads where the machine has cores to spare.
     headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
   },

@@ -2,8 +2,8 @@
  * npm run bench:train — INP-Former trained through the CLI on ../shared/data/mvtec256, evaluated next to the kNN
  * baseline of the same encoder: the metric table, training wall time and ms per image, into BENCHMARKS.md.
  * Recipe for CNN encoders (ours): ResNet-18 layer2 tokens (128 channels, 3×3-averaged) on the 28×28 grid of a
- * 224 input, one token layer, 4 decoder blocks, 4 heads; 400 steps of batch 16, warm-up 50, the official loss,
- * StableAdamW and schedule. Options: --categories bottle,screw --encoder <spec> --steps 400 --batch 16
+ * 224 input, one token layer, 4 decoder blocks, 4 heads; the official loss, StableAdamW and schedule.
+ * Options: --categories bottle,screw --encoder <spec> --steps 400 --batch 16 --warmup 50
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -57,7 +57,7 @@ for (const cat of values.categories!.split(',')) {
   }
 }
 replaceSection('train-cnn', [
-  `Command: \`npm run bench:train\` · ${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}) · tfjs wasm, Node ${process.version}.`,
+  `Command: \`npm run bench:train${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` · ${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}) · tfjs wasm, Node ${process.version}.`,
   `Single-class INP-Former over the ResNet-18 encoder \`${label}\` (224 input, 28×28 token grid, one token layer, 4 decoder blocks), trained with the official loss, StableAdamW and schedule, next to the training-free kNN on the same tokens; metrics in %, official map chain (image score: INP-Former top-1 % mean, kNN max). Fit/train time includes computing the frozen features.`,
   '',
   '| category | model | I-AUROC | I-AP | I-F1max | P-AUROC | P-AP | P-F1max | AUPRO | train | ms/img |',
