@@ -4,7 +4,6 @@ import { createDetector, type Detector } from '../../src/detector.ts';
 import { readNsfwjsBundle } from '../../src/encoder/nsfwjs-node.ts';
 import { nsfwjsTensors } from '../../src/encoder/nsfwjs-weights.ts';
 import { cnnTokenDim, createPatchEncoder } from '../../src/encoder/patch-encoder.ts';
-import type { ResNetKind } from '../../src/encoder/resnet.ts';
 import { CheckpointError, InputError } from '../../src/errors.ts';
 import { ENCODER_PREFIX } from '../../src/inp-former/frozen-encoder.ts';
 import { initHead, seededRandom } from '../../src/inp-former/init.ts';
@@ -18,6 +17,7 @@ import { createOnnxInpFormer, createOnnxKnn, type OnnxDetector } from '../../src
 import { useBackend } from '../../src/runtime/backend.ts';
 import type { CnnEncoderConfig, InpFormerConfig, KnnConfig, TensorMap } from '../../src/types.ts';
 import { maxAbsDiff, relMaxDiff } from '../helpers/shared.ts';
+import { syntheticResNet } from '../helpers/synthetic-resnet.ts';
 
 /**
  * ONNX export of the CNN encoders (torchvision ResNets on synthetic weights, the installed nsfwjs MobileNetV2)
@@ -26,43 +26,6 @@ import { maxAbsDiff, relMaxDiff } from '../helpers/shared.ts';
  */
 const loaded = await loadOnnxRuntime();
 const SKIP = loaded.ok ? '' : ` (skipped: ${loaded.reason})`;
-
-/** torchvision's state-dict layout (as test/unit/encoder-cnn/resnet.test.ts writes it), random BN statistics. */
-function randomResNet(kind: ResNetKind, stages: number, seed: number): TensorMap {
-  const rand = seededRandom(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-  const t: TensorMap = new Map();
-  const put = (k: string, shape: number[], f: () => number) => t.set(k, { dtype: 'F32', shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, f) });
-  const convBn = (p: string, bn: string, o: number, i: number, k: number) => {
-    put(`${p}.weight`, [o, i, k, k], () => normal() * Math.sqrt(2 / (i * k * k)));
-    put(`${bn}.weight`, [o], () => 0.5 + rand());
-    put(`${bn}.bias`, [o], () => 0.1 * normal());
-    put(`${bn}.running_mean`, [o], () => 0.1 * normal());
-    put(`${bn}.running_var`, [o], () => 0.5 + rand());
-  };
-  const basic = kind === 'resnet18';
-  convBn('conv1', 'bn1', 64, 3, 7);
-  let inplanes = 64;
-  for (let s = 0; s < stages; s++) {
-    const planes = 64 << s;
-    const width = kind === 'wide_resnet50_2' ? planes * 2 : planes;
-    const out = basic ? planes : planes * 4;
-    for (let b = 0; b < (basic ? [2, 2, 2, 2] : [3, 4, 6, 3])[s]; b++) {
-      const p = `layer${s + 1}.${b}`;
-      if (basic) {
-        convBn(`${p}.conv1`, `${p}.bn1`, planes, inplanes, 3);
-        convBn(`${p}.conv2`, `${p}.bn2`, planes, planes, 3);
-      } else {
-        convBn(`${p}.conv1`, `${p}.bn1`, width, inplanes, 1);
-        convBn(`${p}.conv2`, `${p}.bn2`, width, width, 3);
-        convBn(`${p}.conv3`, `${p}.bn3`, out, width, 1);
-      }
-      if (b === 0 && (s > 0 || inplanes !== out)) convBn(`${p}.downsample.0`, `${p}.downsample.1`, out, inplanes, 1);
-      inplanes = out;
-    }
-  }
-  return t;
-}
 
 function batch(n: number, h: number, w: number, seed: number, uniform = false): { data: Float32Array; shape: [number, number, number, number] } {
   const t = tf.tidy(() => (uniform ? tf.randomUniform([n, 3, h, w], 0, 1, 'float32', seed) : tf.randomNormal([n, 3, h, w], 0, 1, 'float32', seed)));
@@ -109,7 +72,7 @@ describe(`ONNX export of CNN encoders vs tfjs wasm${SKIP}`, () => {
 
   it.skipIf(!loaded.ok)(`INP-Former over ResNet-18 layer1+layer2 (synthetic), batch 2, reconstruction and zero-shot maps${SKIP}`, async () => {
     const config = cnnInpFormer({ kind: 'resnet18', layers: ['layer1', 'layer2'], localAverage: true });
-    const tensors = new Map([...prefixed(randomResNet('resnet18', 2, 1)), ...initHead(config, 2)]);
+    const tensors = new Map([...prefixed(syntheticResNet('resnet18', 2, 1)), ...initHead(config, 2)]);
     const onnx = await createOnnxInpFormer(config, tensors, { threads: 1 });
     const ref = createInpFormer(config, tensors);
     try {
@@ -155,7 +118,7 @@ describe(`ONNX export of CNN encoders vs tfjs wasm${SKIP}`, () => {
   const knnCases: Array<{ name: string; encoder: CnnEncoderConfig; weights: () => TensorMap; input: [number, number]; padRows: number; bundled: boolean; opts: PredictOptions; normalTest?: boolean }> = [
     {
       name: 'resnet50 layer2+layer3, 64×80, bank over two 8192-row chunks', encoder: { kind: 'resnet50', layers: ['layer2', 'layer3'], localAverage: true },
-      weights: () => randomResNet('resnet50', 3, 11), input: [64, 80], padRows: 8192, bundled: true, opts: { mapSize: [48, 60] },
+      weights: () => syntheticResNet('resnet50', 3, 11), input: [64, 80], padRows: 8192, bundled: true, opts: { mapSize: [48, 60] },
       // Test images unlike the bank's: on near-bank images this random ResNet-50's tokens have ‖a‖² ≈ 1000·d², and
       // ‖a‖² − 2a·b + ‖b‖² in float32 (tfjs's formula, kept here) then differs by ~1e-3 of the max between any two
       // summation orders, on both paths alike.
@@ -163,7 +126,7 @@ describe(`ONNX export of CNN encoders vs tfjs wasm${SKIP}`, () => {
     },
     {
       name: 'wide_resnet50_2 layer1+layer2, no local average, 6×6 grid (downsampled)', encoder: { kind: 'wide_resnet50_2', layers: ['layer1', 'layer2'], localAverage: false, grid: 6 },
-      weights: () => randomResNet('wide_resnet50_2', 2, 12), input: [64, 64], padRows: 0, bundled: true, opts: { mapSize: 32 },
+      weights: () => syntheticResNet('wide_resnet50_2', 2, 12), input: [64, 64], padRows: 0, bundled: true, opts: { mapSize: 32 },
     },
     {
       name: 'nsfwjs MobileNetV2 default blocks, 224×224', encoder: { kind: 'nsfwjs-mobilenetv2', layers: ['block_2', 'block_5', 'block_9'], localAverage: true },
@@ -193,7 +156,7 @@ describe(`ONNX export of CNN encoders vs tfjs wasm${SKIP}`, () => {
 
 describe('ONNX export of CNN models: graph and errors', () => {
   const encoder: CnnEncoderConfig = { kind: 'resnet18', layers: ['layer1'], localAverage: true };
-  const weights = randomResNet('resnet18', 1, 3);
+  const weights = syntheticResNet('resnet18', 1, 3);
   const opts = { inputSize: [32, 32] as [number, number], mapSize: [16, 16] as [number, number] };
   const bank = { data: new Float32Array(5 * 64), size: 5, dim: 64 };
   const knn: KnnConfig = { encoder, bankSize: 5, dim: 64, coresetRatio: 1, seed: 0, images: 1 };

@@ -2,10 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { createResNet, resnetStages, type ResNetKind, type ResNetStage } from '../../../src/encoder/resnet.ts';
 import { CheckpointError } from '../../../src/errors.ts';
-import { seededRandom } from '../../../src/inp-former/init.ts';
 import { useBackend, type BackendName } from '../../../src/runtime/backend.ts';
 import type { TensorMap } from '../../../src/types.ts';
 import { readResNetByIndex } from '../../helpers/pth-index-resnet.ts';
+import { syntheticResNet } from '../../helpers/synthetic-resnet.ts';
 import { fixture, HAS_FIXTURES, loadFixtureTensors, relMaxDiff, skipReason } from '../../helpers/shared.ts';
 
 const nchw = async (t: tf.Tensor4D) => { const r = tf.transpose(t, [0, 3, 1, 2]); const d = await r.data(); r.dispose(); return d as Float32Array; };
@@ -41,46 +41,6 @@ describe.skipIf(!HAS_FIXTURES)(`ResNet-18 reproduces fixtures/resnet18${HAS_FIXT
   }
 });
 
-/** torchvision's state-dict layout written out independently of src/encoder/resnet.ts, with random BN statistics. */
-function randomStateDict(kind: ResNetKind, stages: number, seed: number): TensorMap {
-  const rand = seededRandom(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-  const t: TensorMap = new Map();
-  const put = (k: string, shape: number[], f: () => number) => t.set(k, { dtype: 'F32', shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, f) });
-  const convBn = (conv: string, bn: string, o: number, i: number, k: number) => {
-    put(`${conv}.weight`, [o, i, k, k], () => normal() * Math.sqrt(2 / (i * k * k)));
-    put(`${bn}.weight`, [o], () => 0.5 + rand());
-    put(`${bn}.bias`, [o], () => 0.1 * normal());
-    put(`${bn}.running_mean`, [o], () => 0.1 * normal());
-    put(`${bn}.running_var`, [o], () => 0.5 + rand());
-    t.set(`${bn}.num_batches_tracked`, { dtype: 'I64', shape: [], data: new BigInt64Array(1) });
-  };
-  const basic = kind === 'resnet18';
-  const counts = basic ? [2, 2, 2, 2] : [3, 4, 6, 3];
-  convBn('conv1', 'bn1', 64, 3, 7);
-  let inplanes = 64;
-  for (let s = 0; s < stages; s++) {
-    const planes = 64 * 2 ** s;
-    const width = kind === 'wide_resnet50_2' ? planes * 2 : planes;
-    const out = basic ? planes : planes * 4;
-    for (let b = 0; b < counts[s]; b++) {
-      const p = `layer${s + 1}.${b}`;
-      if (basic) {
-        convBn(`${p}.conv1`, `${p}.bn1`, planes, inplanes, 3);
-        convBn(`${p}.conv2`, `${p}.bn2`, planes, planes, 3);
-      } else {
-        convBn(`${p}.conv1`, `${p}.bn1`, width, inplanes, 1);
-        convBn(`${p}.conv2`, `${p}.bn2`, width, width, 3);
-        convBn(`${p}.conv3`, `${p}.bn3`, out, width, 1);
-      }
-      if (b === 0 && (s > 0 || inplanes !== out)) convBn(`${p}.downsample.0`, `${p}.downsample.1`, out, inplanes, 1);
-      inplanes = out;
-    }
-  }
-  return t;
-}
-
-/** Unfolded reference: conv (OIHW transposed by tf) then tf.batchNorm, max-pool padded with −∞ as PyTorch does. */
 function referenceForward(kind: ResNetKind, t: TensorMap, x: tf.Tensor4D, stages: number): tf.Tensor4D[] {
   return tf.tidy(() => {
     const w = (k: string) => { const v = t.get(k)!; return tf.tensor(v.data as Float32Array, v.shape); };
@@ -118,7 +78,7 @@ describe('ResNet loaders on synthetic torchvision weights (folded BN == conv + B
   for (const { kind, stages, channels } of cases) {
     it(`${kind}: ${stages} stages on wasm, shapes and values`, async () => {
       await useBackend('wasm');
-      const t = randomStateDict(kind, stages, 7);
+      const t = syntheticResNet(kind, stages, 7);
       const before = tf.memory().numTensors;
       const net = createResNet(kind, t, 'synthetic.pth');
       const names = (['layer1', 'layer2', 'layer3', 'layer4'] as ResNetStage[]).slice(0, stages);
@@ -138,7 +98,7 @@ describe('ResNet loaders on synthetic torchvision weights (folded BN == conv + B
   }
 
   it('names missing, mis-shaped and non-float tensors', () => {
-    const t = randomStateDict('resnet18', 2, 1);
+    const t = syntheticResNet('resnet18', 2, 1);
     const r = createResNet('resnet18', t, 'a.pth');
     expect(r.stages).toEqual(['layer1', 'layer2']);
     r.dispose();
@@ -152,7 +112,7 @@ describe('ResNet loaders on synthetic torchvision weights (folded BN == conv + B
     const before = tf.memory().numTensors;
     // ResNet-18 weights read as a ResNet-50: no Bottleneck conv3 anywhere, so no stage is usable.
     expect(() => createResNet('resnet50', t, 'b.pth')).toThrow(/b\.pth: no usable resnet50 stage: missing layer1\.0\.conv3\.weight/);
-    const wideAs50 = randomStateDict('wide_resnet50_2', 1, 2);
+    const wideAs50 = syntheticResNet('wide_resnet50_2', 1, 2);
     expect(() => createResNet('resnet50', wideAs50, 'b.pth')).toThrow(/b\.pth: layer1\.0\.conv1\.weight: shape \[128,64,1,1\] does not match the architecture's \[64,64,1,1\]/);
     const wrongShape = new Map(t).set('layer1.1.bn2.bias', { dtype: 'F32', shape: [65], data: new Float32Array(65) });
     expect(() => createResNet('resnet18', wrongShape, 'c.pth')).toThrow(/c\.pth: layer1\.1\.bn2\.bias: shape \[65\] does not match the architecture's \[64\]/);
