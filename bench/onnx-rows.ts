@@ -22,7 +22,7 @@ export function onnxSection(rows: string[], reps: number, command: string): stri
 
 /**
  * Table rows (printed as they come) of ms per image of our ONNX export of the whole INP-Former (encoder + head
- * + 256×256 map chain + zero-shot branch, random weights) on onnxruntime-node, CPU, its default threads.
+ * + 256×256 map chain + zero-shot branch, random weights) on onnxruntime-node, CPU, one intra-op thread per logical CPU (our session default).
  * One row saying why when onnxruntime-node does not load.
  */
 export async function onnxSpeedRows(o: { sizes: Array<'small' | 'base' | 'large'>; inputs: number[]; batches: number[]; reps: number }): Promise<string[]> {
