@@ -83,8 +83,8 @@ async function createOnnxRunner(exportFor: (inputSize: [number, number], mapSize
   if (!loaded.ok) throw new InputError('backend onnx', loaded.reason);
   const ort = loaded.ort;
   const maxSessions = o.maxSessions ?? 2;
-  // onnxruntime's own default is the physical core count, which is 1 on 2-vCPU machines like CI's: measured here,
-  // ViT-S 224 takes 115 ms on 1 thread and 78 ms on 2, so use every logical CPU unless told otherwise.
+  // onnxruntime's own default is the physical core count, which is 1 on 2-vCPU machines like CI's: bench:speed here
+  // gave 2.05–2.13× the official export's time with it and 0.96–1.09× with every logical CPU.
   const sessionOptions = { graphOptimizationLevel: 'all' as const, intraOpNumThreads: o.threads ?? os.availableParallelism() };
   const sessions = new Map<string, Promise<Session>>();
   let resizer: Promise<Session> | undefined;

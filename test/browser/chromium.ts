@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 
@@ -26,4 +27,24 @@ export async function startVite(): Promise<{ server: ViteDevServer; url: string 
   const addr = server.httpServer!.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   return { server, url: `http://127.0.0.1:${port}` };
+}
+
+export type DevServer = Awaited<ReturnType<typeof startVite>>;
+
+/**
+ * Registers beforeAll/afterAll that start the Vite dev server and Chromium for a describe block; the returned
+ * object's fields are set once beforeAll has run.
+ */
+export function useBrowserAndVite(setup?: () => void): { browser: Browser; vite: DevServer } {
+  const ctx = {} as { browser: Browser; vite: DevServer };
+  beforeAll(async () => {
+    setup?.();
+    ctx.vite = await startVite();
+    ctx.browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await ctx.browser?.close();
+    await ctx.vite?.server.close();
+  });
+  return ctx;
 }

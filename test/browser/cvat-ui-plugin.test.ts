@@ -1,8 +1,7 @@
 import { mkdirSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeCvatMask } from '../../src/export/cvat-rle.ts';
-import { HAS_CHROMIUM, launchChromium, NO_CHROMIUM, startVite } from './chromium.ts';
+import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
 
 const SHOTS = 'test-output/screenshots';
 
@@ -12,22 +11,11 @@ const SHOTS = 'test-output/screenshots';
  * window.cvatUI, its detector appears in lambda.list, and lambda.call for it turns frame 4 into mask shapes.
  */
 describe.skipIf(!HAS_CHROMIUM)(`CVAT UI plugin on a CVAT stand-in in headless Chromium${HAS_CHROMIUM ? '' : ` (${NO_CHROMIUM})`}`, () => {
-  let browser: Browser;
-  let vite: Awaited<ReturnType<typeof startVite>>;
-
-  beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    vite = await startVite();
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await vite?.server.close();
-  });
+  const env = useBrowserAndVite(() => mkdirSync(SHOTS, { recursive: true }));
 
   it('turns a frame into mask shapes whose CVAT RLE decodes to our masks', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${vite.url}/integrations/cvat/ui-plugin/stand-in/index.html?threshold=0.5`);
+    const page = await env.browser.newPage();
+    await page.goto(`${env.vite.url}/integrations/cvat/ui-plugin/stand-in/index.html?threshold=0.5`);
     await page.waitForSelector('body[data-ready]', { timeout: 110_000 }).catch(async (e) => { await page.screenshot({ path: `${SHOTS}/cvat-ui-plugin-stand-in.png` }); throw e; });
     await page.screenshot({ path: `${SHOTS}/cvat-ui-plugin-stand-in.png` });
     expect(await page.locator('#status').textContent()).toMatch(/^done/);

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { decodeLabelStudioRle } from '../../src/export/labelstudio-rle.ts';
 import type { LabelStudioPrediction } from '../../src/export/labelstudio-tasks.ts';
-import { HAS_CHROMIUM, launchChromium, NO_CHROMIUM, startVite } from './chromium.ts';
+import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
 
 const SHOTS = 'test-output/screenshots';
 
@@ -18,24 +18,13 @@ function counts(page: Page): Promise<{ suggestions: number; areas: number }> {
 }
 
 describe.skipIf(!HAS_CHROMIUM)(`Label Studio editor page in headless Chromium${HAS_CHROMIUM ? '' : ` (${NO_CHROMIUM})`}`, () => {
-  let browser: Browser;
-  let vite: Awaited<ReturnType<typeof startVite>>;
-
-  beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    vite = await startVite();
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await vite?.server.close();
-  });
+  const env = useBrowserAndVite(() => mkdirSync(SHOTS, { recursive: true }));
 
   it('our prediction is a brush suggestion in Label Studio; accepted with its ✓ and submitted, it decodes to our masks', async () => {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const page = await env.browser.newPage({ viewport: { width: 1400, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${vite.url}/integrations/label-studio/editor/index.html?backend=wasm&normals=4`);
+    await page.goto(`${env.vite.url}/integrations/label-studio/editor/index.html?backend=wasm&normals=4`);
     await page.waitForSelector('body[data-ready="true"], #progress.error', { timeout: 120_000 });
     // A failed start shows its message in #progress; the assertion prints it.
     expect(await page.locator('#progress.error').count() ? await page.locator('#progress').textContent() : 'ok').toBe('ok');

@@ -1,12 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { inferInpFormerConfig } from '../../src/checkpoint/infer-config.ts';
 import { readPth } from '../../src/checkpoint/pth.ts';
 import { exportInpFormerOnnx } from '../../src/onnx/export-inp-former.ts';
 import { fixture, HAS_FIXTURES, loadFixtureTensors, maxAbsDiff, relMaxDiff, skipReason } from '../helpers/shared.ts';
-import { HAS_CHROMIUM, launchChromium, NO_CHROMIUM, startVite } from './chromium.ts';
+import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
 
 /**
  * Our ONNX export of fixtures/inp-tiny in onnxruntime-web's wasm provider, in headless Chromium through the Vite
@@ -16,16 +14,7 @@ const SKIP = !HAS_CHROMIUM ? ` (${NO_CHROMIUM})` : !HAS_FIXTURES ? ` (${skipReas
 const MODEL_URL = '/__test__/inp-tiny.onnx';
 
 describe.skipIf(SKIP !== '')(`onnxruntime-web runs the inp-tiny export${SKIP}`, () => {
-  let browser: Browser;
-  let vite: { server: ViteDevServer; url: string };
-  beforeAll(async () => {
-    vite = await startVite();
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await vite?.server.close();
-  });
+  const env = useBrowserAndVite();
 
   it('wasm: the official anomaly map within 1e-4 of its max and the image scores within 1e-5', async () => {
     const file = fixture('inp-tiny', 'model.pth');
@@ -34,11 +23,11 @@ describe.skipIf(SKIP !== '')(`onnxruntime-web runs the inp-tiny export${SKIP}`, 
     const img = loadFixtureTensors('inp-tiny', 'input.safetensors').get('images')!;
     const golden = loadFixtureTensors('inp-tiny', 'forward.safetensors');
 
-    const page = await browser.newPage();
+    const page = await env.browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.route(`**${MODEL_URL}`, (route) => route.fulfill({ body: Buffer.from(bytes), contentType: 'application/octet-stream' }));
-    await page.goto(`${vite.url}/bench/onnx-web.html`);
+    await page.goto(`${env.vite.url}/bench/onnx-web.html`);
     await page.waitForFunction(() => typeof window.runOnnx === 'function', undefined, { timeout: 60_000 });
     const r = await page.evaluate(
       ([url, data, shape]) => window.runOnnx(url, { data, shape }, 256, ['wasm']),

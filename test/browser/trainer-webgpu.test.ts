@@ -1,24 +1,14 @@
 import { readFileSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/runtime/backend.ts';
 import { fixture, HAS_FIXTURES, skipReason } from '../helpers/shared.ts';
-import { HAS_CHROMIUM, launchChromium, NO_CHROMIUM, startVite } from './chromium.ts';
+import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
 import { FIXTURE_STEPS, trainFixtureSteps, type StepLoss } from './pages/fixture-training.ts';
 
 const reason = !HAS_FIXTURES ? skipReason('fixtures') : !HAS_CHROMIUM ? NO_CHROMIUM : '';
 
 describe.skipIf(!!reason)(`the trainer in headless Chromium on WebGPU (SwiftShader)${reason ? ` (${reason})` : ''}`, () => {
-  let browser: Browser;
-  let vite: Awaited<ReturnType<typeof startVite>>;
-  beforeAll(async () => {
-    vite = await startVite();
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await vite?.server.close();
-  });
+  const env = useBrowserAndVite();
 
   it(`trains inp-tiny ${FIXTURE_STEPS} steps with the loss of Node's run (wasm) within 1e-3`, async () => {
     const files = { 'model.pth': readFileSync(fixture('inp-tiny', 'model.pth')), 'input.safetensors': readFileSync(fixture('inp-tiny', 'input.safetensors')) };
@@ -27,7 +17,7 @@ describe.skipIf(!!reason)(`the trainer in headless Chromium on WebGPU (SwiftShad
     const node = await trainFixtureSteps(new Uint8Array(files['model.pth']), new Uint8Array(files['input.safetensors']));
     const tNode = Date.now();
 
-    const page = await browser.newPage();
+    const page = await env.browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     // The fixtures live outside Vite's root: the test serves them to the page itself.
@@ -35,7 +25,7 @@ describe.skipIf(!!reason)(`the trainer in headless Chromium on WebGPU (SwiftShad
       const name = new URL(route.request().url()).pathname.split('/').pop() as keyof typeof files;
       return files[name] ? route.fulfill({ body: files[name], contentType: 'application/octet-stream' }) : route.fulfill({ status: 404 });
     });
-    await page.goto(`${vite.url}/test/browser/pages/trainer.html?backend=webgpu&steps=${FIXTURE_STEPS}`);
+    await page.goto(`${env.vite.url}/test/browser/pages/trainer.html?backend=webgpu&steps=${FIXTURE_STEPS}`);
     await page.waitForFunction(() => { const w = window as { __train?: unknown; __trainError?: string }; return !!(w.__train || w.__trainError); }, null, { timeout: 400_000, polling: 500 });
     const { web, failed } = await page.evaluate(() => {
       const w = window as unknown as { __train?: { backend: string; losses: StepLoss[] }; __trainError?: string };
