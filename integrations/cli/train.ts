@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -11,6 +12,7 @@ import { createInpFormer } from '../../src/inp-former/predict.ts';
 import { cnnPreprocess, cnnTokenDim } from '../../src/encoder/patch-encoder.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
 import { loadModelFromPath, writeModelFolder, type ResolvedModel } from '../../src/model-folder/node-io.ts';
+import { nodeFeatureStore } from '../../src/platform/node-feature-store.ts';
 import { writeFileAtomic } from '../../src/platform/node-files.ts';
 import { inputSize, preprocess, stackBatch, validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { useBackend } from '../../src/runtime/backend.ts';
@@ -32,11 +34,21 @@ const RUN_FLAGS = {
   steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, 'micro-batch': { type: 'string' },
   lr: { type: 'string' }, 'final-lr': { type: 'string' }, 'warmup-steps': { type: 'string' }, seed: { type: 'string' },
   'no-shuffle': { type: 'boolean' }, 'few-shot': { type: 'boolean' }, backend: { type: 'string' }, name: { type: 'string' },
-  resume: { type: 'string' }, state: { type: 'string' }, ...PREPROCESS_FLAGS,
+  resume: { type: 'string' }, state: { type: 'string' }, 'feature-cache': { type: 'string' }, ...PREPROCESS_FLAGS,
 } as const;
 
 const RUN_USAGE = '[--steps N | --epochs N] [--batch N] [--micro-batch N] [--lr X] [--final-lr X] [--warmup-steps N] [--seed N] [--no-shuffle] '
-  + '[--few-shot] [--resume <state.safetensors>] [--state <file>] [--backend wasm|cpu] [--name NAME] [--protocol official|annotate --resize N --crop N]';
+  + '[--few-shot] [--resume <state.safetensors>] [--state <file>] [--feature-cache <dir>] [--backend wasm|cpu] [--name NAME] [--protocol official|annotate --resize N --crop N]';
+
+/**
+ * The part of a feature-store key shared by every image of a run: the frozen encoder (config and weights), the
+ * preprocessing, the cached layers and the few-shot expansion. An image's key adds a hash of its bytes.
+ */
+function featureKeyBase(job: Job, config: InpFormerConfig, fewShot: boolean): string {
+  const h = createHash('sha256').update(JSON.stringify([config.encoder, config.targetLayers, config.fuseEncoder, job.preprocess, fewShot]));
+  for (const [name, t] of [...job.encoder, ...(job.encoderWeights ?? [])]) h.update(name).update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  return h.digest('hex').slice(0, 24);
+}
 
 /**
  * The official head for a bare encoder: 6 INPs, 8 decoder blocks, the encoder's width and heads, default taps. A CNN
@@ -113,6 +125,7 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
   const onInt = () => { console.error(`\n${label}: stopping after this step (Ctrl-C again to quit without saving)`); process.off('SIGINT', onInt); ctl.abort(); };
   process.on('SIGINT', onInt);
   const encodeBar = progressReporter(`${label}: encoding`, files.length);
+  const keyBase = values['feature-cache'] ? featureKeyBase(job, config, !!values['few-shot']) : undefined;
   let bar: ReturnType<typeof progressReporter> | undefined;
   try {
     const opts: TrainOptions = {
@@ -121,7 +134,8 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
         const item = preprocess(decodeImage(await readInput(files[i]), files[i]), pre, multiple > 1 ? multiple : undefined, files[i]);
         const b = stackBatch([item]);
         return tf.tensor4d(b.data, b.shape);
-      } },
+      }, key: async (i) => `${keyBase}-${createHash('sha256').update(await readInput(files[i])).digest('hex').slice(0, 24)}` },
+      ...(values['feature-cache'] ? { featureStore: nodeFeatureStore(values['feature-cache']) } : {}),
       steps, epochs: values.epochs === undefined ? undefined : intFlag(values.epochs, 'epochs', 1),
       batchSize: intFlag(values.batch, 'batch', job.defaults.batch),
       microBatch: values['micro-batch'] === undefined ? autoMicroBatch(config, inputSize(pre)) : intFlag(values['micro-batch'], 'micro-batch', 1),

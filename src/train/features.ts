@@ -6,6 +6,18 @@ export interface FeatureEncoder {
   encode(x: tf.Tensor4D): { layers: tf.Tensor3D[]; grid: [number, number] };
 }
 
+/** The cached items of one training image (one item, or its few-shot views): per item, per layer, N × C values. */
+export interface CachedFeatures { tokens: number; channels: number; items: Float32Array[][] }
+
+/**
+ * Where features outlive one run (Node: a folder, src/platform/node-feature-store.ts), keyed by the caller: the key
+ * must change whenever the image, the preprocessing, the encoder or the cached layers do.
+ */
+export interface FeatureStore {
+  get(key: string): Promise<CachedFeatures | undefined>;
+  put(key: string, features: CachedFeatures): Promise<void>;
+}
+
 /**
  * Encoder features of every training image, computed once (training uses no online augmentation) and kept on
  * the host, so they do not count against the wasm heap; each batch is uploaded when it runs.
@@ -32,6 +44,28 @@ export class FeatureCache {
     return this.items.length;
   }
 
+  /** Appends items computed earlier (a FeatureStore hit); `where` names their source in errors. */
+  addCached(f: CachedFeatures, where: string): void {
+    if (f.items.some((layers) => layers.length !== f.items[0].length || layers.some((l) => l.length !== f.tokens * f.channels))) {
+      throw new Error(`${where}: cached features are inconsistent (delete the cache entry)`);
+    }
+    this.checkShape(f.tokens, f.channels, where);
+    this.items.push(...f.items);
+  }
+
+  /** The items appended since `start` (for a FeatureStore). */
+  itemsFrom(start: number): CachedFeatures {
+    const [tokens, channels] = this.tokenShape!;
+    return { tokens, channels, items: this.items.slice(start) };
+  }
+
+  private checkShape(N: number, C: number, where: string): void {
+    if (this.tokenShape && (this.tokenShape[0] !== N || this.tokenShape[1] !== C)) {
+      throw new Error(`${where}: ${N} tokens × ${C} channels differ from the first image's ${this.tokenShape.join(' × ')} (images must share one size)`);
+    }
+    this.tokenShape = [N, C];
+  }
+
   /** Encodes a batch [n, 3, H, W] and appends its n items. */
   async add(encoder: FeatureEncoder, x: tf.Tensor4D): Promise<void> {
     const layers = tf.tidy(() => {
@@ -42,10 +76,7 @@ export class FeatureCache {
     });
     try {
       const [n, N, C] = layers[0].shape;
-      if (this.tokenShape && (this.tokenShape[0] !== N || this.tokenShape[1] !== C)) {
-        throw new Error(`image ${this.items.length}: ${N} tokens × ${C} channels differ from the first image's ${this.tokenShape.join(' × ')} (images must share one size)`);
-      }
-      this.tokenShape = [N, C];
+      this.checkShape(N, C, `image ${this.items.length}`);
       const data = await Promise.all(layers.map((l) => l.data() as Promise<Float32Array>));
       for (let i = 0; i < n; i++) this.items.push(data.map((d) => d.slice(i * N * C, (i + 1) * N * C)));
     } finally {

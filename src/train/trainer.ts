@@ -3,7 +3,7 @@ import { InputError } from '../errors.ts';
 import { seededRandom } from '../inp-former/init.ts';
 import type { InpFormerConfig, TensorMap } from '../types.ts';
 import { fewShotViews } from './augment.ts';
-import { FeatureCache, type FeatureEncoder } from './features.ts';
+import { FeatureCache, type FeatureEncoder, type FeatureStore } from './features.ts';
 import { TRAIN_MODES, type TrainMode } from './head-params.ts';
 import { validateSchedule, warmCosineLr } from './schedule.ts';
 import { captureState, restoreOptimizer, type RunSettings, type TrainState } from './state.ts';
@@ -16,7 +16,12 @@ import {
  * returns image i as [1, 3, H, W] (the trainer disposes what it returns). Single-class and multi-class
  * training differ only in what is passed: one category's normals, or several categories' pooled together.
  */
-export type TrainImages = tf.Tensor4D[] | { count: number; load(index: number): tf.Tensor4D | Promise<tf.Tensor4D> };
+export type TrainImages = tf.Tensor4D[] | {
+  count: number;
+  load(index: number): tf.Tensor4D | Promise<tf.Tensor4D>;
+  /** Image i's FeatureStore key (see FeatureStore); without it nothing is stored. */
+  key?(index: number): Promise<string>;
+};
 
 export type TrainEvent =
   | { phase: 'encode'; done: number; total: number; elapsedSeconds: number }
@@ -54,6 +59,8 @@ export interface TrainOptions {
   fewShot?: boolean;
   /** Images per encoder pass while filling the feature cache (default 4). */
   encodeBatch?: number;
+  /** Features kept across runs (Node: a folder); used for images whose provider gives a key. */
+  featureStore?: FeatureStore;
   onProgress?: (e: TrainEvent) => void;
   /** Stops between steps; the result then holds a resumable state. */
   signal?: AbortSignal;
@@ -92,25 +99,38 @@ async function fillCache(o: TrainOptions, cache: FeatureCache, started: number):
   const data = o.data;
   const count = Array.isArray(data) ? data.length : data.count;
   if (count < 1) throw new InputError(`${where}: data`, 'holds no images');
-  const per = positiveInt(o.encodeBatch, 'encodeBatch', 4);
   for (let i = 0; i < count; i++) {
     o.signal?.throwIfAborted();
-    const given = Array.isArray(data) ? data[i] : await data.load(i);
-    try {
-      if (given.rank !== 4 || given.shape[1] !== 3) throw new InputError(`${where}: data[${i}]`, `must be [n, 3, H, W], got [${given.shape}]`);
-      const x = o.fewShot ? await viewsOf(given) : given;
-      try {
-        for (let s = 0; s < x.shape[0]; s += per) {
-          const chunk = tf.tidy(() => x.slice([s, 0, 0, 0], [Math.min(per, x.shape[0] - s), -1, -1, -1]));
-          await cache.add(o.encoder, chunk).finally(() => chunk.dispose());
-        }
-      } finally {
-        if (x !== given) x.dispose();
-      }
-    } finally {
-      if (!Array.isArray(data)) given.dispose();
+    const key = o.featureStore && !Array.isArray(data) && data.key ? await data.key(i) : undefined;
+    const stored = key ? await o.featureStore!.get(key) : undefined;
+    if (stored) cache.addCached(stored, `data[${i}] (feature store ${key})`);
+    else {
+      const first = cache.size;
+      await encodeImage(o, cache, i);
+      if (key) await o.featureStore!.put(key, cache.itemsFrom(first));
     }
     o.onProgress?.({ phase: 'encode', done: i + 1, total: count, elapsedSeconds: (performance.now() - started) / 1000 });
+  }
+}
+
+/** Encodes training image i (or its few-shot views) into the cache. */
+async function encodeImage(o: TrainOptions, cache: FeatureCache, i: number): Promise<void> {
+  const data = o.data;
+  const per = positiveInt(o.encodeBatch, 'encodeBatch', 4);
+  const given = Array.isArray(data) ? data[i] : await data.load(i);
+  try {
+    if (given.rank !== 4 || given.shape[1] !== 3) throw new InputError(`${where}: data[${i}]`, `must be [n, 3, H, W], got [${given.shape}]`);
+    const x = o.fewShot ? await viewsOf(given) : given;
+    try {
+      for (let s = 0; s < x.shape[0]; s += per) {
+        const chunk = tf.tidy(() => x.slice([s, 0, 0, 0], [Math.min(per, x.shape[0] - s), -1, -1, -1]));
+        await cache.add(o.encoder, chunk).finally(() => chunk.dispose());
+      }
+    } finally {
+      if (x !== given) x.dispose();
+    }
+  } finally {
+    if (!Array.isArray(data)) given.dispose();
   }
 }
 

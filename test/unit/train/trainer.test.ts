@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectedShapes } from '../../../src/checkpoint/load.ts';
@@ -5,6 +8,7 @@ import { readSafetensors } from '../../../src/checkpoint/safetensors.ts';
 import { InputError } from '../../../src/errors.ts';
 import { initHead, randomEncoder } from '../../../src/inp-former/init.ts';
 import { createInpFormer, type InpFormer } from '../../../src/inp-former/predict.ts';
+import { nodeFeatureStore } from '../../../src/platform/node-feature-store.ts';
 import { useBackend } from '../../../src/runtime/backend.ts';
 import { exportOfficialSafetensors } from '../../../src/train/export.ts';
 import { FeatureCache } from '../../../src/train/features.ts';
@@ -129,6 +133,22 @@ describe('trainer', () => {
     expect(loaded).toBe(2);
     expect(r.state.run.items).toBe(44);
     expect(r.state.step).toBe(2); // ⌊44 / 16⌋ per epoch, drop_last
+  });
+
+  it('reuses features from a folder store: the second run encodes nothing and gives the same head', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'feat-store-'));
+    const provider = (load: (i: number) => tf.Tensor4D) => ({ count: 3, load, key: async (i: number) => `img${i}` });
+    const store = nodeFeatureStore(dir);
+    const a = await train(base({ data: provider((i) => IMAGES[i].clone()), featureStore: store, fewShot: true, steps: 2 }));
+    expect(readdirSync(dir).sort()).toEqual(['img0.feat', 'img1.feat', 'img2.feat']);
+    const b = await train(base({ data: provider(() => { throw new Error('encoded although stored'); }), featureStore: store, fewShot: true, steps: 2 }));
+    expect(b.state.run.items).toBe(66);
+    expect(same(a.head, b.head)).toBe(true);
+    writeFileSync(path.join(dir, 'img1.feat'), new Uint8Array(30)); // truncated: a miss, encoded again
+    let loaded = 0;
+    await train(base({ data: provider((i) => { loaded++; return IMAGES[i].clone(); }), featureStore: store, steps: 1 }));
+    expect(loaded).toBe(1);
+    rmSync(dir, { recursive: true });
   });
 
   it('rejects bad options and bad states with the field named', async () => {
