@@ -30,11 +30,11 @@ export function resultsJson(e: DatasetEvaluation, extra: Record<string, unknown>
 
 export const command = {
   summary: 'Evaluate a model on a dataset folder (MVTec layout, or normal/ + test/): image and pixel AUROC, AP, F1-max and AUPRO.',
-  usage: '-m <model-dir|checkpoint> -d <category dir> [-o results.json] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--batch N]',
+  usage: '-m <model-dir|checkpoint> -d <category dir> [-o results.json] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--batch N] [--zero-shot]',
   async run(argv: string[]) {
     const { values } = parse(argv, {
       model: { type: 'string', short: 'm' }, data: { type: 'string', short: 'd' }, output: { type: 'string', short: 'o' },
-      backend: { type: 'string' }, batch: { type: 'string' }, ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
+      backend: { type: 'string' }, batch: { type: 'string' }, 'zero-shot': { type: 'boolean' }, ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
     });
     const modelPath = required(values.model, 'model (-m)');
     const dir = required(values.data, 'data (-d)');
@@ -47,14 +47,14 @@ export const command = {
       validatePreprocess(pre, detector.inputMultiple > 1 ? detector.inputMultiple : undefined);
       const progress = progressReporter('eval', dataset.test.length);
       const e = await evaluateItems(detector, dataset.test, pre, {
-        readBytes: readInput, batch: intFlag(values.batch, 'batch', 1), onProgress: (d, _, f) => progress.tick(d, path.basename(f)),
+        readBytes: readInput, batch: intFlag(values.batch, 'batch', 1), zeroShot: values['zero-shot'], onProgress: (d, _, f) => progress.tick(d, path.basename(f)),
       });
       progress.end();
       console.log(metricsTable([['all', e.metrics], ...Object.entries(e.per_type)]));
       console.log(`${e.ms_per_image.toFixed(0)} ms per image (${runtime})`);
       for (const n of e.metrics.notes) console.error(`eval: note: ${n}`);
       if (values.output) {
-        await writeFileAtomic(values.output, `${JSON.stringify(resultsJson(e, { model: name, dataset: dir, protocol: pre, runtime }), null, 2)}\n`);
+        await writeFileAtomic(values.output, `${JSON.stringify(resultsJson(e, { model: name, dataset: dir, protocol: pre, runtime, map: values['zero-shot'] ? 'zero-shot' : 'reconstruction' }), null, 2)}\n`);
       }
     } finally {
       detector.dispose();

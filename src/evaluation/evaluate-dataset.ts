@@ -20,6 +20,8 @@ export interface DatasetEvaluation {
 export interface EvaluateOptions {
   readBytes: (file: string) => Promise<Uint8Array>;
   batch?: number;
+  /** Score INP-Former's zero-shot map (the INP coherence distance, no decoder) instead of the reconstruction map. */
+  zeroShot?: boolean;
   onProgress?: (done: number, total: number, file: string) => void;
 }
 
@@ -30,6 +32,7 @@ export interface EvaluateOptions {
  */
 export async function evaluateItems(detector: Detector, items: readonly TestItem[], pre: PreprocessConfig, o: EvaluateOptions): Promise<DatasetEvaluation> {
   if (!items.length) throw new InputError('test set', 'holds no images');
+  if (o.zeroShot && detector.kind !== 'inp-former') throw new InputError('zero-shot', 'needs an INP-Former (a kNN model has no INPs)');
   const batch = pre.protocol === 'annotate' ? 1 : Math.max(1, o.batch ?? 1);
   const maps: Float32Array[] = [];
   const masks: (Uint8Array | null)[] = [];
@@ -51,7 +54,7 @@ export async function evaluateItems(detector: Detector, items: readonly TestItem
       masks.push(await groundTruth(it, img.width, img.height));
     }
     const t0 = performance.now();
-    const r = await detector.predict(stackBatch(prepared), { mapSize: pre.mapSize, ...(size ? { outputSize: size } : {}) });
+    const r = await detector.predict(stackBatch(prepared), { mapSize: pre.mapSize, ...(size ? { outputSize: size } : {}), ...(o.zeroShot ? { zeroShot: true } : {}) });
     compute += performance.now() - t0;
     chunk.forEach((it, j) => {
       maps.push(r.maps[j]);

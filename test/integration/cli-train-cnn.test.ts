@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -20,8 +20,10 @@ describe('inp-former train -e nsfwjs-mobilenetv2: an INP-Former head over a CNN 
 
   it('trains, saves a model folder without the package weights, evaluates, and fine-tunes', async () => {
     const model = path.join(root, 'model');
-    const r = await cli('train', '-e', 'nsfwjs-mobilenetv2', '-d', path.join(data, 'train', 'good'), '-o', model, '--steps', '8', '--batch', '3', '--resize', '96');
+    const cache = path.join(root, 'features');
+    const r = await cli('train', '-e', 'nsfwjs-mobilenetv2', '-d', path.join(data, 'train', 'good'), '-o', model, '--steps', '8', '--batch', '3', '--resize', '96', '--feature-cache', cache);
     expect(r.code).toBe(0);
+    expect(readdirSync(cache).filter((f) => f.endsWith('.feat'))).toHaveLength(6);
     const m = JSON.parse(readFileSync(path.join(model, 'manifest.json'), 'utf8'));
     expect(m.config).toMatchObject({
       encoder: { kind: 'nsfwjs-mobilenetv2', layers: ['block_2', 'block_5', 'block_9'], grid: 12 },
@@ -39,10 +41,17 @@ describe('inp-former train -e nsfwjs-mobilenetv2: an INP-Former head over a CNN 
     const j = JSON.parse(readFileSync(out, 'utf8'));
     expect(j.image_auroc).toBeGreaterThanOrEqual(0);
     expect(j.pixel_auroc).toBeGreaterThan(0.5);
+    expect(j.map).toBe('reconstruction');
+    const zs = await cli('eval', '-m', model, '-d', data, '-o', out, '--zero-shot');
+    expect(zs.code).toBe(0);
+    const z = JSON.parse(readFileSync(out, 'utf8'));
+    expect(z.map).toBe('zero-shot');
+    expect(z.pixel_auroc).not.toBe(j.pixel_auroc);
 
     const tuned = path.join(root, 'tuned');
-    const f = await cli('finetune', '-m', model, '-d', path.join(data, 'train', 'good'), '-o', tuned, '--steps', '2', '--batch', '2');
+    const f = await cli('finetune', '-m', model, '-d', path.join(data, 'train', 'good'), '-o', tuned, '--steps', '2', '--batch', '2', '--feature-cache', cache);
     expect(f.code).toBe(0);
+    expect(readdirSync(cache).filter((f) => f.endsWith('.feat'))).toHaveLength(6); // same encoder and images: every image a hit
     expect(JSON.parse(readFileSync(path.join(tuned, 'manifest.json'), 'utf8')).config.encoder.kind).toBe('nsfwjs-mobilenetv2');
   });
 
