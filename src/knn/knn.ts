@@ -50,6 +50,21 @@ export function bankFromTensors(t: TensorMap, cfg: KnnConfig, where: string): Me
   return { data: b.data instanceof Float32Array ? b.data : Float32Array.from(b.data as ArrayLike<number>), size: cfg.bankSize, dim: cfg.dim };
 }
 
+/**
+ * The bank minus its per-channel mean, and that mean. Distances do not change under a common shift, but
+ * ‖a‖² − 2a·b + ‖b‖² in float32 does: with a large common offset (all-positive CNN features) the three terms are
+ * ~offset²·dim, and their rounding swamps small distances (noisy, or negative and clamped to 0). Both the tfjs path
+ * and the ONNX export (src/onnx/export-knn.ts) centre the bank and the queries on this mean first; it is computed
+ * from the bank at load, so model folders need not store it.
+ */
+export function centreBank(bank: MemoryBank): { centred: MemoryBank; mean: Float32Array } {
+  const sums = new Float64Array(bank.dim);
+  for (let i = 0; i < bank.data.length; i++) sums[i % bank.dim] += bank.data[i];
+  const mean = Float32Array.from(sums, (s) => s / bank.size);
+  const data = Float32Array.from(bank.data, (v, i) => v - mean[i % bank.dim]);
+  return { centred: { data, size: bank.size, dim: bank.dim }, mean };
+}
+
 export interface KnnDetector {
   predict(x: tf.Tensor4D, opts: PredictOptions & { topRatio?: number }): Promise<PredictResult>;
   dispose(): void;
@@ -57,12 +72,15 @@ export interface KnnDetector {
 
 /**
  * Nearest-neighbour distance of every test token to the bank, through 2-D NN matMuls against the pre-transposed
- * bank in column chunks (‖a‖² + ‖b‖² − 2a·b), so no N×M matrix larger than a chunk ever exists. The distance grid
- * then goes through the same map chain as INP-Former; the image score defaults to the map's maximum (PatchCore).
+ * bank in column chunks (‖a‖² + ‖b‖² − 2a·b, bank and tokens centred on the bank mean: see centreBank), so no N×M
+ * matrix larger than a chunk ever exists. The distance grid then goes through the same map chain as INP-Former;
+ * the image score defaults to the map's maximum (PatchCore).
  */
 export function createKnnDetector(encoder: PatchEncoder, bank: MemoryBank, chunk = 8192): KnnDetector {
+  const { centred, mean: bankMean } = centreBank(bank);
+  const mean = tf.tensor1d(bankMean);
   const chunks = tf.tidy(() => {
-    const b = tf.tensor2d(bank.data, [bank.size, bank.dim]);
+    const b = tf.tensor2d(centred.data, [bank.size, bank.dim]);
     const out: Array<{ bt: tf.Tensor2D; norms: tf.Tensor1D }> = [];
     for (let s = 0; s < bank.size; s += chunk) {
       const part = b.slice([s, 0], [Math.min(chunk, bank.size - s), -1]);
@@ -76,7 +94,7 @@ export function createKnnDetector(encoder: PatchEncoder, bank: MemoryBank, chunk
       const mapSize: [number, number] = typeof opts.mapSize === 'number' ? [opts.mapSize, opts.mapSize] : opts.mapSize;
       const { map, score } = tf.tidy(() => {
         const { tokens, grid } = encoder.encode(x);
-        const a = tokens.reshape([-1, bank.dim]) as tf.Tensor2D;
+        const a = tf.sub(tokens.reshape([-1, bank.dim]), mean) as tf.Tensor2D;
         const an = tf.sum(tf.square(a), 1, true);
         let best: tf.Tensor | null = null;
         for (const c of chunks) {
@@ -93,6 +111,7 @@ export function createKnnDetector(encoder: PatchEncoder, bank: MemoryBank, chunk
       return { maps: Array.from({ length: B }, (_, b) => data.slice(b * h * w, (b + 1) * h * w)), width: w, height: h, scores: Array.from(scores) };
     },
     dispose() {
+      mean.dispose();
       for (const c of chunks) { c.bt.dispose(); c.norms.dispose(); }
     },
   };

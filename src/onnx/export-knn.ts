@@ -1,6 +1,6 @@
 import { InputError } from '../errors.ts';
 import { encoderTensorsOf } from '../inp-former/frozen-encoder.ts';
-import { bankFromTensors } from '../knn/knn.ts';
+import { bankFromTensors, centreBank, type MemoryBank } from '../knn/knn.ts';
 import type { KnnConfig, PreprocessConfig, TensorMap } from '../types.ts';
 import { checkExportSizes, ONNX_IO, type OnnxExportOptions } from './export-inp-former.ts';
 import { cnnTokenGraph } from './export-cnn.ts';
@@ -30,6 +30,38 @@ export const KNN_METADATA_KEY = 'inp-former-knn';
  */
 const BANK_CHUNK = 8192;
 
+/**
+ * Tokens [N, L, dim] → Euclidean distance of each to its nearest bank row [N, L]: ‖a‖² − 2a·b + ‖b‖² per bank chunk
+ * on the tokens and bank centred on the bank mean (centreBank: float32 cancellation), minimum over the bank. The
+ * centred bank is stored transposed and scaled by −2 (exact in float32), so each chunk is one MatMul and two
+ * broadcast Adds, in the order the tfjs path sums.
+ */
+export function nearestDistance(b: GraphBuilder, tokens: string, bank: MemoryBank): string {
+  const { centred, mean } = centreBank(bank);
+  const a = b.op('Sub', [tokens, b.initializer('memory_bank.mean', mean, [bank.dim])]);
+  const an = sumSquares(b, a, 1);
+  const mins: string[] = [];
+  for (let s = 0; s < bank.size; s += BANK_CHUNK) {
+    const rows = Math.min(BANK_CHUNK, bank.size - s);
+    const bt = new Float32Array(bank.dim * rows);
+    const norms = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < bank.dim; c++) {
+        const v = centred.data[(s + r) * bank.dim + c];
+        bt[c * rows + r] = -2 * v;
+        norms[r] += v * v;
+      }
+    }
+    const tag = `memory_bank[${s}:${s + rows}]`;
+    const dot = b.op('MatMul', [a, b.initializer(`${tag}.T*-2`, bt, [bank.dim, rows])]);
+    const d = b.op('Add', [b.op('Add', [an, dot]), b.initializer(`${tag}.sqnorm`, norms, [rows])]);
+    mins.push(b.op('ReduceMin', [d], { axes: [-1], keepdims: 0 }));
+  }
+  const best = mins.length === 1 ? mins[0] : b.op('Min', mins);
+  // relu before sqrt: rounding can make a near-zero squared distance slightly negative.
+  return b.op('Sqrt', [b.op('Relu', [best])]);
+}
+
 export function buildKnnGraph(knn: KnnConfig, tensors: TensorMap, opts: OnnxExportOptions, where = 'weights'): ModelProto {
   checkExportSizes(opts, 1);
   const bank = bankFromTensors(tensors, knn, where);
@@ -39,29 +71,7 @@ export function buildKnnGraph(knn: KnnConfig, tensors: TensorMap, opts: OnnxExpo
   if (dim !== bank.dim) throw new InputError(`${where}: knn.dim`, `the encoder gives ${dim}-d tokens, the memory bank holds ${bank.dim}-d rows`);
 
   b.scope('knn', () => {
-    // ‖a‖² − 2a·b + ‖b‖² per bank chunk, minimum over the bank: the bank is stored transposed and scaled by −2
-    // (exact in float32), so each chunk is one MatMul and two broadcast Adds, in the order the tfjs path sums.
-    const an = sumSquares(b, tokens, 1);
-    const mins: string[] = [];
-    for (let s = 0; s < bank.size; s += BANK_CHUNK) {
-      const rows = Math.min(BANK_CHUNK, bank.size - s);
-      const bt = new Float32Array(bank.dim * rows);
-      const norms = new Float32Array(rows);
-      for (let r = 0; r < rows; r++) {
-        for (let c = 0; c < bank.dim; c++) {
-          const v = bank.data[(s + r) * bank.dim + c];
-          bt[c * rows + r] = -2 * v;
-          norms[r] += v * v;
-        }
-      }
-      const tag = `memory_bank[${s}:${s + rows}]`;
-      const dot = b.op('MatMul', [tokens, b.initializer(`${tag}.T*-2`, bt, [bank.dim, rows])]);
-      const d = b.op('Add', [b.op('Add', [an, dot]), b.initializer(`${tag}.sqnorm`, norms, [rows])]);
-      mins.push(b.op('ReduceMin', [d], { axes: [-1], keepdims: 0 }));
-    }
-    const best = mins.length === 1 ? mins[0] : b.op('Min', mins);
-    // relu before sqrt: rounding can make a near-zero squared distance slightly negative.
-    const dist = b.op('Sqrt', [b.op('Relu', [best])]);
+    const dist = nearestDistance(b, tokens, bank);
     mapChain(b, b.op('Reshape', [dist, b.ints([-1, 1, grid[0], grid[1]])]), o, [ONNX_IO.map, ONNX_IO.score]);
   });
 
