@@ -15,19 +15,14 @@ import {
   applyGradients, createOptimizerState, createTrainableHead, disposeOptimizerState, disposeTrainableHead,
   lossAndGradients, type TrainableHead,
 } from '../../src/train/step.ts';
-import type { InpFormerConfig, TensorMap } from '../../src/types.ts';
+import type { TensorMap } from '../../src/types.ts';
+import { INP_TINY_CONFIG } from '../helpers/inp-tiny.ts';
 import { readPthByIndex } from '../helpers/pth-index.ts';
 import { fixture, HAS_FIXTURES, loadFixtureJson, loadFixtureTensors, maxAbsDiff, relMaxDiff, skipReason } from '../helpers/shared.ts';
 
 const SKIP = HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`;
 
-/** fixtures/inp-tiny/README.md: ViT 128-d, 2 heads, 12 blocks, official head. */
-const CONFIG: InpFormerConfig = {
-  architecture: 'inp-former',
-  encoder: { kind: 'dinov2', embedDim: 128, depth: 12, numHeads: 2, patchSize: 14, registerTokens: 4, posGridSize: 37, mlpRatio: 4, lnEps: 1e-6, interpolateOffset: 0.1 },
-  embedDim: 128, numHeads: 2, inpCount: 6, decoderDepth: 8, targetLayers: [2, 3, 4, 5, 6, 7, 8, 9],
-  fuseEncoder: [[0, 1, 2, 3], [4, 5, 6, 7]], fuseDecoder: [[0, 1, 2, 3], [4, 5, 6, 7]], mlpRatio: 4, lnEps: 1e-8,
-};
+const CONFIG = INP_TINY_CONFIG;
 
 /** README tolerances: losses 1e-6, gradients 1e-4 × tensor absmax, parameters 1e-6 abs, P 1e-5 and D_g 1e-4 rel, scores 1e-5. */
 const TOL = { loss: 1e-6, grad: 1e-4, param: 1e-6, inp: 1e-5, decoder: 1e-4, score: 1e-5 };

@@ -5,19 +5,14 @@ import { createInpFormer, type InpFormer } from '../../src/inp-former/predict.ts
 import { gaussianKernel, reconstructionMap, toInputSize } from '../../src/map/anomaly-map.ts';
 import { useBackend, type BackendName } from '../../src/runtime/backend.ts';
 import { cosineSimilarity } from '../../src/runtime/ops.ts';
-import type { InpFormerConfig, TensorMap } from '../../src/types.ts';
+import type { TensorMap } from '../../src/types.ts';
+import { INP_TINY_CONFIG } from '../helpers/inp-tiny.ts';
 import { readPthByIndex } from '../helpers/pth-index.ts';
 import { fixture, HAS_FIXTURES, loadFixtureTensors, maxAbsDiff, relMaxDiff, skipReason } from '../helpers/shared.ts';
 
 const SKIP = HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`;
 
-/** fixtures/inp-tiny/README.md: a ViT with 128 channels, 2 heads, 12 blocks, official head layout. */
-const CONFIG: InpFormerConfig = {
-  architecture: 'inp-former',
-  encoder: { kind: 'dinov2', embedDim: 128, depth: 12, numHeads: 2, patchSize: 14, registerTokens: 4, posGridSize: 37, mlpRatio: 4, lnEps: 1e-6, interpolateOffset: 0.1 },
-  embedDim: 128, numHeads: 2, inpCount: 6, decoderDepth: 8, targetLayers: [2, 3, 4, 5, 6, 7, 8, 9],
-  fuseEncoder: [[0, 1, 2, 3], [4, 5, 6, 7]], fuseDecoder: [[0, 1, 2, 3], [4, 5, 6, 7]], mlpRatio: 4, lnEps: 1e-8,
-};
+const CONFIG = INP_TINY_CONFIG;
 
 /** Tolerances of the fixture README: encoder side relative to absmax, decoder side looser, maps/scores near 1e-5. */
 const TOL = { encoder: 1e-5, decoder: 1e-4, map: 1e-4, score: 1e-5 };
