@@ -7,7 +7,9 @@ import type { Action } from '../src/workspace/shortcuts.ts';
  */
 export type EditTool = 'select' | 'brush' | 'eraser' | 'polygon-add' | 'polygon-subtract';
 export type ExportFormat = 'coco' | 'png-masks' | 'labelstudio' | 'cvat' | 'session';
-export type ModelAction = 'fit' | 'finetune' | 'train' | 'cancel';
+/** A model-panel button; training and fine-tuning carry the number of steps the user set. */
+export type ModelActionDetail = { action: 'fit' } | { action: 'cancel' } | { action: 'train' | 'finetune'; steps: number };
+export type ModelAction = ModelActionDetail['action'];
 
 export interface InpEvents {
   /** A keyboard shortcut or a button asked for an action; `key` names a proposal/region, `id` an image. */
@@ -17,7 +19,7 @@ export interface InpEvents {
   /** A brush stroke, eraser stroke or polygon finished: the region's new mask (key null: a new drawn region). */
   'inp-mask-edit': { key: string | null; mask: BinaryMask };
   'inp-threshold-input': { value: number };
-  'inp-model-action': { action: ModelAction };
+  'inp-model-action': ModelActionDetail;
   'inp-model-files': { files: File[] };
   /** Load a model from a URL (checkpoint, or a model folder's manifest.json). */
   'inp-model-url': { url: string };

@@ -2,15 +2,20 @@ import { LitElement, css, html, nothing } from 'lit';
 import type { ModelInfo, WorkProgress } from '../src/worker/protocol.ts';
 import { emit } from './events.ts';
 
+/** Steps of a training run and of an INP-token fine-tuning until the user sets others. */
+const DEFAULT_STEPS = { train: 200, finetune: 50 } as const;
+
 /**
- * <inp-model-panel>: which backend runs the model, the model card, fit / fine-tune / train with a progress bar, ETA
- * and cancel, and loading a model from files or a URL. Properties: backend, backendNote (why others were skipped), info,
- * progress (while a job or download runs), normals (how many images are marked normal). Emits inp-model-action,
- * inp-model-files and inp-model-url.
+ * <inp-model-panel>: which backend runs the model, the model card, fit / train / fine-tune (each with its number of
+ * steps) with a progress bar, ETA and cancel, and loading a model from files or a URL. Properties: backend,
+ * backendNote (why others were skipped), info, progress (while a job or download runs), normals (how many images are
+ * marked normal), untrained (normals the INP-Former has not been trained on yet: Fine-tune offers them). Emits
+ * inp-model-action, inp-model-files and inp-model-url.
  */
 export class ModelPanel extends LitElement {
   static override properties = {
     backend: { type: String }, backendNote: { type: String }, info: { attribute: false }, progress: { attribute: false }, normals: { type: Number },
+    untrained: { type: Number }, steps: { state: true },
   };
   static override styles = css`
     :host { display: block; font: 13px system-ui, sans-serif; }
@@ -22,6 +27,9 @@ export class ModelPanel extends LitElement {
     .row { display: flex; gap: .35rem; flex-wrap: wrap; align-items: center; }
     button { font: inherit; border: 1px solid #c4cbd8; background: #fff; border-radius: 4px; padding: .25rem .55rem; cursor: pointer; }
     button:disabled { opacity: .5; cursor: not-allowed; }
+    button.offer:not(:disabled) { border-color: #2f6fdf; background: #e8f0fe; font-weight: 600; }
+    .train { display: grid; grid-template-columns: max-content 5.5em max-content; gap: .3rem .35rem; align-items: center; justify-items: start; margin: .35rem 0; }
+    .train input { width: 100%; box-sizing: border-box; font: inherit; border: 1px solid #c4cbd8; border-radius: 4px; padding: .15rem .3rem; }
     progress { width: 100%; }
     label.file { border: 1px dashed #9aa3b5; border-radius: 4px; padding: .25rem .55rem; cursor: pointer; }
     label.file input { display: none; }
@@ -33,12 +41,18 @@ export class ModelPanel extends LitElement {
   info?: ModelInfo;
   progress?: WorkProgress;
   normals = 0;
+  untrained = 0;
+  steps: Record<keyof typeof DEFAULT_STEPS, number> = { ...DEFAULT_STEPS };
 
   override render() {
     const busy = !!this.progress;
     const p = this.progress;
-    const trainable = !!this.info?.trainable;
-    const untrainable = 'Needs an INP-Former head: load a checkpoint or model folder (INP-Former on the nsfwjs encoder is in progress)';
+    const inp = this.info?.kind === 'inp-former';
+    const tunable = !!this.info?.trainable;
+    const trainTitle = inp ? `Train the whole head on the ${this.normals} normals`
+      : `Train an INP-Former head on the nsfwjs encoder from the ${this.normals} normals; it then replaces the kNN detector`;
+    const tuneTitle = !tunable ? 'Needs an INP-Former head: Train one on the normals, or load a checkpoint or model folder'
+      : `Fine-tune the INP tokens on the ${this.normals} normals${this.untrained ? ` (${this.untrained} not trained on yet)` : ''}`;
     return html`
       <div class="row"><span>Backend</span><span class="backend" data-testid="backend">${this.backend ?? 'starting…'}</span></div>
       ${this.backendNote ? html`<div class="note" title=${this.backendNote}>${this.backendNote}</div>` : nothing}
@@ -48,13 +62,15 @@ export class ModelPanel extends LitElement {
         <p class="note">${this.info ? `${this.info.kind === 'none' ? 'not fitted yet' : `${this.info.normals} normals`} · input ${this.info.inputSize}px · ${this.info.license}` : ''}</p>
       </div>
       <div class="row">
-        <button data-testid="fit" ?disabled=${busy || this.normals < 1 || this.info?.kind === 'inp-former'} @click=${() => emit(this, 'inp-model-action', { action: 'fit' })}
+        <button data-testid="fit" ?disabled=${busy || this.normals < 1 || inp} @click=${() => emit(this, 'inp-model-action', { action: 'fit' })}
           title="Rebuild the kNN memory bank from the ${this.normals} normal images">Fit kNN (${this.normals})</button>
-        <button ?disabled=${busy || !trainable} title=${trainable ? 'Fine-tune the INP tokens on the normals' : untrainable} @click=${() => emit(this, 'inp-model-action', { action: 'finetune' })}>Fine-tune</button>
-        <button ?disabled=${busy || !trainable} title=${trainable ? 'Train the whole head on the normals' : untrainable} @click=${() => emit(this, 'inp-model-action', { action: 'train' })}>Train</button>
         <label class="file" title="manifest.json + weights.safetensors, or an INP-Former .pth / .safetensors">Load model…
           <input type="file" multiple accept=".pth,.safetensors,.json" data-testid="model-file"
             @change=${(e: Event) => { const i = e.target as HTMLInputElement; emit(this, 'inp-model-files', { files: [...(i.files ?? [])] }); i.value = ''; }}></label>
+      </div>
+      <div class="train">
+        ${this.trainRow('train', 'Train', trainTitle, busy || this.normals < 1)}
+        ${this.trainRow('finetune', `Fine-tune${this.untrained ? ` (${this.untrained} new)` : ''}`, tuneTitle, busy || !tunable || this.normals < 1, this.untrained > 0)}
       </div>
       <form class="row url" @submit=${(e: Event) => this.submitUrl(e)}>
         <input name="url" placeholder="or a URL: .pth, .safetensors, manifest.json" aria-label="Model URL" data-testid="model-url" ?disabled=${busy}>
@@ -64,11 +80,21 @@ export class ModelPanel extends LitElement {
         <div role="status" data-testid="model-progress">
           ${p.total > 0 ? html`<progress max=${p.total} value=${p.done}></progress>` : html`<progress></progress>`}
           <div class="row">
-            <span>${p.stage}${p.detail ? ` · ${p.detail}` : ''} · ${amount(p)}${p.etaSeconds !== undefined ? ` · ETA ${Math.ceil(p.etaSeconds)} s` : ''}</span>
+            <span>${p.stage}${p.detail ? ` · ${p.detail}` : ''} · ${amount(p)}${p.etaSeconds !== undefined ? ` · ETA ${eta(p.etaSeconds)}` : ''}</span>
             <button @click=${() => emit(this, 'inp-model-action', { action: 'cancel' })}>Cancel</button>
           </div>
         </div>` : nothing}
     `;
+  }
+
+  /** A training button and its steps input (the value travels with the action; the worker checks it). */
+  private trainRow(action: keyof typeof DEFAULT_STEPS, label: string, title: string, disabled: boolean, offer = false) {
+    return html`
+      <button data-testid=${action} class=${offer ? 'offer' : ''} ?disabled=${disabled} title=${title}
+        @click=${() => emit(this, 'inp-model-action', { action, steps: this.steps[action] })}>${label}</button>
+      <input type="number" min="1" step="1" data-testid="${action}-steps" aria-label="${label} steps" .value=${String(this.steps[action])}
+        @input=${(e: Event) => { this.steps = { ...this.steps, [action]: (e.target as HTMLInputElement).valueAsNumber }; }}>
+      <span class="note">steps</span>`;
   }
 
   private submitUrl(e: Event): void {
@@ -83,6 +109,11 @@ export class ModelPanel extends LitElement {
 function amount(p: WorkProgress): string {
   const f = p.unit === 'bytes' ? (n: number) => (n / 1e6).toFixed(1) : String;
   return `${f(p.done)}${p.total > 0 ? `/${f(p.total)}` : ''}${p.unit === 'bytes' ? ' MB' : ''}`;
+}
+
+/** Seconds, or minutes once a training runs long enough for seconds to be noise. */
+function eta(s: number): string {
+  return s < 120 ? `${Math.ceil(s)} s` : `${Math.round(s / 60)} min`;
 }
 
 if (!customElements.get('inp-model-panel')) customElements.define('inp-model-panel', ModelPanel);

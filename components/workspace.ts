@@ -21,7 +21,7 @@ import {
 import { buildSessionFile, parseSessionFile } from '../src/workspace/session-file.ts';
 import type { Action } from '../src/workspace/shortcuts.ts';
 import { openSessionStore, type SessionStore } from '../src/workspace/store.ts';
-import type { EditTool, ExportFormat, InpEvents, ModelAction } from './events.ts';
+import type { EditTool, ExportFormat, InpEvents, ModelActionDetail } from './events.ts';
 import type { CanvasRegion, ImageCanvas } from './image-canvas.ts';
 import './export-menu.ts';
 import './image-canvas.ts';
@@ -45,7 +45,8 @@ interface Message { id: number; kind: 'error' | 'info'; text: string }
 /**
  * <inp-workspace>: the annotator's workspace, composed of the elements in this folder. It owns the session (saved to
  * IndexedDB as each decision is made), talks to the model worker, and runs the loop: normals feed the kNN memory
- * bank, accepted masks and normals calibrate the threshold, all-rejected images become normals.
+ * bank, or train an INP-Former on demand and then wait to fine-tune it; accepted masks and normals calibrate the
+ * threshold, all-rejected images become normals.
  * Properties: samples (the images of a new session), backends (order to try), inputSize (model input side),
  * dbName (IndexedDB database; one session per name).
  */
@@ -109,6 +110,8 @@ export class Workspace extends LitElement {
   private busy?: string;
   private fitTimer?: ReturnType<typeof setTimeout>;
   private fitted = '';
+  /** Normals the INP-Former in use was last trained or fine-tuned on (none for a model just loaded). */
+  private trainedOn = new Set<string>();
   private predicting = false;
   private ready = false;
 
@@ -292,7 +295,8 @@ export class Workspace extends LitElement {
       for (;;) {
         const start = Math.max(0, this.order.indexOf(this.currentId ?? ''));
         const rotated = [...this.order.slice(start), ...this.order.slice(0, start)];
-        const id = rotated.find((i) => !this.results.has(i) && this.entries.get(i)?.status !== 'normal');
+        // A kNN's normals have held-out maps from the fit; an INP-Former's normals are predicted like any image.
+        const id = rotated.find((i) => !this.results.has(i) && (this.info!.kind === 'inp-former' || this.entries.get(i)?.status !== 'normal'));
         if (!id || this.progress) break;
         if (id === this.currentId) { this.busy = 'Model is looking at this image…'; this.refresh(); }
         try {
@@ -309,7 +313,8 @@ export class Workspace extends LitElement {
           // Do not retry a failing image in a loop: give it an empty slot until the model changes.
           this.results.set(id, { map: { width: 1, height: 1, data: new Float32Array(1) }, score: 0, model: 'failed' });
         }
-        if (id === this.currentId) { this.busy = undefined; this.recalibrate(); this.selectFirstPending(); this.refresh(); }
+        if (id === this.currentId) this.busy = undefined;
+        if (id === this.currentId || this.entries.get(id)?.status === 'normal') { this.recalibrate(); this.selectFirstPending(); this.refresh(); }
       }
     } finally {
       this.predicting = false;
@@ -376,7 +381,8 @@ export class Workspace extends LitElement {
     } else {
       await this.commit(replaceRegion(e, Number(key.slice(1)), { state }));
     }
-    this.selected = undefined;
+    // A region the user selected while the decision was being saved stays selected.
+    if (this.selected === key) this.selected = undefined;
     this.selectFirstPending();
   }
 
@@ -569,6 +575,7 @@ export class Workspace extends LitElement {
       urls = m.urls;
       this.progress = undefined;
       this.info = await this.client.request({ type: 'load-model', files: m.files }).result;
+      this.trainedOn = new Set();
       this.results.clear();
       await this.store?.clearResults();
       this.recalibrate();
@@ -590,20 +597,26 @@ export class Workspace extends LitElement {
     void this.predictQueue();
   }
 
-  private async modelAction(a: ModelAction): Promise<void> {
-    if (a === 'cancel') { this.job?.cancel(); return; }
-    if (a === 'fit') { await this.fit(true); return; }
-    if (!this.client) return;
-    const job = this.client.request({ type: 'train', mode: a === 'finetune' ? 'tokens' : 'full', normals: this.normals(), steps: a === 'finetune' ? 50 : 200 }, (p) => { this.progress = p; this.refresh(); });
+  private async modelAction(a: ModelActionDetail): Promise<void> {
+    if (a.action === 'cancel') { this.job?.cancel(); return; }
+    if (a.action === 'fit') { await this.fit(true); return; }
+    if (!this.client || this.progress) return;
+    const [doing, done] = a.action === 'finetune' ? ['Fine-tuning', 'Fine-tuned'] : ['Training', 'Trained'];
+    const normals = this.normals();
+    const job = this.client.request({ type: 'train', mode: a.action === 'finetune' ? 'tokens' : 'full', normals, steps: a.steps }, (p) => { this.progress = p; this.refresh(); });
     this.job = job;
-    this.progress = { stage: 'train', done: 0, total: 1 };
+    this.progress = { stage: a.action === 'finetune' ? 'fine-tune' : 'train', done: 0, total: a.steps };
+    this.refresh();
     try {
       this.info = await job.result;
+      this.trainedOn = new Set(normals);
       this.results.clear();
       await this.store?.clearResults();
-      this.say('info', 'Training finished');
+      this.recalibrate();
+      this.say('info', `${done} on ${normals.length} normals (${a.steps} steps): ${this.info.name}`);
     } catch (e) {
-      this.fail(e, a === 'finetune' ? 'fine-tuning' : 'training');
+      if ((e as Error).message === 'cancelled') this.say('info', `${doing} cancelled (the current model stays)`);
+      else this.fail(e, `${doing} failed (the current model stays)`);
     } finally {
       this.progress = undefined;
       this.job = undefined;
@@ -732,7 +745,8 @@ export class Workspace extends LitElement {
       <aside>
         <section><h2>Model</h2>
           <inp-model-panel .backend=${this.backend} .backendNote=${this.backendNote} .info=${this.info} .progress=${this.progress} .normals=${this.normals().length}
-            @inp-model-action=${(ev: CustomEvent<InpEvents['inp-model-action']>) => void this.modelAction(ev.detail.action)}
+            .untrained=${this.info?.kind === 'inp-former' ? this.normals().filter((id) => !this.trainedOn.has(id)).length : 0}
+            @inp-model-action=${(ev: CustomEvent<InpEvents['inp-model-action']>) => void this.modelAction(ev.detail)}
             @inp-model-files=${(ev: CustomEvent<InpEvents['inp-model-files']>) => void this.loadModel(ev.detail.files)}
             @inp-model-url=${(ev: CustomEvent<InpEvents['inp-model-url']>) => void this.loadModelUrl(ev.detail.url)}></inp-model-panel>
         </section>

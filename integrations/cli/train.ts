@@ -2,14 +2,13 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { defaultGroups, defaultTargetLayers } from '../../src/checkpoint/infer-config.ts';
 import { expectedHeadShapes } from '../../src/checkpoint/load.ts';
 import { InputError } from '../../src/errors.ts';
 import { decodeImage } from '../../src/image/decode.ts';
 import { initHead } from '../../src/inp-former/init.ts';
 import { ENCODER_PREFIX, inputMultipleOf } from '../../src/inp-former/frozen-encoder.ts';
 import { createInpFormer } from '../../src/inp-former/predict.ts';
-import { cnnPreprocess, cnnTokenDim } from '../../src/encoder/patch-encoder.ts';
+import { cnnPreprocess } from '../../src/encoder/patch-encoder.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
 import { loadModelFromPath, writeModelFolder, type ResolvedModel } from '../../src/model-folder/node-io.ts';
 import { nodeFeatureStore } from '../../src/platform/node-feature-store.ts';
@@ -17,10 +16,11 @@ import { writeFileAtomic } from '../../src/platform/node-files.ts';
 import { inputSize, preprocess, stackBatch, validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { useBackend } from '../../src/runtime/backend.ts';
 import { exportOfficialSafetensors } from '../../src/train/export.ts';
+import { headConfigFor } from '../../src/train/head-config.ts';
 import type { TrainMode } from '../../src/train/head-params.ts';
 import { loadTrainState, saveTrainState, type TrainState } from '../../src/train/state.ts';
 import { train, type TrainOptions } from '../../src/train/trainer.ts';
-import type { EncoderConfig, InpFormerConfig, PreprocessConfig, TensorMap } from '../../src/types.ts';
+import type { InpFormerConfig, PreprocessConfig, TensorMap } from '../../src/types.ts';
 import { choice, intFlag, numFlag, parse, required, UsageError } from './args.ts';
 import { packageEncoderWeights, resolveEncoderSpec } from './detector-io.ts';
 import { collectImages, readInput } from './images.ts';
@@ -48,27 +48,6 @@ function featureKeyBase(job: Job, config: InpFormerConfig, fewShot: boolean): st
   const h = createHash('sha256').update(JSON.stringify([config.encoder, config.targetLayers, config.fuseEncoder, job.preprocess, fewShot]));
   for (const [name, t] of [...job.encoder, ...(job.encoderWeights ?? [])]) h.update(name).update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   return h.digest('hex').slice(0, 24);
-}
-
-/**
- * The official head for a bare encoder: 6 INPs, 8 decoder blocks, the encoder's width and heads, default taps. A CNN
- * is one token layer (its stages concatenated), so one encoder group; 4 decoder blocks, heads of at least 32
- * channels, since CNN tokens are wide (ResNet-18 layer1-3: 448) and training runs on CPUs here.
- */
-function headConfigFor(encoder: EncoderConfig): InpFormerConfig {
-  if (encoder.kind !== 'dinov2') {
-    const C = cnnTokenDim(encoder);
-    const numHeads = [8, 7, 6, 5, 4, 3, 2, 1].find((h) => C % h === 0 && C / h >= 32) ?? 1;
-    return {
-      architecture: 'inp-former', encoder, embedDim: C, numHeads, inpCount: 6, decoderDepth: 4,
-      targetLayers: [0], fuseEncoder: [[0]], fuseDecoder: [[0, 1, 2, 3]], mlpRatio: 4, lnEps: 1e-8,
-    };
-  }
-  const targetLayers = defaultTargetLayers(encoder.depth);
-  return {
-    architecture: 'inp-former', encoder, embedDim: encoder.embedDim, numHeads: encoder.numHeads, inpCount: 6, decoderDepth: 8,
-    targetLayers, fuseEncoder: defaultGroups(targetLayers.length), fuseDecoder: defaultGroups(8), mlpRatio: 4, lnEps: 1e-8,
-  };
 }
 
 /**

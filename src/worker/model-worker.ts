@@ -2,7 +2,8 @@
 /**
  * The model worker: tfjs and every tensor live here, so the page never freezes while the model runs. It decodes
  * images (EXIF applied), keeps each image's model input, builds the kNN memory bank from the normals (the cold
- * start), predicts raw maps at the working size, loads user models and fine-tunes INP-Former heads.
+ * start), predicts raw maps at the working size, loads user models, trains INP-Former heads on the nsfwjs encoder
+ * and fine-tunes them.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createDetector, type Detector } from '../detector.ts';
@@ -10,6 +11,7 @@ import { cnnPreprocess, createPatchEncoder, defaultStages, type PatchEncoder } f
 import { loadCheckpoint } from '../checkpoint/load.ts';
 import { decodeImage } from '../image/decode.ts';
 import { pilResize } from '../image/pil-resize.ts';
+import { initHead } from '../inp-former/init.ts';
 import { createInpFormer } from '../inp-former/predict.ts';
 import { createKnnDetector, fitMemoryBank, type KnnDetector, type MemoryBank } from '../knn/knn.ts';
 import { MANIFEST_FILE, openModelFolder, parseManifest, type ModelContent } from '../model-folder/manifest.ts';
@@ -18,11 +20,12 @@ import { configureWebWasm } from '../platform/web-wasm.ts';
 import { OFFICIAL_PREPROCESS, preprocess } from '../preprocess/preprocess.ts';
 import { useFirstBackend } from '../runtime/backend.ts';
 import { makeSample } from '../samples/surfaces.ts';
+import { headConfigFor } from '../train/head-config.ts';
 import { train } from '../train/trainer.ts';
-import type { CnnEncoderConfig, PreprocessConfig, RgbImage, TensorMap } from '../types.ts';
+import type { CnnEncoderConfig, InpFormerConfig, PreprocessConfig, RgbImage, TensorMap } from '../types.ts';
 import { workingSize } from '../workspace/resolution.ts';
 import type { ImageSource } from '../workspace/session.ts';
-import type { DecodedImage, FitResult, MapResult, ModelInfo, WorkerMessage, WorkerRequest, WorkProgress } from './protocol.ts';
+import type { DecodedImage, FitResult, MapResult, ModelInfo, WorkerMemory, WorkerMessage, WorkerRequest, WorkProgress } from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -30,13 +33,35 @@ interface Registered { name: string; source: ImageSource; bytes?: Uint8Array; wo
 
 /** A bank this large (tokens) is kept whole; beyond it the greedy coreset keeps BANK_ROWS rows. */
 const BANK_ROWS = 16_384;
+/** Seed of a fresh head's initialisation: the same normals and steps train the same head. */
+const HEAD_SEED = 1;
+const NSFWJS_NAME = 'nsfwjs MobileNetV2';
+
+/**
+ * An INP-Former in use: loaded by the user, or trained here on the nsfwjs encoder. It replaces the kNN detector
+ * until the page is reloaded. The model card says what it is (`about`) and what training here did to it.
+ */
+interface InpModel {
+  detector: Detector;
+  content: Extract<ModelContent, { kind: 'inp-former' }>;
+  name: string;
+  /** The CNN encoder's weights where the content does not hold them (nsfwjs, which model folders never copy). */
+  encoderWeights?: TensorMap;
+  license: string;
+  about: string;
+  /** "Head trained here on 8 normals (200 steps)": the latest full training. */
+  trained?: string;
+  /** The latest INP-token fine-tuning since then. */
+  tuned?: string;
+  normals: number;
+}
 
 let inputSize = 224;
 let pre: PreprocessConfig = cnnPreprocess('nsfwjs-mobilenetv2', inputSize);
 let encoder: PatchEncoder | undefined;
 let knn: KnnDetector | undefined;
-/** A user-loaded model replaces the kNN detector until the page is reloaded. */
-let loaded: { detector: Detector; content: Extract<ModelContent, { kind: 'inp-former' }>; name: string } | undefined;
+let inp: InpModel | undefined;
+let nsfwjs: Promise<TensorMap> | undefined;
 let info: ModelInfo = noModel();
 const images = new Map<string, Registered>();
 /** Model inputs of the current preprocessing, per image (a 224² input is 600 kB; the decoded original is not kept). */
@@ -76,11 +101,19 @@ function tensorOf(id: string): tf.Tensor4D {
   return tf.tensor4d(inputOf(id), [1, 3, s, s]);
 }
 
+/** nsfwjs's MobileNetV2 weights (host memory), fetched once: the kNN and the INP-Formers on that encoder share them. */
+function nsfwjsWeights(): Promise<TensorMap> {
+  nsfwjs ??= fetchNsfwjsWeights().catch((e) => { nsfwjs = undefined; throw e; });
+  return nsfwjs;
+}
+
+/** The default token encoder: MobileNetV2 blocks 2, 5, 9 on one grid, for the kNN and for heads trained here. */
+function nsfwjsEncoderConfig(): CnnEncoderConfig {
+  return { kind: 'nsfwjs-mobilenetv2', layers: defaultStages('nsfwjs-mobilenetv2'), localAverage: true, grid: Math.ceil(inputSize / 8) };
+}
+
 async function getEncoder(): Promise<PatchEncoder> {
-  if (!encoder) {
-    const config: CnnEncoderConfig = { kind: 'nsfwjs-mobilenetv2', layers: defaultStages('nsfwjs-mobilenetv2'), localAverage: true, grid: Math.ceil(inputSize / 8) };
-    encoder = createPatchEncoder(config, await fetchNsfwjsWeights(), 'nsfwjs MobileNetV2');
-  }
+  encoder ??= createPatchEncoder(nsfwjsEncoderConfig(), await nsfwjsWeights(), NSFWJS_NAME);
   return encoder;
 }
 
@@ -119,7 +152,7 @@ async function predictWith(d: { predict: KnnDetector['predict'] }, id: string): 
  * normal scored against a bank holding its own patches reads ≈ 0 and would calibrate the threshold far too low.
  */
 async function fit(normals: string[], signal: AbortSignal, progress: (p: WorkProgress) => void): Promise<FitResult> {
-  if (loaded) throw new Error(`a loaded model (${loaded.name}) is in use; reload the page to go back to the kNN detector`);
+  if (inp) throw new Error(`an INP-Former (${inp.name}) is in use; reload the page to go back to the kNN detector`);
   if (normals.length === 0) throw new Error('mark at least one image normal first');
   const enc = await getEncoder();
   const started = performance.now();
@@ -148,6 +181,29 @@ async function fit(normals: string[], signal: AbortSignal, progress: (p: WorkPro
   return { info, normals: heldOut };
 }
 
+function inpInfo(m: InpModel): ModelInfo {
+  const done = [m.trained, m.tuned].filter(Boolean).join(', then ');
+  return {
+    kind: 'inp-former', name: `INP-Former · ${m.name}`, license: m.license, normals: m.normals, inputSize, version: `inp-${Date.now()}`, trainable: true,
+    description: done ? `${done}. ${m.about}` : m.about,
+  };
+}
+
+/** Makes `next` the model in use; the previous INP-Former and the kNN detector (bank and encoder) are freed. */
+function useInp(next: InpModel): ModelInfo {
+  inp?.detector.dispose();
+  knn?.dispose();
+  encoder?.dispose();
+  knn = undefined;
+  encoder = undefined;
+  inp = next;
+  info = inpInfo(next);
+  return info;
+}
+
+const describeHead = (c: InpFormerConfig, encoderName: string) =>
+  `${c.inpCount} INPs, ${c.decoderDepth}-block decoder over ${encoderName}; input ${inputSize}×${inputSize}.`;
+
 async function loadModel(files: Array<{ name: string; bytes: Uint8Array }>): Promise<ModelInfo> {
   if (!files.length) throw new Error('no model file given');
   const manifestFile = files.find((f) => f.name === MANIFEST_FILE);
@@ -163,44 +219,60 @@ async function loadModel(files: Array<{ name: string; bytes: Uint8Array }>): Pro
     preprocessConfig = { ...OFFICIAL_PREPROCESS, protocol: 'annotate' };
   }
   if (content.kind !== 'inp-former') throw new Error(`${name}: is ${content.kind === 'encoder' ? 'an encoder only (no INP-Former head): train a head with it first' : 'a kNN model folder; the workspace builds its own kNN from your normals'}`);
-  const detector = createDetector(content, { preprocess: preprocessConfig, where: name });
-  loaded?.detector.dispose();
-  loaded = { detector, content, name };
+  // A model folder trained on nsfwjs (inp-former train -e nsfwjs-mobilenetv2) does not hold the encoder's weights.
+  const encoderWeights = content.config.encoder.kind === 'nsfwjs-mobilenetv2' ? await nsfwjsWeights() : undefined;
+  const detector = createDetector(content, { preprocess: preprocessConfig, where: name, encoderWeights });
   pre = preprocessConfig;
   inputSize = preprocessConfig.resize;
   inputs.clear();
-  info = {
-    kind: 'inp-former', name: `INP-Former · ${name}`, license: 'see the checkpoint (INP-Former code: MIT)', normals: 0, inputSize,
-    version: `inp-${Date.now()}`, trainable: true,
-    description: `Encoder ${content.config.encoder.kind}, ${content.config.decoderDepth}-block decoder; input ${inputSize}×${inputSize}.`,
-  };
-  return info;
+  return useInp({
+    detector, content, name, encoderWeights, license: 'see the checkpoint (INP-Former code: MIT)', normals: 0,
+    about: describeHead(content.config, `encoder ${content.config.encoder.kind}`),
+  });
 }
 
-/** Fine-tunes (INP tokens) or trains (whole head) the loaded INP-Former on the normals, then predicts with the result. */
+/** A fresh head on the default encoder (what the kNN uses), for training here from the normals alone. */
+async function nsfwjsHead(): Promise<Omit<InpModel, 'detector'>> {
+  const config = headConfigFor(nsfwjsEncoderConfig());
+  return {
+    content: { kind: 'inp-former', config, tensors: initHead(config, HEAD_SEED) }, name: NSFWJS_NAME, encoderWeights: await nsfwjsWeights(),
+    license: 'MIT (nsfwjs weights); the head is trained in this browser', normals: 0,
+    about: describeHead(config, 'MobileNetV2 blocks 2, 5, 9'),
+  };
+}
+
+/**
+ * Trains (whole head) or fine-tunes (INP tokens) an INP-Former on the normals, then predicts with the result. With
+ * no INP-Former yet, training starts a fresh head on the nsfwjs encoder. A cancelled or failed run leaves the model
+ * in use as it was.
+ */
 async function trainHead(mode: 'full' | 'tokens', normals: string[], steps: number, signal: AbortSignal, progress: (p: WorkProgress) => void): Promise<ModelInfo> {
-  if (!loaded) throw new Error('training needs an INP-Former: load a checkpoint or model folder first (INP-Former on the nsfwjs encoder is coming)');
   if (!normals.length) throw new Error('mark at least one image normal first');
-  const model = createInpFormer(loaded.content.config, loaded.content.tensors);
-  const data = normals.map((id) => tensorOf(id));
+  if (!Number.isSafeInteger(steps) || steps < 1) throw new Error(`steps must be a positive whole number, got ${steps}`);
+  const base = inp ?? (mode === 'full' ? await nsfwjsHead() : undefined);
+  if (!base) throw new Error('fine-tuning needs an INP-Former head: train one (Train) or load a checkpoint or model folder first');
+  const { config, tensors } = base.content;
+  const source = { where: base.name, encoderWeights: base.encoderWeights };
+  const model = createInpFormer(config, tensors, source);
+  // One normal at a time on the backend: the trainer disposes each input once it has cached its features.
+  const data = { count: normals.length, load: (i: number) => tensorOf(normals[i]) };
   try {
     const r = await train({
-      encoder: model, config: loaded.content.config, init: loaded.content.tensors, data, mode, steps, batchSize: Math.min(8, normals.length), microBatch: 1,
-      warmupSteps: Math.min(10, Math.floor(steps / 4)), signal,
+      encoder: model, config, init: tensors, data, mode, steps, batchSize: Math.min(8, normals.length), microBatch: 1,
+      warmupSteps: Math.min(10, Math.floor(steps / 4)), seed: HEAD_SEED, signal,
       onProgress: (e) => progress(e.phase === 'encode'
         ? progressOf('encode', e.done, e.total, performance.now() - e.elapsedSeconds * 1000, 'encoding normals')
-        : { stage: 'train', done: e.step, total: e.totalSteps, etaSeconds: e.etaSeconds, detail: `loss ${e.loss.toFixed(4)}` }),
+        : { stage: mode === 'tokens' ? 'fine-tune' : 'train', done: e.step, total: e.totalSteps, etaSeconds: e.etaSeconds, detail: `loss ${e.loss.toFixed(4)}` }),
     });
     if (r.cancelled) throw new DOMException('training cancelled', 'AbortError');
-    const tensors: TensorMap = new Map(loaded.content.tensors);
-    for (const [k, v] of r.head) tensors.set(k, v);
-    const content = { ...loaded.content, tensors };
-    loaded.detector.dispose();
-    loaded = { ...loaded, content, detector: createDetector(content, { preprocess: pre, where: loaded.name }) };
-    info = { ...info, normals: normals.length, version: `inp-${Date.now()}`, description: `${info.description} ${mode === 'tokens' ? 'INP tokens fine-tuned' : 'Head trained'} on ${normals.length} normals (${r.state.step} steps).` };
-    return info;
+    const content = { ...base.content, tensors: new Map([...tensors, ...r.head]) };
+    const detector = createDetector(content, { preprocess: pre, ...source });
+    const what = `on ${normals.length} normals (${r.state.step} steps)`;
+    return useInp({
+      ...base, detector, content, normals: normals.length,
+      ...(mode === 'full' ? { trained: `Head trained here ${what}`, tuned: undefined } : { tuned: `INP tokens fine-tuned ${what}` }),
+    });
   } finally {
-    tf.dispose(data);
     model.dispose();
   }
 }
@@ -234,13 +306,14 @@ async function handle(seq: number, req: WorkerRequest, signal: AbortSignal): Pro
     }
     case 'predict': {
       if (!images.has(req.id)) throw new Error(`image ${req.id} is not registered with the model worker`);
-      const d = loaded?.detector ?? knn;
+      const d = inp?.detector ?? knn;
       if (!d) throw new Error('no model yet: mark a few images normal (3 or more) to start the kNN detector');
       const r = await predictWith(d, req.id);
       return { value: r, transfer: [r.map.data.buffer] };
     }
     case 'load-model': return { value: await loadModel(req.files) };
     case 'train': return { value: await trainHead(req.mode, req.normals, req.steps, signal, progress) };
+    case 'memory': { const m = tf.memory(); return { value: { numTensors: m.numTensors, numBytes: m.numBytes } satisfies WorkerMemory }; }
     case 'cancel': running.get(req.target)?.abort(); return { value: null };
   }
 }

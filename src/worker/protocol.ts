@@ -15,13 +15,13 @@ export interface ModelInfo {
   /** One line on what it is and where its weights come from. */
   description: string;
   license: string;
-  /** Normal images in the memory bank (kNN) or seen in training. */
+  /** Normal images in the memory bank (kNN) or seen in the latest training. */
   normals: number;
   /** Model input side in pixels (images are squashed to it). */
   inputSize: number;
   /** Changes whenever predictions may change: raw maps of another version are stale. */
   version: string;
-  /** Fine-tuning and training need an INP-Former head. */
+  /** Fine-tuning needs an INP-Former head (training starts one on the nsfwjs encoder when there is none). */
   trainable: boolean;
 }
 
@@ -38,10 +38,17 @@ export type WorkerRequest =
   | { type: 'predict'; id: string }
   /** A model folder (manifest.json + weights) or a checkpoint (.pth / .safetensors). */
   | { type: 'load-model'; files: Array<{ name: string; bytes: Uint8Array }> }
+  /**
+   * 'full' trains the whole head (a fresh one on the nsfwjs encoder when no INP-Former is in use), 'tokens'
+   * fine-tunes the INP tokens of the one in use; predictions then come from the result.
+   */
   | { type: 'train'; mode: 'full' | 'tokens'; normals: string[]; steps: number }
+  /** The worker's tfjs memory (devtools, tests: tensors must not pile up across jobs). */
+  | { type: 'memory' }
   | { type: 'cancel'; target: number };
 
 export interface InitResult { backend: BackendName; failures: string[]; info: ModelInfo }
+export interface WorkerMemory { numTensors: number; numBytes: number }
 
 export interface ResultOf {
   init: InitResult;
@@ -50,6 +57,7 @@ export interface ResultOf {
   predict: MapResult;
   'load-model': ModelInfo;
   train: ModelInfo;
+  memory: WorkerMemory;
   cancel: null;
 }
 
