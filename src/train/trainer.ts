@@ -182,6 +182,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const trainStart = performance.now();
     const firstStep = opt.step;
     while (opt.step < run.schedule.total) {
+      // Reads on wasm/cpu resolve without yielding, so give the event loop a turn: a worker's cancel message or
+      // the CLI's SIGINT can only abort the signal between steps if something lets them run.
+      await new Promise((r) => setTimeout(r, 0));
       if (o.signal?.aborted) { cancelled = true; break; }
       const step = opt.step;
       const epoch = Math.floor(step / perEpoch);

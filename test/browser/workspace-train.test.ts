@@ -138,7 +138,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
   // Skipped until src/train/trainer.ts yields to the event loop between steps: on wasm (and cpu) tensor reads resolve
   // without a task, so the worker never sees the cancel message before the run ends. Passes once the trainer awaits a
   // task (e.g. `await new Promise((r) => setTimeout(r, 0))`) before its per-step signal check.
-  it.skip('a cancelled training keeps the model in use (here the kNN detector) and leaves no tensor behind', async () => {
+  it('a cancelled training keeps the model in use (here the kNN detector) and leaves no tensor behind', async () => {
     const page = await env.browser.newPage({ viewport: { width: 1400, height: 850 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));

@@ -109,6 +109,15 @@ describe('trainer', () => {
     expect(same(resumed.head, whole.head)).toBe(true);
   });
 
+  it('a timer can cancel it between steps (the loop yields to the event loop, as a worker message or SIGINT needs)', async () => {
+    const ctl = new AbortController();
+    let steps = 0;
+    setTimeout(() => ctl.abort(), 0);
+    const r = await train(base({ steps: 50, signal: ctl.signal, onProgress: (e) => { if (e.phase === 'train') steps++; } }));
+    expect(r.cancelled).toBe(true);
+    expect(steps).toBeLessThan(50);
+  });
+
   it('fine-tunes only the INP tokens (or tokens + extractor)', async () => {
     for (const mode of ['tokens', 'tokens+extractor'] as const) {
       const r = await train(base({ mode, steps: 2, warmupSteps: 0 }));
