@@ -62,8 +62,9 @@ export class ModelPanel extends LitElement {
         <p class="note">${this.info ? `${this.info.kind === 'none' ? 'not fitted yet' : `${this.info.normals} normals`} · input ${this.info.inputSize}px · ${this.info.license}` : ''}</p>
       </div>
       <div class="row">
-        <button data-testid="fit" ?disabled=${busy || this.normals < 1 || inp} @click=${() => emit(this, 'inp-model-action', { action: 'fit' })}
-          title="Rebuild the kNN memory bank from the ${this.normals} normal images">Fit kNN (${this.normals})</button>
+        <button data-testid="fit" ?disabled=${busy || this.normals < 1} @click=${() => emit(this, 'inp-model-action', { action: 'fit' })}
+          title=${inp ? `Replace the INP-Former by a kNN detector fitted on the ${this.normals} normal images (the INP-Former is discarded)`
+            : `Rebuild the kNN memory bank from the ${this.normals} normal images`}>Fit kNN (${this.normals})</button>
         <label class="file" title="manifest.json + weights.safetensors, or an INP-Former .pth / .safetensors">Load model…
           <input type="file" multiple accept=".pth,.safetensors,.json" data-testid="model-file"
             @change=${(e: Event) => { const i = e.target as HTMLInputElement; emit(this, 'inp-model-files', { files: [...(i.files ?? [])] }); i.value = ''; }}></label>

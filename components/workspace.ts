@@ -20,7 +20,7 @@ import {
 } from '../src/workspace/session.ts';
 import { buildSessionFile, parseSessionFile } from '../src/workspace/session-file.ts';
 import type { Action } from '../src/workspace/shortcuts.ts';
-import { openSessionStore, type SessionStore } from '../src/workspace/store.ts';
+import { openSessionStore, type SavedModel, type SessionStore } from '../src/workspace/store.ts';
 import type { EditTool, ExportFormat, InpEvents, ModelActionDetail } from './events.ts';
 import type { CanvasRegion, ImageCanvas } from './image-canvas.ts';
 import './export-menu.ts';
@@ -46,7 +46,8 @@ interface Message { id: number; kind: 'error' | 'info'; text: string }
  * <inp-workspace>: the annotator's workspace, composed of the elements in this folder. It owns the session (saved to
  * IndexedDB as each decision is made), talks to the model worker, and runs the loop: normals feed the kNN memory
  * bank, or train an INP-Former on demand and then wait to fine-tune it; accepted masks and normals calibrate the
- * threshold, all-rejected images become normals.
+ * threshold, all-rejected images become normals. The model in use is saved with the session (a head trained here
+ * whole, a user's model by its URL in the model cache) and comes back on reload.
  * Properties: samples (the images of a new session), backends (order to try), inputSize (model input side),
  * dbName (IndexedDB database; one session per name).
  */
@@ -143,7 +144,9 @@ export class Workspace extends LitElement {
   // ---------------------------------------------------------------- start-up
 
   private async start(): Promise<void> {
+    let trained: SavedModel | undefined;
     try {
+      this.store?.close();
       this.store = await openSessionStore(this.dbName);
       const saved = await this.store.load();
       if (saved.order.length) {
@@ -151,6 +154,7 @@ export class Workspace extends LitElement {
         this.entries = saved.entries;
         this.results = saved.results;
         this.settings = { ...DEFAULT_SETTINGS, ...saved.settings };
+        trained = saved.model;
       } else {
         await this.replaceSession(this.samples.map((s) => s.id), new Map(this.samples.map((s) => [s.id, newEntry(s.id, s.name, s.source)])), { ...DEFAULT_SETTINGS }, new Map());
       }
@@ -173,8 +177,10 @@ export class Workspace extends LitElement {
       this.backendNote = r.failures.length ? `skipped: ${r.failures.join('; ')}` : '';
       this.info = r.info;
       this.refresh();
-      // A model that came from a URL is back from the browser's cache; the kNN fit is skipped while it is in use.
-      if (this.settings.modelUrl) await this.loadModelUrl(this.settings.modelUrl);
+      // The model in use comes back (a trained head from the session, a URL's from the browser's cache); the kNN fit
+      // is skipped while it is in use.
+      if (trained) await this.restoreTrained(trained);
+      else if (this.settings.modelUrl) await this.loadModelUrl(this.settings.modelUrl);
       this.scheduleFit(0);
     } catch (e) {
       this.backend = 'none';
@@ -190,6 +196,8 @@ export class Workspace extends LitElement {
     this.history.clear();
     this.display.clear();
     this.registered.clear();
+    this.trainedOn.clear();
+    this.fitted = '';
     if (!this.store) return;
     await this.store.clear();
     for (const [id, b] of files) await this.store.putFile(id, b);
@@ -539,7 +547,7 @@ export class Workspace extends LitElement {
   private loadModel(files: File[]): Promise<void> {
     return this.useModel(files.map((f) => f.name).join(', '), async () => {
       const payload = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
-      const kept = await keepLocalModel(payload);
+      const kept = await keepLocalModel(this.dbName, payload);
       if (kept.cacheNote) this.say('info', kept.cacheNote);
       return { files: payload, url: kept.url, urls: kept.urls };
     });
@@ -562,8 +570,9 @@ export class Workspace extends LitElement {
 
   /**
    * Gets a model's files (and the cache URLs they are kept under), hands them to the worker and drops the old model's
-   * maps; `url` is remembered so a reload restores the model. On failure the current model and the session stay,
-   * with a visible message, and the files leave the cache so a retry does not read them back.
+   * maps; `url` is remembered (and a trained head forgotten) so a reload restores the model. On failure the current
+   * model and the session stay, with a visible message, and the files leave the cache so a retry does not read them
+   * back.
    */
   private async useModel(label: string, get: () => Promise<{ files: Array<{ name: string; bytes: Uint8Array }>; url?: string; urls: string[] }>): Promise<void> {
     if (!this.client) return;
@@ -579,9 +588,7 @@ export class Workspace extends LitElement {
       this.results.clear();
       await this.store?.clearResults();
       this.recalibrate();
-      this.settings = { ...this.settings, modelUrl: m.url };
-      void this.store?.putSettings(this.settings).catch((e) => this.fail(e, 'saving failed'));
-      void pruneLocalModels(urls).catch((e) => this.fail(e, 'the model cache'));
+      void this.rememberModel(m.url);
       this.say('info', `Model loaded: ${this.info.name}`);
     } catch (e) {
       const cancelled = (e as Error).name === 'AbortError';
@@ -597,9 +604,68 @@ export class Workspace extends LitElement {
     void this.predictQueue();
   }
 
+  /**
+   * Remembers the model in use with the session: a head trained here (saved whole), else the URL of a user's model
+   * (its files are in the model cache), else neither (the kNN, fitted again from the normals). One transaction, then
+   * the session's local model files that are no longer in use leave the cache. If the save fails, the message says so
+   * and a reload goes back to the model saved before.
+   */
+  private async rememberModel(url: string | undefined, trained?: SavedModel): Promise<void> {
+    const before = this.settings.modelUrl;
+    // In memory first: a settings write that starts meanwhile (next image, threshold) must not bring the old URL back.
+    this.settings = { ...this.settings, modelUrl: url };
+    try {
+      await this.store?.putModel(this.settings, trained);
+    } catch (e) {
+      this.settings = { ...this.settings, modelUrl: before };
+      void this.store?.putSettings(this.settings).catch((err) => this.fail(err, 'saving failed'));
+      this.fail(e, `${trained ? 'the trained model' : 'the model in use'} could not be saved with the session (a reload goes back to the previous model)`);
+      return;
+    }
+    await pruneLocalModels(this.dbName, url).catch((e) => this.fail(e, 'the model cache'));
+  }
+
+  /** A head trained here, back from the session: the same card and version, so the maps saved with it stay valid. */
+  private async restoreTrained(m: SavedModel): Promise<void> {
+    if (!this.client) return;
+    try {
+      // As a job: Train and Fit wait, and a fit scheduled meanwhile comes back once it is done.
+      this.progress = { stage: 'restore', done: 0, total: 1, detail: m.card.name };
+      this.refresh();
+      const info = await this.client.request({ type: 'load-model', files: m.files, card: m.card }).result;
+      this.info = info;
+      this.trainedOn = new Set(m.trainedOn);
+      for (const [id, r] of this.results) if (r.model !== info.version) this.results.delete(id);
+      this.recalibrate();
+    } catch (e) {
+      this.fail(e, 'the model trained in this session could not be restored (the kNN detector takes over; Train makes a new one)');
+    } finally {
+      this.progress = undefined;
+      this.refresh();
+    }
+    void this.predictQueue();
+  }
+
+  /** Back from an INP-Former to the kNN detector (after a confirmation: the INP-Former is forgotten). */
+  private async dropModel(): Promise<void> {
+    if (!this.client || !confirm(`Replace ${this.info?.name} by a kNN detector fitted on the ${this.normals().length} normals? The INP-Former is discarded.`)) return;
+    try {
+      this.info = await this.client.request({ type: 'drop-model' }).result;
+      this.trainedOn = new Set();
+      this.results.clear();
+      await this.store?.clearResults();
+      this.recalibrate();
+      await this.rememberModel(undefined);
+    } catch (e) {
+      this.fail(e, 'the model could not be dropped');
+      return;
+    }
+    await this.fit(true);
+  }
+
   private async modelAction(a: ModelActionDetail): Promise<void> {
     if (a.action === 'cancel') { this.job?.cancel(); return; }
-    if (a.action === 'fit') { await this.fit(true); return; }
+    if (a.action === 'fit') { await (this.info?.kind === 'inp-former' ? this.dropModel() : this.fit(true)); return; }
     if (!this.client || this.progress) return;
     const [doing, done] = a.action === 'finetune' ? ['Fine-tuning', 'Fine-tuned'] : ['Training', 'Trained'];
     const normals = this.normals();
@@ -608,12 +674,14 @@ export class Workspace extends LitElement {
     this.progress = { stage: a.action === 'finetune' ? 'fine-tune' : 'train', done: 0, total: a.steps };
     this.refresh();
     try {
-      this.info = await job.result;
+      const r = await job.result;
+      this.info = r.info;
       this.trainedOn = new Set(normals);
       this.results.clear();
       await this.store?.clearResults();
       this.recalibrate();
-      this.say('info', `${done} on ${normals.length} normals (${a.steps} steps): ${this.info.name}`);
+      this.say('info', `${done} on ${normals.length} normals (${a.steps} steps): ${r.info.name}`);
+      await this.rememberModel(undefined, { ...r.model, trainedOn: normals });
     } catch (e) {
       if ((e as Error).message === 'cancelled') this.say('info', `${doing} cancelled (the current model stays)`);
       else this.fail(e, `${doing} failed (the current model stays)`);
@@ -662,7 +730,8 @@ export class Workspace extends LitElement {
       const s = parseSessionFile(await file.text(), file.name);
       this.client?.dispose();
       await this.replaceSession(s.order, s.entries, { ...DEFAULT_SETTINGS, ...s.settings }, s.files);
-      this.fitted = '';
+      // The previous session's model goes with it: its trained head with the store's contents, its local files here.
+      void pruneLocalModels(this.dbName, this.settings.modelUrl).catch((e) => this.fail(e, 'the model cache'));
       this.info = undefined;
       this.calibration = undefined;
       this.say('info', `Session imported: ${s.order.length} images`);

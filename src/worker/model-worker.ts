@@ -14,7 +14,7 @@ import { pilResize } from '../image/pil-resize.ts';
 import { initHead } from '../inp-former/init.ts';
 import { createInpFormer } from '../inp-former/predict.ts';
 import { createKnnDetector, fitMemoryBank, type KnnDetector, type MemoryBank } from '../knn/knn.ts';
-import { MANIFEST_FILE, openModelFolder, parseManifest, type ModelContent } from '../model-folder/manifest.ts';
+import { buildModelFolder, MANIFEST_FILE, openModelFolder, parseManifest, type ModelContent } from '../model-folder/manifest.ts';
 import { fetchNsfwjsWeights } from '../platform/web-nsfwjs.ts';
 import { configureWebWasm } from '../platform/web-wasm.ts';
 import { OFFICIAL_PREPROCESS, preprocess } from '../preprocess/preprocess.ts';
@@ -25,7 +25,9 @@ import { train } from '../train/trainer.ts';
 import type { CnnEncoderConfig, InpFormerConfig, PreprocessConfig, RgbImage, TensorMap } from '../types.ts';
 import { workingSize } from '../workspace/resolution.ts';
 import type { ImageSource } from '../workspace/session.ts';
-import type { DecodedImage, FitResult, MapResult, ModelInfo, WorkerMemory, WorkerMessage, WorkerRequest, WorkProgress } from './protocol.ts';
+import type {
+  DecodedImage, FitResult, InpCard, MapResult, ModelFiles, ModelInfo, TrainResult, WorkerMemory, WorkerMessage, WorkerRequest, WorkProgress,
+} from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -39,24 +41,18 @@ const NSFWJS_NAME = 'nsfwjs MobileNetV2';
 
 /**
  * An INP-Former in use: loaded by the user, or trained here on the nsfwjs encoder. It replaces the kNN detector
- * until the page is reloaded. The model card says what it is (`about`) and what training here did to it.
+ * until the page drops it ('drop-model'). Its card says what it is (`about`) and what training here did to it.
  */
-interface InpModel {
+interface InpModel extends InpCard {
   detector: Detector;
   content: Extract<ModelContent, { kind: 'inp-former' }>;
-  name: string;
   /** The CNN encoder's weights where the content does not hold them (nsfwjs, which model folders never copy). */
   encoderWeights?: TensorMap;
-  license: string;
-  about: string;
-  /** "Head trained here on 8 normals (200 steps)": the latest full training. */
-  trained?: string;
-  /** The latest INP-token fine-tuning since then. */
-  tuned?: string;
-  normals: number;
 }
 
-let inputSize = 224;
+/** The page's model input side: the kNN's, and a fresh head's; a loaded model brings its own. */
+let pageInputSize = 224;
+let inputSize = pageInputSize;
 let pre: PreprocessConfig = cnnPreprocess('nsfwjs-mobilenetv2', inputSize);
 let encoder: PatchEncoder | undefined;
 let knn: KnnDetector | undefined;
@@ -74,6 +70,8 @@ function noModel(): ModelInfo {
     description: 'Training-free: mark a few normal images (3+) and it proposes defects from patch distances to them.',
   };
 }
+
+const newVersion = (kind: string) => `${kind}-${Date.now()}`;
 
 function post(m: WorkerMessage, transfer: Transferable[] = []): void {
   self.postMessage(m, transfer);
@@ -152,7 +150,7 @@ async function predictWith(d: { predict: KnnDetector['predict'] }, id: string): 
  * normal scored against a bank holding its own patches reads ≈ 0 and would calibrate the threshold far too low.
  */
 async function fit(normals: string[], signal: AbortSignal, progress: (p: WorkProgress) => void): Promise<FitResult> {
-  if (inp) throw new Error(`an INP-Former (${inp.name}) is in use; reload the page to go back to the kNN detector`);
+  if (inp) throw new Error(`an INP-Former (${inp.name}) is in use; drop it before fitting the kNN detector`);
   if (normals.length === 0) throw new Error('mark at least one image normal first');
   const enc = await getEncoder();
   const started = performance.now();
@@ -175,7 +173,7 @@ async function fit(normals: string[], signal: AbortSignal, progress: (p: WorkPro
   knn?.dispose();
   knn = createKnnDetector(enc, bank);
   info = {
-    ...noModel(), kind: 'knn', normals: normals.length, version: `knn-${Date.now()}`,
+    ...noModel(), kind: 'knn', normals: normals.length, version: newVersion('knn'),
     description: `Memory bank of ${bank.size} patch features (dim ${bank.dim}) from ${normals.length} normal images; MobileNetV2 blocks 2, 5, 9 at ${inputSize}×${inputSize}.`,
   };
   return { info, normals: heldOut };
@@ -184,7 +182,7 @@ async function fit(normals: string[], signal: AbortSignal, progress: (p: WorkPro
 function inpInfo(m: InpModel): ModelInfo {
   const done = [m.trained, m.tuned].filter(Boolean).join(', then ');
   return {
-    kind: 'inp-former', name: `INP-Former · ${m.name}`, license: m.license, normals: m.normals, inputSize, version: `inp-${Date.now()}`, trainable: true,
+    kind: 'inp-former', name: `INP-Former · ${m.name}`, license: m.license, normals: m.normals, inputSize, version: m.version, trainable: true,
     description: done ? `${done}. ${m.about}` : m.about,
   };
 }
@@ -201,15 +199,34 @@ function useInp(next: InpModel): ModelInfo {
   return info;
 }
 
+/** No model, back to the page's preprocessing: the kNN detector is fitted next. */
+function dropModel(): ModelInfo {
+  inp?.detector.dispose();
+  knn?.dispose();
+  inp = undefined;
+  knn = undefined;
+  inputSize = pageInputSize;
+  pre = cnnPreprocess('nsfwjs-mobilenetv2', inputSize);
+  inputs.clear();
+  info = noModel();
+  return info;
+}
+
+const cardOf = (m: InpModel): InpCard => ({
+  name: m.name, license: m.license, about: m.about, normals: m.normals, version: m.version,
+  ...(m.trained ? { trained: m.trained } : {}), ...(m.tuned ? { tuned: m.tuned } : {}),
+});
+
 const describeHead = (c: InpFormerConfig, encoderName: string) =>
   `${c.inpCount} INPs, ${c.decoderDepth}-block decoder over ${encoderName}; input ${inputSize}×${inputSize}.`;
 
-async function loadModel(files: Array<{ name: string; bytes: Uint8Array }>): Promise<ModelInfo> {
+/** A user's model, or (`card`) a head trained here, back from the page's storage with its card and version. */
+async function loadModel(files: ModelFiles, card?: InpCard): Promise<ModelInfo> {
   if (!files.length) throw new Error('no model file given');
   const manifestFile = files.find((f) => f.name === MANIFEST_FILE);
   let content: ModelContent;
   let preprocessConfig: PreprocessConfig;
-  const name = manifestFile ? 'model folder' : files[0].name;
+  const name = card?.name ?? (manifestFile ? 'model folder' : files[0].name);
   if (manifestFile) {
     const manifest = parseManifest(JSON.parse(new TextDecoder().decode(manifestFile.bytes)), MANIFEST_FILE);
     content = await openModelFolder(manifest, new Map(files.map((f) => [f.name, f.bytes])), name);
@@ -226,8 +243,8 @@ async function loadModel(files: Array<{ name: string; bytes: Uint8Array }>): Pro
   inputSize = preprocessConfig.resize;
   inputs.clear();
   return useInp({
-    detector, content, name, encoderWeights, license: 'see the checkpoint (INP-Former code: MIT)', normals: 0,
-    about: describeHead(content.config, `encoder ${content.config.encoder.kind}`),
+    detector, content, encoderWeights,
+    ...(card ?? { name, license: 'see the checkpoint (INP-Former code: MIT)', normals: 0, version: newVersion('inp'), about: describeHead(content.config, `encoder ${content.config.encoder.kind}`) }),
   });
 }
 
@@ -236,7 +253,7 @@ async function nsfwjsHead(): Promise<Omit<InpModel, 'detector'>> {
   const config = headConfigFor(nsfwjsEncoderConfig());
   return {
     content: { kind: 'inp-former', config, tensors: initHead(config, HEAD_SEED) }, name: NSFWJS_NAME, encoderWeights: await nsfwjsWeights(),
-    license: 'MIT (nsfwjs weights); the head is trained in this browser', normals: 0,
+    license: 'MIT (nsfwjs weights); the head is trained in this browser', normals: 0, version: 'untrained',
     about: describeHead(config, 'MobileNetV2 blocks 2, 5, 9'),
   };
 }
@@ -244,9 +261,10 @@ async function nsfwjsHead(): Promise<Omit<InpModel, 'detector'>> {
 /**
  * Trains (whole head) or fine-tunes (INP tokens) an INP-Former on the normals, then predicts with the result. With
  * no INP-Former yet, training starts a fresh head on the nsfwjs encoder. A cancelled or failed run leaves the model
- * in use as it was.
+ * in use as it was. The result comes back as a model folder too, for the page to save (the nsfwjs encoder's
+ * weights are not in it: they come from the package on load).
  */
-async function trainHead(mode: 'full' | 'tokens', normals: string[], steps: number, signal: AbortSignal, progress: (p: WorkProgress) => void): Promise<ModelInfo> {
+async function trainHead(mode: 'full' | 'tokens', normals: string[], steps: number, signal: AbortSignal, progress: (p: WorkProgress) => void): Promise<TrainResult> {
   if (!normals.length) throw new Error('mark at least one image normal first');
   if (!Number.isSafeInteger(steps) || steps < 1) throw new Error(`steps must be a positive whole number, got ${steps}`);
   const base = inp ?? (mode === 'full' ? await nsfwjsHead() : undefined);
@@ -266,12 +284,15 @@ async function trainHead(mode: 'full' | 'tokens', normals: string[], steps: numb
     });
     if (r.cancelled) throw new DOMException('training cancelled', 'AbortError');
     const content = { ...base.content, tensors: new Map([...tensors, ...r.head]) };
+    const built = await buildModelFolder(content, { name: `${base.name} (trained in the workspace)`, preprocess: pre });
     const detector = createDetector(content, { preprocess: pre, ...source });
     const what = `on ${normals.length} normals (${r.state.step} steps)`;
-    return useInp({
-      ...base, detector, content, normals: normals.length,
+    const info = useInp({
+      ...base, detector, content, normals: normals.length, version: newVersion('inp'),
       ...(mode === 'full' ? { trained: `Head trained here ${what}`, tuned: undefined } : { tuned: `INP tokens fine-tuned ${what}` }),
     });
+    const files = [{ name: MANIFEST_FILE, bytes: new TextEncoder().encode(JSON.stringify(built.manifest)) }, ...[...built.files].map(([name, bytes]) => ({ name, bytes }))];
+    return { info, model: { files, card: cardOf(inp!) } };
   } finally {
     model.dispose();
   }
@@ -281,7 +302,7 @@ async function handle(seq: number, req: WorkerRequest, signal: AbortSignal): Pro
   const progress = (p: WorkProgress) => post({ seq, kind: 'progress', progress: p });
   switch (req.type) {
     case 'init': {
-      inputSize = req.inputSize;
+      pageInputSize = inputSize = req.inputSize;
       pre = cnnPreprocess('nsfwjs-mobilenetv2', inputSize);
       info = noModel();
       await configureWebWasm();
@@ -311,8 +332,12 @@ async function handle(seq: number, req: WorkerRequest, signal: AbortSignal): Pro
       const r = await predictWith(d, req.id);
       return { value: r, transfer: [r.map.data.buffer] };
     }
-    case 'load-model': return { value: await loadModel(req.files) };
-    case 'train': return { value: await trainHead(req.mode, req.normals, req.steps, signal, progress) };
+    case 'load-model': return { value: await loadModel(req.files, req.card) };
+    case 'drop-model': return { value: dropModel() };
+    case 'train': {
+      const r = await trainHead(req.mode, req.normals, req.steps, signal, progress);
+      return { value: r, transfer: r.model.files.map((f) => f.bytes.buffer) };
+    }
     case 'memory': { const m = tf.memory(); return { value: { numTensors: m.numTensors, numBytes: m.numBytes } satisfies WorkerMemory }; }
     case 'cancel': running.get(req.target)?.abort(); return { value: null };
   }

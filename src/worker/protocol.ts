@@ -25,6 +25,26 @@ export interface ModelInfo {
   trainable: boolean;
 }
 
+/**
+ * What an INP-Former's model card says beyond its weights, and its version: saved with a head trained here, so a
+ * reload shows the same card and the maps saved under that version stay valid.
+ */
+export interface InpCard {
+  name: string;
+  license: string;
+  about: string;
+  /** "Head trained here on 8 normals (200 steps)": the latest full training. */
+  trained?: string;
+  /** The latest INP-token fine-tuning since then. */
+  tuned?: string;
+  normals: number;
+  version: string;
+}
+
+export type ModelFiles = Array<{ name: string; bytes: Uint8Array }>;
+/** A head trained or fine-tuned here: its model folder (manifest.json + weights.safetensors) and its card. */
+export interface TrainedModel { files: ModelFiles; card: InpCard }
+
 export interface DecodedImage { width: number; height: number; workWidth: number; workHeight: number; image: RgbImage }
 export interface MapResult { id: string; map: AnomalyMap; score: number; ms: number }
 export interface FitResult { info: ModelInfo; normals: MapResult[] }
@@ -36,8 +56,10 @@ export type WorkerRequest =
   /** Builds the kNN memory bank from these normal images; answers with held-out maps of the normals. */
   | { type: 'fit'; normals: string[] }
   | { type: 'predict'; id: string }
-  /** A model folder (manifest.json + weights) or a checkpoint (.pth / .safetensors). */
-  | { type: 'load-model'; files: Array<{ name: string; bytes: Uint8Array }> }
+  /** A model folder (manifest.json + weights) or a checkpoint (.pth / .safetensors); `card`: a head trained here, restored. */
+  | { type: 'load-model'; files: ModelFiles; card?: InpCard }
+  /** Drops the model in use (the page fits the kNN detector next): the way back from an INP-Former. */
+  | { type: 'drop-model' }
   /**
    * 'full' trains the whole head (a fresh one on the nsfwjs encoder when no INP-Former is in use), 'tokens'
    * fine-tunes the INP tokens of the one in use; predictions then come from the result.
@@ -49,6 +71,7 @@ export type WorkerRequest =
 
 export interface InitResult { backend: BackendName; failures: string[]; info: ModelInfo }
 export interface WorkerMemory { numTensors: number; numBytes: number }
+export interface TrainResult { info: ModelInfo; model: TrainedModel }
 
 export interface ResultOf {
   init: InitResult;
@@ -56,7 +79,8 @@ export interface ResultOf {
   fit: FitResult;
   predict: MapResult;
   'load-model': ModelInfo;
-  train: ModelInfo;
+  'drop-model': ModelInfo;
+  train: TrainResult;
   memory: WorkerMemory;
   cancel: null;
 }

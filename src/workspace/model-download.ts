@@ -4,13 +4,15 @@ import { MANIFEST_FILE, parseManifest } from '../model-folder/manifest.ts';
  * Models from a URL: a checkpoint (.pth / .safetensors) or a model folder's manifest.json (its files are fetched next
  * to it). Every file goes through the Cache API, so a model downloads once per browser; where the page has no Cache
  * API (not a secure context) it downloads every time and says so. Models opened from local files are kept there too,
- * under LOCAL_MODELS, so a reload restores either kind through downloadModel.
+ * under LOCAL_MODELS and their session's name, so a reload restores either kind through downloadModel.
  */
 
 export const MODEL_CACHE = 'inp-former-models';
 /** Path (on the page's origin, which serves nothing there) of kept local model files; only the model in use stays. */
 const LOCAL_MODELS = '/local-models/';
 const isLocal = (url: string) => { const u = new URL(url); return u.origin === location.origin && u.pathname.startsWith(LOCAL_MODELS); };
+/** A session's folder of kept local models: pruning one session's never touches another's (other tabs, other databases). */
+const localDir = (session: string) => new URL(`${LOCAL_MODELS}${encodeURIComponent(session)}/`, location.origin).href;
 
 export interface DownloadProgress { file: string; loaded: number; total: number }
 export interface DownloadedModel {
@@ -131,11 +133,14 @@ export async function forgetModel(urls: readonly string[]): Promise<void> {
   if (typeof cache !== 'string') await Promise.all(urls.map((u) => cache.delete(u)));
 }
 
-/** Keeps local model files in the cache; `url` (the manifest's, or the single file's) restores them via downloadModel. */
-export async function keepLocalModel(files: Array<{ name: string; bytes: Uint8Array<ArrayBuffer> }>): Promise<{ url?: string; urls: string[]; cacheNote?: string }> {
+/**
+ * Keeps a session's local model files in the cache, in a folder of their own; `url` (the manifest's, or the single
+ * file's) restores them via downloadModel.
+ */
+export async function keepLocalModel(session: string, files: Array<{ name: string; bytes: Uint8Array<ArrayBuffer> }>): Promise<{ url?: string; urls: string[]; cacheNote?: string }> {
   const cache = await openCache();
   if (typeof cache === 'string') return { urls: [], cacheNote: `${cache}; a reload will not restore it` };
-  const dir = new URL(`${LOCAL_MODELS}${Date.now().toString(36)}/`, location.origin);
+  const dir = new URL(`${Date.now().toString(36)}/`, localDir(session));
   const urls = files.map((f) => new URL(encodeURIComponent(f.name), dir).href);
   try {
     await Promise.all(files.map((f, i) => cache.put(urls[i], new Response(f.bytes))));
@@ -147,9 +152,10 @@ export async function keepLocalModel(files: Array<{ name: string; bytes: Uint8Ar
   return { url: urls[Math.max(0, manifest)], urls };
 }
 
-/** Once a model is in use: drops every kept local model but its files. */
-export async function pruneLocalModels(keep: readonly string[]): Promise<void> {
+/** Once a model is in use: drops the session's kept local models but the one at `inUse` (its folder's files). */
+export async function pruneLocalModels(session: string, inUse?: string): Promise<void> {
   const cache = await openCache();
   if (typeof cache === 'string') return;
-  for (const req of await cache.keys()) if (isLocal(req.url) && !keep.includes(req.url)) await cache.delete(req);
+  const [mine, keep] = [localDir(session), inUse && new URL('.', inUse).href];
+  for (const req of await cache.keys()) if (req.url.startsWith(mine) && !(keep && req.url.startsWith(keep))) await cache.delete(req);
 }

@@ -43,7 +43,7 @@ export interface SessionSettings {
   threshold: number;
   /** Id of the image on screen. */
   current?: string;
-  /** URL of the model in use when it came from one: restored (from the browser's cache) on reload. */
+  /** URL of the model in use when it came from one (a file opened here has one in the model cache): restored on reload. */
   modelUrl?: string;
 }
 

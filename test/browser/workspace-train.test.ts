@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelInfo, WorkerMemory } from '../../src/worker/protocol.ts';
+import { MODEL_CACHE } from '../../src/workspace/model-download.ts';
+import { fixture, HAS_FIXTURES, skipReason } from '../helpers/shared.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
 
 const SHOTS = 'test-output/screenshots';
@@ -24,6 +26,50 @@ function memory(page: Page): Promise<WorkerMemory> {
     const ws = document.querySelector('inp-workspace') as unknown as { client: { request(r: { type: 'memory' }): { result: Promise<WorkerMemory> } } };
     return ws.client.request({ type: 'memory' }).result;
   });
+}
+
+/** The image's saved raw map (the one its proposals are cut from). */
+function savedMap(page: Page, id: string): Promise<number[]> {
+  return page.evaluate((i) => Array.from((document.querySelector('inp-workspace') as unknown as { results: Map<string, { map: { data: Float32Array } }> }).results.get(i)!.map.data), id);
+}
+/** A fresh map of a registered image from the model in the worker now. */
+function predictNow(page: Page, id: string): Promise<number[]> {
+  return page.evaluate(async (i) => {
+    const ws = document.querySelector('inp-workspace') as unknown as { client: { request(r: { type: 'predict'; id: string }): { result: Promise<{ map: { data: Float32Array } }> } } };
+    return Array.from((await ws.client.request({ type: 'predict', id: i }).result).map.data);
+  }, id);
+}
+const registered = (page: Page, id: string) => page.evaluate((i) => (document.querySelector('inp-workspace') as unknown as { registered: Set<string> }).registered.has(i), id);
+
+/** Lowers the threshold (key -) until the current image has a pending proposal. */
+async function untilProposal(page: Page): Promise<void> {
+  const pending = page.locator('inp-review-queue li[data-state="pending"]');
+  for (let i = 0; i < 25 && (await pending.count()) === 0; i++) {
+    await page.keyboard.press('-');
+    await page.waitForTimeout(150);
+  }
+  expect(await pending.count()).toBeGreaterThan(0);
+}
+
+/** The model in use as the session's IndexedDB has it: the trained head's version, or the model URL. */
+function savedModel(page: Page): Promise<{ trained?: string; url?: string }> {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open((document.querySelector('inp-workspace') as unknown as { dbName: string }).dbName);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const meta = open.result.transaction('meta').objectStore('meta');
+      const [model, settings] = [meta.get('model'), meta.get('settings')];
+      meta.transaction.oncomplete = () => {
+        resolve({ trained: model.result?.card.version, url: settings.result?.modelUrl });
+        open.result.close();
+      };
+    };
+  }));
+}
+
+/** Local model files kept in the model cache, by session folder. */
+function localModels(page: Page): Promise<string[]> {
+  return page.evaluate(async (name) => (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname).filter((p) => p.startsWith('/local-models/')), MODEL_CACHE);
 }
 
 /** Waits until every listed image has a map from the model in use (the prediction queue has reached them). */
@@ -55,7 +101,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     await warm.close();
   });
 
-  it('trains on the nsfwjs encoder from the normals, proposes with it, offers and runs fine-tuning, retrains; no tensor piles up', async () => {
+  it('trains on the nsfwjs encoder from the normals, proposes with it, offers and runs fine-tuning, retrains, restores it on reload, goes back to the kNN; no tensor piles up', async () => {
     const page = await env.browser.newPage({ viewport: { width: 1400, height: 850 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -89,7 +135,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     expect(trained).toMatchObject({ kind: 'inp-former', trainable: true, normals: 4 });
     expect(trained.version).not.toBe(knn.version);
     expect(await page.getByTestId('finetune').isEnabled()).toBe(true);
-    expect(await page.getByTestId('fit').isDisabled()).toBe(true);
+    expect(await page.getByTestId('fit').getAttribute('title')).toMatch(/^Replace the INP-Former by a kNN detector/);
     lap('trained');
 
     // The defect sample's map comes from the trained head; the normals' maps (also from it) calibrate, so it proposes.
@@ -97,12 +143,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     await mapsFromCurrentModel(page, [DEFECT, ...normals]);
     await expect.poll(async () => (await seen(page)).calibration).toBe('normals-quantile');
     await expect.poll(() => page.evaluate(() => !!(document.querySelector('inp-workspace')!.shadowRoot!.querySelector('inp-image-canvas') as unknown as { map?: unknown }).map)).toBe(true);
-    const pending = page.locator('inp-review-queue li[data-state="pending"]');
-    for (let i = 0; i < 25 && (await pending.count()) === 0; i++) {
-      await page.keyboard.press('-');
-      await page.waitForTimeout(150);
-    }
-    expect(await pending.count()).toBeGreaterThan(0);
+    await untilProposal(page);
     await page.locator('inp-model-panel').screenshot({ path: `${SHOTS}/workspace-train-panel.png` });
     await page.screenshot({ path: `${SHOTS}/workspace-train-proposals.png` });
     const afterTrain = await memory(page);
@@ -131,13 +172,41 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     expect(await memory(page)).toEqual(afterTrain);
     lap('trained again');
 
+    // Reload: the trained head comes back from the session with its card and version (so its saved maps stay), and
+    // it predicts what it predicted before (the weights came back exactly); nothing is offered for fine-tuning.
+    const retrained = (await seen(page)).info!;
+    await expect.poll(() => savedModel(page)).toEqual({ trained: retrained.version });
+    const mapBefore = await savedMap(page, DEFECT);
+    await page.reload();
+    await expect.poll(async () => (await seen(page)).info?.kind, { timeout: 60_000 }).toBe('inp-former');
+    expect((await seen(page)).info).toEqual(retrained);
+    expect(await card(page)).toMatch(/Head trained here on 6 normals \(2 steps\)\. 6 INPs/);
+    expect(await page.getByTestId('finetune').textContent()).toBe('Fine-tune');
+    await mapsFromCurrentModel(page, [DEFECT, ...normals]);
+    await item(page, DEFECT).click();
+    await expect.poll(() => registered(page, DEFECT), { timeout: 60_000 }).toBe(true);
+    const mapAfter = await predictNow(page, DEFECT);
+    const top = Math.max(...mapBefore);
+    expect(Math.max(...mapAfter.map((v, i) => Math.abs(v - mapBefore[i])))).toBeLessThan(1e-6 * top);
+    await untilProposal(page);
+    await page.locator('inp-model-panel').screenshot({ path: `${SHOTS}/workspace-train-restored.png` });
+    lap('restored after a reload');
+
+    // Fit kNN replaces the INP-Former (after a confirmation), and a reload no longer brings the INP-Former back.
+    page.once('dialog', (d) => void d.accept());
+    await page.getByTestId('fit').click();
+    await page.getByText(/Model fitted on 6 normal images/).waitFor({ timeout: 120_000 });
+    expect((await seen(page)).info?.kind).toBe('knn');
+    await page.reload();
+    await page.getByText(/Model fitted on 6 normal images/).waitFor({ timeout: 120_000 });
+    expect(await card(page)).toContain('kNN · nsfwjs MobileNetV2');
+    expect(await page.getByTestId('finetune').isDisabled()).toBe(true);
+    lap('back to the kNN detector');
+
     expect(errors).toEqual([]);
     await page.close();
   }, 240_000);
 
-  // Skipped until src/train/trainer.ts yields to the event loop between steps: on wasm (and cpu) tensor reads resolve
-  // without a task, so the worker never sees the cancel message before the run ends. Passes once the trainer awaits a
-  // task (e.g. `await new Promise((r) => setTimeout(r, 0))`) before its per-step signal check.
   it('a cancelled training keeps the model in use (here the kNN detector) and leaves no tensor behind', async () => {
     const page = await env.browser.newPage({ viewport: { width: 1400, height: 850 } });
     const errors: string[] = [];
@@ -165,4 +234,46 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     expect(errors).toEqual([]);
     await page.close();
   }, 180_000);
+
+  it.skipIf(!HAS_FIXTURES)(`a reload restores the model in use: a trained head, a model file opened after it, then the kNN${HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`}`, async () => {
+    const page = await env.browser.newPage({ viewport: { width: 1400, height: 850 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const db = `train-which-${Date.now()}`;
+    await page.goto(`${env.vite.url}/?backends=wasm&db=${db}`);
+    await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+    // Another session's kept model file: pruning this session's must leave it alone.
+    const other = '/local-models/another-session/k1/model.pth';
+    await page.evaluate(async ([name, url]) => (await caches.open(name)).put(url, new Response('x')), [MODEL_CACHE, other]);
+    for (const id of ['fabric-good-00', 'fabric-good-01', 'fabric-good-02']) await markNormal(page, id);
+    await page.getByText(/Model fitted on 3 normal images/).waitFor({ timeout: 120_000 });
+
+    await setSteps(page, 'train', 2);
+    await page.getByTestId('train').click();
+    await expect.poll(() => card(page), { timeout: 120_000, interval: 500 }).toContain('Head trained here on 3 normals (2 steps)');
+    const trained = (await seen(page)).info!;
+    await expect.poll(() => savedModel(page)).toEqual({ trained: trained.version });
+
+    // A model file replaces it: the session now points at the file's copy in the model cache, the head is gone.
+    await page.getByTestId('model-file').setInputFiles(fixture('inp-tiny', 'model.pth'));
+    await expect.poll(() => card(page), { timeout: 60_000 }).toContain('INP-Former · model.pth');
+    await expect.poll(async () => (await savedModel(page)).trained ?? 'none').toBe('none');
+    const { url } = await savedModel(page);
+    expect(new URL(url!).pathname).toMatch(new RegExp(`^/local-models/inp-workspace-${db}/\\w+/model\\.pth$`));
+    await page.reload();
+    await page.getByText(/model\.pth: from this browser's model cache/).waitFor({ timeout: 60_000 });
+    await expect.poll(() => card(page), { timeout: 60_000 }).toContain('INP-Former · model.pth');
+
+    // Fit kNN: the file leaves the cache (another session's stays), and a reload fits the kNN again.
+    page.once('dialog', (d) => void d.accept());
+    await page.getByTestId('fit').click();
+    await page.getByText(/Model fitted on 3 normal images/).waitFor({ timeout: 120_000 });
+    await expect.poll(() => localModels(page)).toEqual([other]);
+    expect(await savedModel(page)).toEqual({});
+    await page.reload();
+    await page.getByText(/Model fitted on 3 normal images/).waitFor({ timeout: 120_000 });
+    expect(await card(page)).toContain('kNN · nsfwjs MobileNetV2');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 240_000);
 });
