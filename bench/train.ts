@@ -6,7 +6,7 @@
  *   --mode fewshot  one multi-class model from K = --shots normals per category (22 views each)      → train-fewshot
  *   --mode finetune a multi-class model on --categories, fine-tuned on --finetune-images normals of --unseen,
  *                   against the same model without fine-tuning, its zero-shot map and a kNN on those normals
- *                                                                                                     → train-finetune
+ *                                                                                                     → train-finetune-<unseen>
  * Recipe for CNN encoders (ours): ResNet-18 layer2 tokens (128 channels, 3×3-averaged) on the 28×28 grid of a 224
  * input, one token layer, 4 decoder blocks, 4 heads; the official loss, StableAdamW and schedule.
  * Options: --categories a,b --encoder <spec> --steps N --batch N --warmup N --shots 4 --unseen screw
@@ -144,7 +144,7 @@ if (mode === 'single') {
     row([`fine-tuned: INP tokens, ${values['finetune-steps']} steps × ${shots.length} on ${shots.length} ${unseen} normals`, metricCells(await evaluate(tuned, unseen)), `${minutes(f.seconds)} (load ${f.load})`]),
     row([`kNN fitted on the same ${shots.length} normals (reference)`, metricCells(await evaluate(knn, unseen)), `${minutes(k.seconds)}`]),
   ];
-  replaceSection('train-finetune', [
+  replaceSection(`train-finetune-${unseen}`, [
     `Command: \`${command}\` · ${machine}.`,
     `Fine-tuning on a category the model has never seen: a multi-class model trained on ${categories.join(', ')} (${recipe}, ${minutes(t.seconds)}, load ${t.load}), evaluated on ${unseen} as it is, with its zero-shot map, and after fine-tuning its INP tokens on ${shots.length} ${unseen} normals (seeded sample: ${shots.map((s) => path.basename(s)).join(', ')}; \`inp-former finetune\`, wall time of the whole command incl. loading and encoding; target under 60 s). ${about}`,
     '',
