@@ -11,6 +11,7 @@
  * input, one token layer, 4 decoder blocks, 4 heads; the official loss, StableAdamW and schedule.
  * Options: --categories a,b --encoder <spec> --steps N --batch N --warmup N --shots 4 --unseen screw
  *          --finetune-images 8 --finetune-steps N --seed 1
+ *          --base <model dir>  (finetune: start from this multi-class model, e.g. an earlier run's, instead of training one)
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -29,7 +30,7 @@ const { values } = parseArgs({ options: {
   encoder: { type: 'string', default: `resnet18=${RESNET18}:layer2` },
   steps: { type: 'string', default: '150' }, batch: { type: 'string', default: '8' }, warmup: { type: 'string', default: '20' },
   shots: { type: 'string', default: '4' }, unseen: { type: 'string', default: 'screw' },
-  'finetune-images': { type: 'string', default: '8' }, 'finetune-steps': { type: 'string', default: '10' }, seed: { type: 'string', default: '1' },
+  'finetune-images': { type: 'string', default: '8' }, base: { type: 'string' }, 'finetune-steps': { type: 'string', default: '10' }, seed: { type: 'string', default: '1' },
 } });
 const mode = values.mode as (typeof MODES)[number];
 if (!MODES.includes(mode)) throw new Error(`--mode must be one of ${MODES.join(', ')}, got ${values.mode}`);
@@ -131,8 +132,8 @@ if (mode === 'single') {
 } else {
   const unseen = values.unseen!;
   if (categories.includes(unseen)) throw new Error(`--unseen ${unseen} must not be among the training --categories`);
-  const base = path.join(work, 'base-inp-former');
-  const t = await cli('train', '-e', values.encoder!, '-d', ...categories.map(trainGood), '-o', base, ...trainFlags());
+  const base = values.base ?? path.join(work, 'base-inp-former');
+  const t = values.base ? undefined : await cli('train', '-e', values.encoder!, '-d', ...categories.map(trainGood), '-o', base, ...trainFlags());
   const shots = sample(unseen, Number(values['finetune-images']));
   const tuned = path.join(work, 'tuned-inp-former');
   const f = await cli('finetune', '-m', base, '-d', ...shots, '-o', tuned, '--steps', values['finetune-steps']!, '--batch', String(shots.length), '--seed', values.seed!);
@@ -146,7 +147,7 @@ if (mode === 'single') {
   ];
   replaceSection(`train-finetune-${unseen}`, [
     `Command: \`${command}\` · ${machine}.`,
-    `Fine-tuning on a category the model has never seen: a multi-class model trained on ${categories.join(', ')} (${recipe}, ${minutes(t.seconds)}, load ${t.load}), evaluated on ${unseen} as it is, with its zero-shot map, and after fine-tuning its INP tokens on ${shots.length} ${unseen} normals (seeded sample: ${shots.map((s) => path.basename(s)).join(', ')}; \`inp-former finetune\`, wall time of the whole command incl. loading and encoding; target under 60 s). ${about}`,
+    `Fine-tuning on a category the model has never seen: a multi-class model trained on ${categories.join(', ')} (${recipe}, ${t ? `${minutes(t.seconds)}, load ${t.load}` : 'trained by an earlier run of this bench and passed with --base'}), evaluated on ${unseen} as it is, with its zero-shot map, and after fine-tuning its INP tokens on ${shots.length} ${unseen} normals (seeded sample: ${shots.map((s) => path.basename(s)).join(', ')}; \`inp-former finetune\`, wall time of the whole command incl. loading and encoding; target under 60 s). ${about}`,
     '',
     `| model on ${unseen} | ${METRIC_HEAD} | fine-tune time |`,
     '|---|---|---|---|---|---|---|---|---|',
