@@ -1,4 +1,5 @@
 import type { BinaryMask } from '../src/export/mask.ts';
+import type { EngineName } from '../src/worker/protocol.ts';
 import type { Action } from '../src/workspace/shortcuts.ts';
 
 /**
@@ -20,6 +21,8 @@ export interface InpEvents {
   'inp-mask-edit': { key: string | null; mask: BinaryMask };
   'inp-threshold-input': { value: number };
   'inp-model-action': ModelActionDetail;
+  /** Predict with this engine from now on. */
+  'inp-model-engine': { engine: EngineName };
   'inp-model-files': { files: File[] };
   /** Load a model from a URL (checkpoint, or a model folder's manifest.json). */
   'inp-model-url': { url: string };
@@ -39,6 +42,7 @@ declare global {
     'inp-mask-edit': CustomEvent<InpEvents['inp-mask-edit']>;
     'inp-threshold-input': CustomEvent<InpEvents['inp-threshold-input']>;
     'inp-model-action': CustomEvent<InpEvents['inp-model-action']>;
+    'inp-model-engine': CustomEvent<InpEvents['inp-model-engine']>;
     'inp-model-files': CustomEvent<InpEvents['inp-model-files']>;
     'inp-model-url': CustomEvent<InpEvents['inp-model-url']>;
     'inp-export': CustomEvent<InpEvents['inp-export']>;

@@ -1,16 +1,19 @@
 import { LitElement, css, html, nothing } from 'lit';
-import type { ModelInfo, WorkProgress } from '../src/worker/protocol.ts';
+import type { EngineName, ModelInfo, WorkProgress } from '../src/worker/protocol.ts';
 import { emit } from './events.ts';
 
 /** Steps of a training run and of an INP-token fine-tuning until the user sets others. */
 const DEFAULT_STEPS = { train: 200, finetune: 50 } as const;
 
+const ENGINES: Record<EngineName, string> = { tfjs: 'tfjs', onnx: 'onnxruntime-web' };
+
 /**
- * <inp-model-panel>: which backend runs the model, the model card, fit / train / fine-tune (each with its number of
- * steps) with a progress bar, ETA and cancel, and loading a model from files or a URL. Properties: backend,
- * backendNote (why others were skipped), info, progress (while a job or download runs), normals (how many images are
- * marked normal), untrained (normals the INP-Former has not been trained on yet: Fine-tune offers them). Emits
- * inp-model-action, inp-model-files and inp-model-url.
+ * <inp-model-panel>: which backend runs the model, the engine that predicts (tfjs, or onnxruntime-web with its
+ * provider) and why onnxruntime-web is not running when it failed, the model card, fit / train / fine-tune (each
+ * with its number of steps) with a progress bar, ETA and cancel, and loading a model from files or a URL.
+ * Properties: backend (tfjs's), backendNote (why others were skipped), info, progress (while a job or download
+ * runs), normals (how many images are marked normal), untrained (normals the INP-Former has not been trained on yet:
+ * Fine-tune offers them). Emits inp-model-action, inp-model-engine, inp-model-files and inp-model-url.
  */
 export class ModelPanel extends LitElement {
   static override properties = {
@@ -21,6 +24,8 @@ export class ModelPanel extends LitElement {
     :host { display: block; font: 13px system-ui, sans-serif; }
     .backend { display: inline-block; background: #1d2330; color: #fff; border-radius: 999px; padding: .1rem .6rem; font-weight: 600; }
     .note { color: #6b7385; font-size: 11px; }
+    .note.failure { color: #9b1c1c; }
+    select { font: inherit; border: 1px solid #c4cbd8; border-radius: 4px; padding: .1rem .2rem; background: #fff; }
     .card { border: 1px solid #dde1e8; background: #fff; border-radius: 4px; padding: .45rem .55rem; margin: .45rem 0; }
     .card b { display: block; }
     .card p { margin: .2rem 0; color: #3a4254; }
@@ -48,6 +53,7 @@ export class ModelPanel extends LitElement {
     const busy = !!this.progress;
     const p = this.progress;
     const inp = this.info?.kind === 'inp-former';
+    const engine = this.info?.engine;
     const tunable = !!this.info?.trainable;
     const trainTitle = inp ? `Train the whole head on the ${this.normals} normals`
       : `Train an INP-Former head on the nsfwjs encoder from the ${this.normals} normals; it then replaces the kNN detector`;
@@ -56,6 +62,15 @@ export class ModelPanel extends LitElement {
     return html`
       <div class="row"><span>Backend</span><span class="backend" data-testid="backend">${this.backend ?? 'starting…'}</span></div>
       ${this.backendNote ? html`<div class="note" title=${this.backendNote}>${this.backendNote}</div>` : nothing}
+      <div class="row">
+        <label>Engine <select data-testid="engine-choice" ?disabled=${busy || !engine} .value=${engine?.engine ?? 'tfjs'}
+          @change=${(e: Event) => emit(this, 'inp-model-engine', { engine: (e.target as HTMLSelectElement).value as EngineName })}>
+          ${Object.entries(ENGINES).map(([k, label]) => html`<option value=${k} ?selected=${(engine?.engine ?? 'tfjs') === k}>${label}</option>`)}
+        </select></label>
+        <span class="backend" data-testid="engine">${!engine ? 'starting…' : engine.engine === 'tfjs' ? `tfjs · ${this.backend ?? '…'}` : `onnxruntime-web · ${engine.provider ?? 'starts with the model'}`}</span>
+      </div>
+      ${engine?.failure ? html`<div class="note failure" role="alert" data-testid="engine-failure">${engine.failure}</div>` : nothing}
+      ${engine?.skipped?.length ? html`<div class="note">skipped: ${engine.skipped.join('; ')}</div>` : nothing}
       <div class="card" data-testid="model-card">
         <b>${this.info?.name ?? 'no model'}</b>
         <p>${this.info?.description ?? ''}</p>

@@ -8,7 +8,8 @@ import { buildMaskPngs } from '../src/export/png-masks.ts';
 import type { BackendName } from '../src/runtime/backend.ts';
 import { rawThreshold, type ThresholdCalibration } from '../src/threshold/calibration.ts';
 import { ModelClient } from '../src/worker/client.ts';
-import type { DecodedImage, MapResult, ModelInfo, WorkProgress } from '../src/worker/protocol.ts';
+import type { WebOnnxProvider } from '../src/platform/web-onnx.ts';
+import type { DecodedImage, EngineName, MapResult, ModelInfo, WorkProgress } from '../src/worker/protocol.ts';
 import { sessionAnnotations } from '../src/workspace/export.ts';
 import { makeSample } from '../src/samples/surfaces.ts';
 import { maskArea } from '../src/workspace/mask-edit.ts';
@@ -48,13 +49,14 @@ interface Message { id: number; kind: 'error' | 'info'; text: string }
  * bank, or train an INP-Former on demand and then wait to fine-tune it; accepted masks and normals calibrate the
  * threshold, all-rejected images become normals. The model in use is saved with the session (a head trained here
  * whole, a user's model by its URL in the model cache) and comes back on reload.
- * Properties: samples (the images of a new session), backends (order to try), inputSize (model input side),
- * dbName (IndexedDB database; one session per name).
+ * Properties: samples (the images of a new session), backends (tfjs backends, in the order to try), inputSize (model
+ * input side), dbName (IndexedDB database; one session per name), engine (prediction engine, overriding the one
+ * chosen in the model panel), providers (onnxruntime-web execution providers to try).
  */
 export class Workspace extends LitElement {
   static override properties = {
     samples: { attribute: false }, backends: { attribute: false }, inputSize: { type: Number, attribute: 'input-size' }, dbName: { type: String, attribute: 'db-name' },
-    view: { state: true },
+    engine: { type: String }, providers: { attribute: false }, view: { state: true },
   };
   static override styles = css`
     :host { display: grid; grid-template-columns: minmax(250px, 300px) 1fr minmax(260px, 320px); grid-template-rows: auto 1fr; gap: .7rem; height: 100vh; box-sizing: border-box; padding: .7rem; font: 13px system-ui, sans-serif; color: #1d2330; }
@@ -82,6 +84,8 @@ export class Workspace extends LitElement {
   backends?: BackendName[];
   inputSize = 224;
   dbName = 'inp-workspace';
+  engine?: EngineName;
+  providers?: WebOnnxProvider[];
   /** Bumped on every change the view depends on (Lit re-renders). */
   view = 0;
 
@@ -172,10 +176,11 @@ export class Workspace extends LitElement {
     this.client = ModelClient.start();
     void this.showCurrent();
     try {
-      const r = await this.client.request({ type: 'init', backends: this.backends ?? ['webgpu', 'webgl', 'wasm', 'cpu'], inputSize: this.inputSize }).result;
+      const engine = { engine: this.engine ?? this.settings.engine ?? 'tfjs', providers: this.providers };
+      const r = await this.client.request({ type: 'init', backends: this.backends ?? ['webgpu', 'webgl', 'wasm', 'cpu'], inputSize: this.inputSize, engine }).result;
       this.backend = r.backend;
       this.backendNote = r.failures.length ? `skipped: ${r.failures.join('; ')}` : '';
-      this.info = r.info;
+      this.setInfo(r.info);
       this.refresh();
       // The model in use comes back (a trained head from the session, a URL's from the browser's cache); the kNN fit
       // is skipped while it is in use.
@@ -271,7 +276,7 @@ export class Workspace extends LitElement {
       this.refresh();
       const r = await job.result;
       this.fitted = normals.join();
-      this.info = r.info;
+      this.setInfo(r.info);
       // Every non-normal map came from the old bank: drop them; normals get their held-out maps.
       for (const id of [...this.results.keys()]) if (!normals.includes(id)) this.results.delete(id);
       await this.store?.clearResults();
@@ -312,6 +317,8 @@ export class Workspace extends LitElement {
           const normals = this.info.normals;
           await this.decoded(id);
           const m = await this.client.request({ type: 'predict', id }).result;
+          // onnxruntime-web failed on this image and tfjs took over: the panel and a message say so.
+          if (m.engine.failure !== this.info.engine.failure) this.setInfo({ ...this.info, engine: m.engine });
           await this.saveResult(m);
           // User Timing entries (devtools, bench/workspace.ts): the page's wait per image, the worker's model time and
           // how many normals the model had.
@@ -583,13 +590,14 @@ export class Workspace extends LitElement {
       const m = await get();
       urls = m.urls;
       this.progress = undefined;
-      this.info = await this.client.request({ type: 'load-model', files: m.files }).result;
+      const info = await this.client.request({ type: 'load-model', files: m.files }).result;
+      this.setInfo(info);
       this.trainedOn = new Set();
       this.results.clear();
       await this.store?.clearResults();
       this.recalibrate();
       void this.rememberModel(m.url);
-      this.say('info', `Model loaded: ${this.info.name}`);
+      this.say('info', `Model loaded: ${info.name}`);
     } catch (e) {
       const cancelled = (e as Error).name === 'AbortError';
       if (cancelled) this.say('info', `Loading ${label} cancelled (the current model stays)`);
@@ -633,7 +641,7 @@ export class Workspace extends LitElement {
       this.progress = { stage: 'restore', done: 0, total: 1, detail: m.card.name };
       this.refresh();
       const info = await this.client.request({ type: 'load-model', files: m.files, card: m.card }).result;
-      this.info = info;
+      this.setInfo(info);
       this.trainedOn = new Set(m.trainedOn);
       for (const [id, r] of this.results) if (r.model !== info.version) this.results.delete(id);
       this.recalibrate();
@@ -646,11 +654,35 @@ export class Workspace extends LitElement {
     void this.predictQueue();
   }
 
+  /** The model in use, and a message when onnxruntime-web has just failed on it (tfjs took over). */
+  private setInfo(next: ModelInfo): void {
+    const failure = next.engine.failure;
+    if (failure && failure !== this.info?.engine.failure) this.say('error', failure);
+    this.info = next;
+  }
+
+  /** Switches the prediction engine (the maps already made stay: both engines run the same model). */
+  private async setEngine(engine: EngineName): Promise<void> {
+    if (!this.client) return;
+    this.settings = { ...this.settings, engine };
+    void this.store?.putSettings(this.settings).catch((e) => this.fail(e, 'saving failed'));
+    try {
+      this.busy = `Starting ${engine === 'onnx' ? 'onnxruntime-web' : 'tfjs'}…`;
+      this.refresh();
+      this.setInfo(await this.client.request({ type: 'engine', choice: { engine, providers: this.providers } }).result);
+    } catch (e) {
+      this.fail(e, 'the engine could not be switched');
+    } finally {
+      this.busy = undefined;
+      this.refresh();
+    }
+  }
+
   /** Back from an INP-Former to the kNN detector (after a confirmation: the INP-Former is forgotten). */
   private async dropModel(): Promise<void> {
     if (!this.client || !confirm(`Replace ${this.info?.name} by a kNN detector fitted on the ${this.normals().length} normals? The INP-Former is discarded.`)) return;
     try {
-      this.info = await this.client.request({ type: 'drop-model' }).result;
+      this.setInfo(await this.client.request({ type: 'drop-model' }).result);
       this.trainedOn = new Set();
       this.results.clear();
       await this.store?.clearResults();
@@ -675,7 +707,7 @@ export class Workspace extends LitElement {
     this.refresh();
     try {
       const r = await job.result;
-      this.info = r.info;
+      this.setInfo(r.info);
       this.trainedOn = new Set(normals);
       this.results.clear();
       await this.store?.clearResults();
@@ -816,6 +848,7 @@ export class Workspace extends LitElement {
           <inp-model-panel .backend=${this.backend} .backendNote=${this.backendNote} .info=${this.info} .progress=${this.progress} .normals=${this.normals().length}
             .untrained=${this.info?.kind === 'inp-former' ? this.normals().filter((id) => !this.trainedOn.has(id)).length : 0}
             @inp-model-action=${(ev: CustomEvent<InpEvents['inp-model-action']>) => void this.modelAction(ev.detail)}
+            @inp-model-engine=${(ev: CustomEvent<InpEvents['inp-model-engine']>) => void this.setEngine(ev.detail.engine)}
             @inp-model-files=${(ev: CustomEvent<InpEvents['inp-model-files']>) => void this.loadModel(ev.detail.files)}
             @inp-model-url=${(ev: CustomEvent<InpEvents['inp-model-url']>) => void this.loadModelUrl(ev.detail.url)}></inp-model-panel>
         </section>

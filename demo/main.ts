@@ -2,11 +2,14 @@
  * The page `npm start` opens: the annotator's workspace on a built-in sample set (procedural industrial surfaces
  * with synthetic defects, generated in the worker, fully offline). Users can add their own images or folders.
  * URL parameters (tests and benchmarks use them): backends=wasm,cpu forces the backend order; surface=fabric picks
- * the sample surface; size=N the sample side; input=N the model input side; db=NAME the IndexedDB session.
+ * the sample surface; size=N the sample side; input=N the model input side; db=NAME the IndexedDB session;
+ * engine=onnx predicts with onnxruntime-web (engine=tfjs: tfjs), trying providers=webgpu,wasm in that order.
  */
 import '../components/workspace.ts';
 import type { SampleImage } from '../components/workspace.ts';
+import type { WebOnnxProvider } from '../src/platform/web-onnx.ts';
 import type { BackendName } from '../src/runtime/backend.ts';
+import type { EngineName } from '../src/worker/protocol.ts';
 import { SURFACE_KINDS, type SurfaceKind } from '../src/samples/surfaces.ts';
 
 const q = new URLSearchParams(location.search);
@@ -33,4 +36,6 @@ ws.samples = sampleSet();
 ws.backends = q.get('backends')?.split(',') as BackendName[] | undefined;
 ws.inputSize = Number(q.get('input') ?? 224);
 ws.dbName = `inp-workspace-${q.get('db') ?? surface}`;
+ws.engine = (q.get('engine') ?? undefined) as EngineName | undefined;
+ws.providers = q.get('providers')?.split(',') as WebOnnxProvider[] | undefined;
 document.body.append(ws);

@@ -3,7 +3,8 @@
  * The model worker: tfjs and every tensor live here, so the page never freezes while the model runs. It decodes
  * images (EXIF applied), keeps each image's model input, builds the kNN memory bank from the normals (the cold
  * start), predicts raw maps at the working size, loads user models, trains INP-Former heads on the nsfwjs encoder
- * and fine-tunes them.
+ * and fine-tunes them. With the onnx engine, predictions run on our ONNX export of the model in use in
+ * onnxruntime-web instead of tfjs (fitting and training stay on tfjs; the model is exported again after them).
  */
 import * as tf from '@tensorflow/tfjs';
 import { createDetector, type Detector } from '../detector.ts';
@@ -13,20 +14,22 @@ import { decodeImage } from '../image/decode.ts';
 import { pilResize } from '../image/pil-resize.ts';
 import { initHead } from '../inp-former/init.ts';
 import { createInpFormer } from '../inp-former/predict.ts';
-import { createKnnDetector, fitMemoryBank, type KnnDetector, type MemoryBank } from '../knn/knn.ts';
+import { createKnnDetector, fitMemoryBank, knnTensors, type KnnDetector, type MemoryBank } from '../knn/knn.ts';
 import { buildModelFolder, MANIFEST_FILE, openModelFolder, parseManifest, type ModelContent } from '../model-folder/manifest.ts';
 import { fetchNsfwjsWeights } from '../platform/web-nsfwjs.ts';
+import type { WebOnnxModel } from '../platform/web-onnx.ts';
 import { configureWebWasm } from '../platform/web-wasm.ts';
 import { OFFICIAL_PREPROCESS, preprocess } from '../preprocess/preprocess.ts';
 import { useFirstBackend } from '../runtime/backend.ts';
 import { makeSample } from '../samples/surfaces.ts';
 import { headConfigFor } from '../train/head-config.ts';
 import { train } from '../train/trainer.ts';
-import type { CnnEncoderConfig, InpFormerConfig, PreprocessConfig, RgbImage, TensorMap } from '../types.ts';
+import type { CnnEncoderConfig, InpFormerConfig, KnnConfig, PreprocessConfig, RgbImage, TensorMap } from '../types.ts';
 import { workingSize } from '../workspace/resolution.ts';
 import type { ImageSource } from '../workspace/session.ts';
 import type {
-  DecodedImage, FitResult, InpCard, MapResult, ModelFiles, ModelInfo, TrainResult, WorkerMemory, WorkerMessage, WorkerRequest, WorkProgress,
+  DecodedImage, EngineChoice, EngineStatus, FitResult, InpCard, MapResult, ModelFiles, ModelInfo, TrainResult, WorkerMemory, WorkerMessage,
+  WorkerRequest, WorkProgress,
 } from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -50,27 +53,36 @@ interface InpModel extends InpCard {
   encoderWeights?: TensorMap;
 }
 
+/** The kNN detector and what it was built from (the bank is kept for the ONNX export). */
+interface KnnModel { detector: KnnDetector; bank: MemoryBank; config: KnnConfig }
+
 /** The page's model input side: the kNN's, and a fresh head's; a loaded model brings its own. */
 let pageInputSize = 224;
 let inputSize = pageInputSize;
 let pre: PreprocessConfig = cnnPreprocess('nsfwjs-mobilenetv2', inputSize);
 let encoder: PatchEncoder | undefined;
-let knn: KnnDetector | undefined;
+let knn: KnnModel | undefined;
 let inp: InpModel | undefined;
 let nsfwjs: Promise<TensorMap> | undefined;
-let info: ModelInfo = noModel();
+let info: Omit<ModelInfo, 'engine'> = noModel();
+let engineChoice: EngineChoice = { engine: 'tfjs' };
+let engineStatus: EngineStatus = { engine: 'tfjs' };
+/** The onnxruntime-web session of the model in use (engine onnx), and the model it was exported from. */
+let onnx: { model: WebOnnxModel; of: InpModel | KnnModel } | undefined;
+let onnxSessions = 0;
 const images = new Map<string, Registered>();
 /** Model inputs of the current preprocessing, per image (a 224² input is 600 kB; the decoded original is not kept). */
 const inputs = new Map<string, Float32Array>();
 const running = new Map<number, AbortController>();
 
-function noModel(): ModelInfo {
+function noModel(): Omit<ModelInfo, 'engine'> {
   return {
     kind: 'none', name: 'kNN · nsfwjs MobileNetV2', license: 'MIT (nsfwjs weights)', normals: 0, inputSize, version: 'none', trainable: false,
     description: 'Training-free: mark a few normal images (3+) and it proposes defects from patch distances to them.',
   };
 }
 
+const modelInfo = (): ModelInfo => ({ ...info, engine: engineStatus });
 const newVersion = (kind: string) => `${kind}-${Date.now()}`;
 
 function post(m: WorkerMessage, transfer: Transferable[] = []): void {
@@ -121,8 +133,10 @@ function progressOf(stage: string, done: number, total: number, started: number,
   return { stage, done, total, ...(done > 0 ? { etaSeconds: (elapsed / done) * (total - done) } : {}), ...(detail ? { detail } : {}) };
 }
 
+/** The coreset's share of `images` normals' tokens: all of them up to BANK_ROWS. */
+const coresetRatio = (images: number) => Math.min(1, BANK_ROWS / (images * Math.ceil(inputSize / 8) ** 2));
+
 async function fitBank(enc: PatchEncoder, ids: readonly string[], signal: AbortSignal, onDone: (n: number) => void): Promise<MemoryBank> {
-  const rows = ids.length * Math.ceil(inputSize / 8) ** 2;
   return fitMemoryBank(enc, (async function* () {
     for (const [i, id] of ids.entries()) {
       signal.throwIfAborted();
@@ -130,19 +144,106 @@ async function fitBank(enc: PatchEncoder, ids: readonly string[], signal: AbortS
       try { yield x; } finally { x.dispose(); }
       onDone(i + 1);
     }
-  })(), { coresetRatio: Math.min(1, BANK_ROWS / rows) });
+  })(), { coresetRatio: coresetRatio(ids.length) });
 }
 
+/** A map at the working size from tfjs. */
 async function predictWith(d: { predict: KnnDetector['predict'] }, id: string): Promise<MapResult> {
   const r = images.get(id)!;
   const t0 = performance.now();
   const x = tensorOf(id);
   try {
     const p = await d.predict(x, { mapSize: pre.mapSize, outputSize: [r.workHeight, r.workWidth], topRatio: 0 });
-    return { id, map: { width: p.width, height: p.height, data: p.maps[0] }, score: p.scores[0], ms: performance.now() - t0 };
+    return { id, map: { width: p.width, height: p.height, data: p.maps[0] }, score: p.scores[0], ms: performance.now() - t0, engine: { engine: 'tfjs' } };
   } finally {
     x.dispose();
   }
+}
+
+/**
+ * A map at the working size from onnxruntime-web. The exported graph ends at the scoring map; it is resized to the
+ * working size as the tfjs path's last step does (finishMap's `outputSize`: bilinear, half-pixel centres).
+ */
+async function predictOnnx(m: WebOnnxModel, id: string): Promise<MapResult> {
+  const r = images.get(id)!;
+  const t0 = performance.now();
+  const p = await m.predict({ data: inputOf(id), shape: [1, 3, inputSize, inputSize] }, { mapSize: pre.mapSize });
+  const shown = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(p.maps[0], [1, p.height, p.width, 1]), [r.workHeight, r.workWidth], false, true));
+  try {
+    const data = (await shown.data()) as Float32Array;
+    return { id, map: { width: r.workWidth, height: r.workHeight, data }, score: p.scores[0], ms: performance.now() - t0, engine: engineStatus };
+  } finally {
+    shown.dispose();
+  }
+}
+
+/** The model in use's ONNX export at the working input and map size (the exporters load only for this engine). */
+async function exportOnnx(m: InpModel | KnnModel): Promise<Uint8Array> {
+  const sizes = { inputSize: [inputSize, inputSize] as [number, number], mapSize: [pre.mapSize, pre.mapSize] as [number, number], preprocess: pre };
+  if ('content' in m) {
+    const { exportInpFormerOnnx } = await import('../onnx/export-inp-former.ts');
+    return exportInpFormerOnnx(m.content.config, m.content.tensors, { ...sizes, name: m.name, encoderWeights: m.encoderWeights }, m.name);
+  }
+  const { exportKnnOnnx } = await import('../onnx/export-knn.ts');
+  return exportKnnOnnx(m.config, knnTensors(m.bank), { ...sizes, name: 'knn', encoderWeights: await nsfwjsWeights() }, 'kNN memory bank');
+}
+
+async function releaseOnnx(): Promise<void> {
+  const o = onnx;
+  if (!o) return;
+  onnx = undefined;
+  onnxSessions--;
+  await o.model.dispose();
+}
+
+/**
+ * Brings onnxruntime-web in line with the engine chosen and the model in use: a session over the model's export,
+ * the previous one released. If the export or onnxruntime-web fails, predictions fall back to tfjs and the status
+ * says why (until another engine choice).
+ */
+async function syncEngine(): Promise<void> {
+  const wanted = engineChoice.engine === 'onnx' ? inp ?? knn : undefined;
+  if (onnx && onnx.of !== wanted) await releaseOnnx();
+  if (!wanted) {
+    // No model yet: onnxruntime-web starts with the first one. (tfjs keeps its status: it may say why onnx failed.)
+    if (engineChoice.engine === 'onnx') engineStatus = { engine: 'onnx' };
+    return;
+  }
+  if (onnx) return;
+  try {
+    const [{ createWebOnnxModel }, bytes] = await Promise.all([import('../platform/web-onnx.ts'), exportOnnx(wanted)]);
+    const model = await createWebOnnxModel(bytes, { providers: engineChoice.providers, where: `${info.name} (ONNX export)` });
+    onnxSessions++;
+    onnx = { model, of: wanted };
+    engineStatus = { engine: 'onnx', provider: model.provider, ...(model.fallbacks.length ? { skipped: model.fallbacks } : {}) };
+  } catch (e) {
+    onnxFailed(e);
+  }
+}
+
+/** A new engine choice (from a URL parameter too, so an unknown name falls back to tfjs with a message). */
+function choose(c: EngineChoice): void {
+  const known = c.engine === 'tfjs' || c.engine === 'onnx';
+  engineChoice = known ? c : { engine: 'tfjs' };
+  engineStatus = known ? { engine: c.engine } : { engine: 'tfjs', failure: `unknown engine "${c.engine}" (expected tfjs or onnx), so tfjs predicts` };
+}
+
+function onnxFailed(e: unknown): void {
+  engineChoice = { engine: 'tfjs' };
+  engineStatus = { engine: 'tfjs', failure: `onnxruntime-web could not run ${info.name}, so tfjs does: ${(e as Error).message ?? String(e)}` };
+}
+
+/** The onnx engine's map when it runs, else tfjs's; a failing onnxruntime-web hands over to tfjs for good. */
+async function predict(d: { predict: KnnDetector['predict'] }, id: string): Promise<MapResult> {
+  if (onnx) {
+    try {
+      return await predictOnnx(onnx.model, id);
+    } catch (e) {
+      onnxFailed(e);
+      await releaseOnnx();
+    }
+  }
+  return { ...(await predictWith(d, id)), engine: engineStatus };
 }
 
 /**
@@ -170,16 +271,21 @@ async function fit(normals: string[], signal: AbortSignal, progress: (p: WorkPro
       d.dispose();
     }
   }
-  knn?.dispose();
-  knn = createKnnDetector(enc, bank);
+  knn?.detector.dispose();
+  knn = {
+    detector: createKnnDetector(enc, bank), bank,
+    config: { encoder: nsfwjsEncoderConfig(), bankSize: bank.size, dim: bank.dim, coresetRatio: coresetRatio(normals.length), seed: 0, images: normals.length },
+  };
   info = {
     ...noModel(), kind: 'knn', normals: normals.length, version: newVersion('knn'),
     description: `Memory bank of ${bank.size} patch features (dim ${bank.dim}) from ${normals.length} normal images; MobileNetV2 blocks 2, 5, 9 at ${inputSize}×${inputSize}.`,
   };
-  return { info, normals: heldOut };
+  // The normals' held-out maps come from the folds' banks on tfjs: exporting those too would double a fit's time.
+  await syncEngine();
+  return { info: modelInfo(), normals: heldOut };
 }
 
-function inpInfo(m: InpModel): ModelInfo {
+function inpInfo(m: InpModel): Omit<ModelInfo, 'engine'> {
   const done = [m.trained, m.tuned].filter(Boolean).join(', then ');
   return {
     kind: 'inp-former', name: `INP-Former · ${m.name}`, license: m.license, normals: m.normals, inputSize, version: m.version, trainable: true,
@@ -187,29 +293,31 @@ function inpInfo(m: InpModel): ModelInfo {
   };
 }
 
-/** Makes `next` the model in use; the previous INP-Former and the kNN detector (bank and encoder) are freed. */
-function useInp(next: InpModel): ModelInfo {
+/** Makes `next` the model in use (exported for onnxruntime-web when that engine runs); the previous INP-Former and the kNN detector (bank and encoder) are freed. */
+async function useInp(next: InpModel): Promise<ModelInfo> {
   inp?.detector.dispose();
-  knn?.dispose();
+  knn?.detector.dispose();
   encoder?.dispose();
   knn = undefined;
   encoder = undefined;
   inp = next;
   info = inpInfo(next);
-  return info;
+  await syncEngine();
+  return modelInfo();
 }
 
 /** No model, back to the page's preprocessing: the kNN detector is fitted next. */
-function dropModel(): ModelInfo {
+async function dropModel(): Promise<ModelInfo> {
   inp?.detector.dispose();
-  knn?.dispose();
+  knn?.detector.dispose();
   inp = undefined;
   knn = undefined;
   inputSize = pageInputSize;
   pre = cnnPreprocess('nsfwjs-mobilenetv2', inputSize);
   inputs.clear();
   info = noModel();
-  return info;
+  await syncEngine();
+  return modelInfo();
 }
 
 const cardOf = (m: InpModel): InpCard => ({
@@ -287,7 +395,7 @@ async function trainHead(mode: 'full' | 'tokens', normals: string[], steps: numb
     const built = await buildModelFolder(content, { name: `${base.name} (trained in the workspace)`, preprocess: pre });
     const detector = createDetector(content, { preprocess: pre, ...source });
     const what = `on ${normals.length} normals (${r.state.step} steps)`;
-    const info = useInp({
+    const info = await useInp({
       ...base, detector, content, normals: normals.length, version: newVersion('inp'),
       ...(mode === 'full' ? { trained: `Head trained here ${what}`, tuned: undefined } : { tuned: `INP tokens fine-tuned ${what}` }),
     });
@@ -305,9 +413,10 @@ async function handle(seq: number, req: WorkerRequest, signal: AbortSignal): Pro
       pageInputSize = inputSize = req.inputSize;
       pre = cnnPreprocess('nsfwjs-mobilenetv2', inputSize);
       info = noModel();
+      choose(req.engine ?? { engine: 'tfjs' });
       await configureWebWasm();
       const { backend, failures } = await useFirstBackend(req.backends);
-      return { value: { backend, failures, info } };
+      return { value: { backend, failures, info: modelInfo() } };
     }
     case 'decode': {
       const r: Registered = { name: req.name, source: req.source, bytes: req.bytes, workWidth: 0, workHeight: 0 };
@@ -327,18 +436,26 @@ async function handle(seq: number, req: WorkerRequest, signal: AbortSignal): Pro
     }
     case 'predict': {
       if (!images.has(req.id)) throw new Error(`image ${req.id} is not registered with the model worker`);
-      const d = inp?.detector ?? knn;
+      const d = inp?.detector ?? knn?.detector;
       if (!d) throw new Error('no model yet: mark a few images normal (3 or more) to start the kNN detector');
-      const r = await predictWith(d, req.id);
+      const r = await predict(d, req.id);
       return { value: r, transfer: [r.map.data.buffer] };
     }
     case 'load-model': return { value: await loadModel(req.files, req.card) };
-    case 'drop-model': return { value: dropModel() };
+    case 'drop-model': return { value: await dropModel() };
+    case 'engine': {
+      choose(req.choice);
+      await syncEngine();
+      return { value: modelInfo() };
+    }
     case 'train': {
       const r = await trainHead(req.mode, req.normals, req.steps, signal, progress);
       return { value: r, transfer: r.model.files.map((f) => f.bytes.buffer) };
     }
-    case 'memory': { const m = tf.memory(); return { value: { numTensors: m.numTensors, numBytes: m.numBytes } satisfies WorkerMemory }; }
+    case 'memory': {
+      const m = tf.memory();
+      return { value: { numTensors: m.numTensors, numBytes: m.numBytes, onnxSessions } satisfies WorkerMemory };
+    }
     case 'cancel': running.get(req.target)?.abort(); return { value: null };
   }
 }

@@ -1,3 +1,4 @@
+import type { WebOnnxProvider } from '../platform/web-onnx.ts';
 import type { BackendName } from '../runtime/backend.ts';
 import type { AnomalyMap, RgbImage } from '../types.ts';
 import type { ImageSource } from '../workspace/session.ts';
@@ -23,6 +24,21 @@ export interface ModelInfo {
   version: string;
   /** Fine-tuning needs an INP-Former head (training starts one on the nsfwjs encoder when there is none). */
   trainable: boolean;
+  /** What runs its predictions. */
+  engine: EngineStatus;
+}
+
+/** Prediction engines: tfjs (the default), or our ONNX export of the model in use on onnxruntime-web. */
+export type EngineName = 'tfjs' | 'onnx';
+export interface EngineChoice { engine: EngineName; providers?: WebOnnxProvider[] }
+export interface EngineStatus {
+  engine: EngineName;
+  /** onnxruntime-web's execution provider (engine 'onnx'). */
+  provider?: WebOnnxProvider;
+  /** Why onnxruntime-web is not running the model although it was asked for (predictions fell back to tfjs). */
+  failure?: string;
+  /** Providers onnxruntime-web skipped, and why. */
+  skipped?: string[];
 }
 
 /**
@@ -46,11 +62,12 @@ export type ModelFiles = Array<{ name: string; bytes: Uint8Array }>;
 export interface TrainedModel { files: ModelFiles; card: InpCard }
 
 export interface DecodedImage { width: number; height: number; workWidth: number; workHeight: number; image: RgbImage }
-export interface MapResult { id: string; map: AnomalyMap; score: number; ms: number }
+/** `engine`: what computed this map (it differs from the model's when onnxruntime-web failed on it and tfjs took over). */
+export interface MapResult { id: string; map: AnomalyMap; score: number; ms: number; engine: EngineStatus }
 export interface FitResult { info: ModelInfo; normals: MapResult[] }
 
 export type WorkerRequest =
-  | { type: 'init'; backends: BackendName[]; inputSize: number }
+  | { type: 'init'; backends: BackendName[]; inputSize: number; engine?: EngineChoice }
   /** Registers an image and returns it at its working size for display. */
   | { type: 'decode'; id: string; name: string; source: ImageSource; bytes?: Uint8Array }
   /** Builds the kNN memory bank from these normal images; answers with held-out maps of the normals. */
@@ -60,6 +77,8 @@ export type WorkerRequest =
   | { type: 'load-model'; files: ModelFiles; card?: InpCard }
   /** Drops the model in use (the page fits the kNN detector next): the way back from an INP-Former. */
   | { type: 'drop-model' }
+  /** Switches the prediction engine; the model in use is exported to ONNX for onnxruntime-web. */
+  | { type: 'engine'; choice: EngineChoice }
   /**
    * 'full' trains the whole head (a fresh one on the nsfwjs encoder when no INP-Former is in use), 'tokens'
    * fine-tunes the INP tokens of the one in use; predictions then come from the result.
@@ -70,7 +89,8 @@ export type WorkerRequest =
   | { type: 'cancel'; target: number };
 
 export interface InitResult { backend: BackendName; failures: string[]; info: ModelInfo }
-export interface WorkerMemory { numTensors: number; numBytes: number }
+/** `onnxSessions`: onnxruntime-web sessions alive (one at most: a replaced one is released). */
+export interface WorkerMemory { numTensors: number; numBytes: number; onnxSessions: number }
 export interface TrainResult { info: ModelInfo; model: TrainedModel }
 
 export interface ResultOf {
@@ -80,6 +100,7 @@ export interface ResultOf {
   predict: MapResult;
   'load-model': ModelInfo;
   'drop-model': ModelInfo;
+  engine: ModelInfo;
   train: TrainResult;
   memory: WorkerMemory;
   cancel: null;

@@ -1,5 +1,6 @@
 import type { BinaryMask } from '../export/mask.ts';
 import type { DefectKind, SurfaceKind } from '../samples/surfaces.ts';
+import type { EngineName } from '../worker/protocol.ts';
 
 /**
  * The annotator's session as plain data: what each image is, what was decided on it and with which threshold.
@@ -45,6 +46,8 @@ export interface SessionSettings {
   current?: string;
   /** URL of the model in use when it came from one (a file opened here has one in the model cache): restored on reload. */
   modelUrl?: string;
+  /** The prediction engine chosen in the model panel (the page's `engine` parameter overrides it). */
+  engine?: EngineName;
 }
 
 export const DEFAULT_SETTINGS: SessionSettings = { threshold: 0.5 };
