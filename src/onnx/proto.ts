@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
+import { ONNX_PROTO3 } from './onnx-proto3.ts';
 
 /**
- * ONNX protobuf encoding over the official schema (onnx.proto3, vendored unchanged from onnx/onnx).
+ * ONNX protobuf encoding over the official schema (onnx.proto3, vendored unchanged from onnx/onnx in onnx-proto3.ts).
  * Field names are the schema's own (snake_case, `keepCase`), so the plain objects below read like onnx.proto.
  */
 
@@ -78,7 +78,7 @@ let root: protobuf.Root | undefined;
 
 /** The schema is parsed once, on first use. */
 function schema(name: 'ModelProto' | 'GraphProto' | 'TensorProto'): protobuf.Type {
-  root ??= protobuf.parse(readFileSync(new URL('./onnx.proto3', import.meta.url), 'utf8'), { keepCase: true }).root;
+  root ??= protobuf.parse(ONNX_PROTO3, { keepCase: true }).root;
   return root.lookupType(`onnx.${name}`);
 }
 

@@ -61,8 +61,6 @@ async function chooseEngine(page: Page, value: 'tfjs' | 'onnx', badge: RegExp): 
 
 describe.skipIf(!HAS_CHROMIUM)(`workspace: onnxruntime-web engine${HAS_CHROMIUM ? '' : ` (${NO_CHROMIUM})`}`, () => {
   const env = useBrowserAndVite(() => mkdirSync(SHOTS, { recursive: true }));
-  /** Why our ONNX export cannot run in a browser, if it cannot (then the workspace can only fall back to tfjs). */
-  let noExporter = '';
   // Vite pre-bundles onnxruntime-web and protobufjs when the worker first imports them, then reloads the page: that
   // happens here, by importing them in a first page, not inside a test.
   beforeAll(async () => {
@@ -75,13 +73,10 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: onnxruntime-web engine${HAS_CHROMIUM 
     const load = () => warm.evaluate<boolean>(`Promise.allSettled(${modules}.map((m) => import(m))).then(() => true)`);
     for (const end = Date.now() + 120_000; !(await load().catch(() => false)) && Date.now() < end;) await warm.waitForTimeout(1000);
     await warm.getByTestId('backend').filter({ hasText: 'wasm' }).waitFor({ timeout: 180_000 });
-    const empty = { ir_version: 8, opset_import: [], producer_name: '', producer_version: '', graph: { name: 'g', node: [], initializer: [], input: [], output: [] }, metadata_props: [] };
-    noExporter = await warm.evaluate<string>(`import('/src/onnx/proto.ts').then((m) => { m.encodeModel(${JSON.stringify(empty)}); return ''; }, (e) => e.message)`);
     await warm.close();
   });
 
-  it('predicts through onnxruntime-web (wasm) with the kNN and a trained INP-Former, as tfjs does; one session at a time', async ({ skip }) => {
-    skip(!!noExporter, `src/onnx/proto.ts does not run in a browser, so the worker cannot export a model: ${noExporter}`);
+  it('predicts through onnxruntime-web (wasm) with the kNN and a trained INP-Former, as tfjs does; one session at a time', async () => {
     const page = await env.browser.newPage({ viewport: { width: 1400, height: 850 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -151,7 +146,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: onnxruntime-web engine${HAS_CHROMIUM 
     await expect.poll(() => engine(page), { timeout: 60_000 }).toBe('tfjs · wasm');
     const failure = await page.getByTestId('engine-failure').textContent();
     expect(failure).toMatch(/^onnxruntime-web could not run kNN · nsfwjs MobileNetV2, so tfjs does: /);
-    expect(failure).toContain(noExporter || '[nonexistent] backend not found');
+    expect(failure).toContain('[nonexistent] backend not found');
     expect(await page.getByRole('alert').filter({ hasText: 'onnxruntime-web could not run' }).count()).toBeGreaterThan(0);
     expect(await page.getByTestId('engine-choice').inputValue()).toBe('tfjs');
     await item(page, DEFECT).click();
