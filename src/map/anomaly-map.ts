@@ -73,6 +73,11 @@ export interface MapOptions {
   topRatio?: number;
 }
 
+/** The annotate protocol's last step: the blurred scoring map [B, h, w, 1] resized onto the image (bilinear, half-pixel centres). */
+export function toOutputSize(scored: tf.Tensor4D, size: [number, number]): tf.Tensor4D {
+  return tf.image.resizeBilinear(scored, size, false, true);
+}
+
 /**
  * The official evaluation chain on a coarse map [B, gh, gw, 1]: align-corners upsample to the input size,
  * half-pixel resize to the scoring size, Gaussian σ=4, score = mean of the top 1 %. Used alike for the
@@ -87,7 +92,7 @@ export function finishMap(coarse: tf.Tensor4D, o: MapOptions): { map: tf.Tensor3
   return tf.tidy(() => {
     const scored = scoringMap(toInputSize(coarse, o.inputSize), o.mapSize);
     const score = topScore(scored, o.topRatio);
-    const shown = o.outputSize ? tf.image.resizeBilinear(scored, o.outputSize, false, true) : scored;
+    const shown = o.outputSize ? toOutputSize(scored, o.outputSize) : scored;
     return { map: shown.squeeze([3]) as tf.Tensor3D, score };
   });
 }

@@ -21,6 +21,7 @@ import type { WebOnnxModel } from '../platform/web-onnx.ts';
 import { configureWebWasm } from '../platform/web-wasm.ts';
 import { OFFICIAL_PREPROCESS, preprocess } from '../preprocess/preprocess.ts';
 import { useFirstBackend } from '../runtime/backend.ts';
+import { toOutputSize } from '../map/anomaly-map.ts';
 import { makeSample } from '../samples/surfaces.ts';
 import { headConfigFor } from '../train/head-config.ts';
 import { train } from '../train/trainer.ts';
@@ -168,7 +169,7 @@ async function predictOnnx(m: WebOnnxModel, id: string): Promise<MapResult> {
   const r = images.get(id)!;
   const t0 = performance.now();
   const p = await m.predict({ data: inputOf(id), shape: [1, 3, inputSize, inputSize] }, { mapSize: pre.mapSize });
-  const shown = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(p.maps[0], [1, p.height, p.width, 1]), [r.workHeight, r.workWidth], false, true));
+  const shown = tf.tidy(() => toOutputSize(tf.tensor4d(p.maps[0], [1, p.height, p.width, 1]), [r.workHeight, r.workWidth]));
   try {
     const data = (await shown.data()) as Float32Array;
     return { id, map: { width: r.workWidth, height: r.workHeight, data }, score: p.scores[0], ms: performance.now() - t0, engine: engineStatus };
