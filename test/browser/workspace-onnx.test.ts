@@ -1,24 +1,19 @@
 import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ModelInfo, WorkerMemory } from '../../src/worker/protocol.ts';
+import type { ModelInfo } from '../../src/worker/protocol.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
+import { DEFECT, item, markNormal, memory, predictNow, SHOTS } from './workspace-page.ts';
 
 /**
  * The workspace's onnxruntime-web engine (?engine=onnx&providers=wasm): the worker exports the model in use to ONNX
  * and predicts through onnxruntime-web's wasm provider; its maps match the tfjs engine's on the same model.
  */
-const SHOTS = 'test-output/screenshots';
-const DEFECT = 'fabric-scratch-1000';
 const NORMALS = ['fabric-good-00', 'fabric-good-01', 'fabric-good-02'];
 
-const item = (page: Page, id: string) => page.locator(`inp-review-queue li[data-id="${id}"]`);
 const engine = (page: Page) => page.getByTestId('engine').textContent();
 
-type Ws = {
-  info?: ModelInfo; results: Map<string, { model: string; map: { data: Float32Array } }>; registered: Set<string>;
-  client: { request(r: { type: 'predict'; id: string } | { type: 'memory' }): { result: Promise<unknown> } };
-};
+type Ws = { info?: ModelInfo; results: Map<string, { model: string; map: { data: Float32Array } }> };
 const info = (page: Page) => page.evaluate(() => (document.querySelector('inp-workspace') as unknown as Ws).info);
 /** The image's saved map (its proposals are cut from it), once it comes from the model in use. */
 async function savedMap(page: Page, id: string): Promise<number[]> {
@@ -28,16 +23,6 @@ async function savedMap(page: Page, id: string): Promise<number[]> {
   }, id), { timeout: 120_000, interval: 500 }).toBe(true);
   return page.evaluate((i) => Array.from((document.querySelector('inp-workspace') as unknown as Ws).results.get(i)!.map.data), id);
 }
-/** A fresh map of a registered image from the worker's engine now, and the engine that made it. */
-function predictNow(page: Page, id: string): Promise<{ map: number[]; engine: string }> {
-  return page.evaluate(async (i) => {
-    const ws = document.querySelector('inp-workspace') as unknown as Ws;
-    const r = (await ws.client.request({ type: 'predict', id: i }).result) as { map: { data: Float32Array }; engine: { engine: string; provider?: string } };
-    return { map: Array.from(r.map.data), engine: [r.engine.engine, r.engine.provider].filter(Boolean).join('/') };
-  }, id);
-}
-const memory = (page: Page) => page.evaluate(() => (document.querySelector('inp-workspace') as unknown as Ws).client.request({ type: 'memory' }).result as Promise<WorkerMemory>);
-
 /** Largest difference of two maps relative to the reference's maximum. */
 function relDiff(a: number[], ref: number[]): number {
   expect(a.length).toBe(ref.length);
@@ -45,13 +30,6 @@ function relDiff(a: number[], ref: number[]): number {
   let top = 0;
   for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(a[i] - ref[i])); top = Math.max(top, Math.abs(ref[i])); }
   return d / top;
-}
-
-async function markNormal(page: Page, id: string): Promise<void> {
-  await item(page, id).click();
-  await expect.poll(() => item(page, id).getAttribute('aria-current')).toBe('true');
-  await page.keyboard.press('g');
-  await expect.poll(() => item(page, id).locator('.badge').last().textContent(), { message: id }).toBe('normal');
 }
 
 async function chooseEngine(page: Page, value: 'tfjs' | 'onnx', badge: RegExp): Promise<void> {

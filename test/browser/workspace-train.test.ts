@@ -1,15 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ModelInfo, WorkerMemory } from '../../src/worker/protocol.ts';
+import type { ModelInfo } from '../../src/worker/protocol.ts';
 import { MODEL_CACHE } from '../../src/workspace/model-download.ts';
 import { fixture, HAS_FIXTURES, skipReason } from '../helpers/shared.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
+import { DEFECT, item, markNormal, memory, predictNow, SHOTS } from './workspace-page.ts';
 
-const SHOTS = 'test-output/screenshots';
-const DEFECT = 'fabric-scratch-1000';
 
-const item = (page: Page, id: string) => page.locator(`inp-review-queue li[data-id="${id}"]`);
 const card = (page: Page) => page.getByTestId('model-card').textContent();
 
 /** The workspace's model state, read from its (TypeScript-private) fields: the model in use, which model each map came from. */
@@ -20,24 +18,9 @@ function seen(page: Page): Promise<Seen> {
     return { info: ws.info, mapModel: Object.fromEntries([...ws.results].map(([id, r]) => [id, r.model])), calibration: ws.calibration?.method };
   });
 }
-/** The worker's tfjs memory, asked through the workspace's own worker client. */
-function memory(page: Page): Promise<WorkerMemory> {
-  return page.evaluate(() => {
-    const ws = document.querySelector('inp-workspace') as unknown as { client: { request(r: { type: 'memory' }): { result: Promise<WorkerMemory> } } };
-    return ws.client.request({ type: 'memory' }).result;
-  });
-}
-
 /** The image's saved raw map (the one its proposals are cut from). */
 function savedMap(page: Page, id: string): Promise<number[]> {
   return page.evaluate((i) => Array.from((document.querySelector('inp-workspace') as unknown as { results: Map<string, { map: { data: Float32Array } }> }).results.get(i)!.map.data), id);
-}
-/** A fresh map of a registered image from the model in the worker now. */
-function predictNow(page: Page, id: string): Promise<number[]> {
-  return page.evaluate(async (i) => {
-    const ws = document.querySelector('inp-workspace') as unknown as { client: { request(r: { type: 'predict'; id: string }): { result: Promise<{ map: { data: Float32Array } }> } } };
-    return Array.from((await ws.client.request({ type: 'predict', id: i }).result).map.data);
-  }, id);
 }
 const registered = (page: Page, id: string) => page.evaluate((i) => (document.querySelector('inp-workspace') as unknown as { registered: Set<string> }).registered.has(i), id);
 
@@ -78,13 +61,6 @@ async function mapsFromCurrentModel(page: Page, ids: string[]): Promise<void> {
     const s = await seen(page);
     return ids.filter((id) => s.mapModel[id] !== s.info?.version);
   }, { timeout: 120_000, interval: 500 }).toEqual([]);
-}
-
-async function markNormal(page: Page, id: string): Promise<void> {
-  await item(page, id).click();
-  await expect.poll(() => item(page, id).getAttribute('aria-current')).toBe('true');
-  await page.keyboard.press('g');
-  await expect.poll(() => item(page, id).locator('.badge').last().textContent(), { message: id }).toBe('normal');
 }
 
 async function setSteps(page: Page, action: 'train' | 'finetune', steps: number): Promise<void> {
@@ -185,7 +161,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     await mapsFromCurrentModel(page, [DEFECT, ...normals]);
     await item(page, DEFECT).click();
     await expect.poll(() => registered(page, DEFECT), { timeout: 60_000 }).toBe(true);
-    const mapAfter = await predictNow(page, DEFECT);
+    const mapAfter = (await predictNow(page, DEFECT)).map;
     const top = Math.max(...mapBefore);
     expect(Math.max(...mapAfter.map((v, i) => Math.abs(v - mapBefore[i])))).toBeLessThan(1e-6 * top);
     await untilProposal(page);

@@ -1,0 +1,33 @@
+import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
+import type { WorkerMemory } from '../../src/worker/protocol.ts';
+
+/** Page helpers shared by the workspace browser tests: they drive the real page and read its worker through its own client. */
+export const SHOTS = 'test-output/screenshots';
+export const DEFECT = 'fabric-scratch-1000';
+
+export const item = (page: Page, id: string) => page.locator(`inp-review-queue li[data-id="${id}"]`);
+
+type Client = { request(r: { type: 'predict'; id: string } | { type: 'memory' }): { result: Promise<unknown> } };
+
+/** Opens an image in the review queue and marks it normal (key g). */
+export async function markNormal(page: Page, id: string): Promise<void> {
+  await item(page, id).click();
+  await expect.poll(() => item(page, id).getAttribute('aria-current')).toBe('true');
+  await page.keyboard.press('g');
+  await expect.poll(() => item(page, id).locator('.badge').last().textContent(), { message: id }).toBe('normal');
+}
+
+/** The worker's tfjs memory and live ONNX sessions. */
+export function memory(page: Page): Promise<WorkerMemory> {
+  return page.evaluate(() => (document.querySelector('inp-workspace') as unknown as { client: Client }).client.request({ type: 'memory' }).result as Promise<WorkerMemory>);
+}
+
+/** A fresh map of a registered image from the model in the worker now, and the engine that made it. */
+export function predictNow(page: Page, id: string): Promise<{ map: number[]; engine: string }> {
+  return page.evaluate(async (i) => {
+    const ws = document.querySelector('inp-workspace') as unknown as { client: Client };
+    const r = (await ws.client.request({ type: 'predict', id: i }).result) as { map: { data: Float32Array }; engine: { engine: string; provider?: string } };
+    return { map: Array.from(r.map.data), engine: [r.engine.engine, r.engine.provider].filter(Boolean).join('/') };
+  }, id);
+}
