@@ -54,6 +54,9 @@ export function createJsonServer(o: JsonServerOptions): http.Server {
   });
   server.requestTimeout = o.requestTimeoutMs;
   server.headersTimeout = Math.min(o.requestTimeoutMs, 60_000);
+  // Node's 5 s idle keep-alive races clients reusing a pooled socket just as the server closes it (ECONNRESET on a
+  // busy machine, seen in the serve-ls test); a long idle timeout leaves closing idle sockets to the client.
+  server.keepAliveTimeout = 65_000;
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
