@@ -3,7 +3,7 @@ import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelInfo } from '../../src/worker/protocol.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
-import { DEFECT, item, markNormal, memory, predictNow, SHOTS } from './workspace-page.ts';
+import { DEFECT, item, markNormal, memory, openWorkspace, predictNow, SHOTS } from './workspace-page.ts';
 
 /**
  * The workspace's onnxruntime-web engine (?engine=onnx&providers=wasm): the worker exports the model in use to ONNX
@@ -55,13 +55,9 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: onnxruntime-web engine${HAS_CHROMIUM 
   });
 
   it('predicts through onnxruntime-web (wasm) with the kNN and a trained INP-Former, as tfjs does; one session at a time', async () => {
-    const page = await env.browser.newPage({ viewport: { width: 1400, height: 850 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
     const t0 = Date.now();
     const lap = (what: string) => console.log(`workspace-onnx: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    await page.goto(`${env.vite.url}/?backends=wasm&engine=onnx&providers=wasm&db=onnx-${Date.now()}`);
-    await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+    const { page, errors } = await openWorkspace(env.browser, env.vite.url, `engine=onnx&providers=wasm&db=onnx-${Date.now()}`);
     expect(await engine(page)).toBe('onnxruntime-web · starts with the model');
 
     // The kNN: fitted on tfjs, exported, predicted by onnxruntime-web.
@@ -114,11 +110,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: onnxruntime-web engine${HAS_CHROMIUM 
   }, 240_000);
 
   it('falls back to tfjs with a visible message when onnxruntime-web cannot run the model', async () => {
-    const page = await env.browser.newPage({ viewport: { width: 1400, height: 850 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${env.vite.url}/?backends=wasm&engine=onnx&providers=nonexistent&db=onnx-fail-${Date.now()}`);
-    await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+    const { page, errors } = await openWorkspace(env.browser, env.vite.url, `engine=onnx&providers=nonexistent&db=onnx-fail-${Date.now()}`);
     for (const id of NORMALS) await markNormal(page, id);
     await page.getByText(/Model fitted on 3 normal images/).waitFor({ timeout: 120_000 });
     await expect.poll(() => engine(page), { timeout: 60_000 }).toBe('tfjs · wasm');

@@ -1,4 +1,4 @@
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import type { WorkerMemory } from '../../src/worker/protocol.ts';
 
@@ -30,4 +30,14 @@ export function predictNow(page: Page, id: string): Promise<{ map: number[]; eng
     const r = (await ws.client.request({ type: 'predict', id: i }).result) as { map: { data: Float32Array }; engine: { engine: string; provider?: string } };
     return { map: Array.from(r.map.data), engine: [r.engine.engine, r.engine.provider].filter(Boolean).join('/') };
   }, id);
+}
+
+/** A new page on the workspace at `query` (the wasm backend forced), once it reports wasm; `errors` collects uncaught page errors. */
+export async function openWorkspace(browser: Browser, base: string, query: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/?backends=wasm&${query}`);
+  await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+  return { page, errors };
 }

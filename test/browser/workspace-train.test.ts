@@ -5,7 +5,7 @@ import type { ModelInfo } from '../../src/worker/protocol.ts';
 import { MODEL_CACHE } from '../../src/workspace/model-download.ts';
 import { fixture, HAS_FIXTURES, skipReason } from '../helpers/shared.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
-import { DEFECT, item, markNormal, memory, predictNow, SHOTS } from './workspace-page.ts';
+import { DEFECT, item, markNormal, memory, openWorkspace, predictNow, SHOTS } from './workspace-page.ts';
 
 
 const card = (page: Page) => page.getByTestId('model-card').textContent();
@@ -78,13 +78,9 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
   });
 
   it('trains on the nsfwjs encoder from the normals, proposes with it, offers and runs fine-tuning, retrains, restores it on reload, goes back to the kNN; no tensor piles up', async () => {
-    const page = await env.browser.newPage({ viewport: { width: 1400, height: 850 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
     const t0 = Date.now();
     const lap = (what: string) => console.log(`workspace-train: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    await page.goto(`${env.vite.url}/?backends=wasm&db=train-${Date.now()}`);
-    await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+    const { page, errors } = await openWorkspace(env.browser, env.vite.url, `db=train-${Date.now()}`);
 
     // Before any INP-Former: Fine-tune says why it is off; Train needs a normal.
     expect(await page.getByTestId('finetune').isDisabled()).toBe(true);
@@ -184,11 +180,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
   }, 240_000);
 
   it('a cancelled training keeps the model in use (here the kNN detector) and leaves no tensor behind', async () => {
-    const page = await env.browser.newPage({ viewport: { width: 1400, height: 850 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${env.vite.url}/?backends=wasm&db=train-cancel-${Date.now()}`);
-    await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+    const { page, errors } = await openWorkspace(env.browser, env.vite.url, `db=train-cancel-${Date.now()}`);
     for (const id of ['fabric-good-00', 'fabric-good-01', 'fabric-good-02']) await markNormal(page, id);
     await page.getByText(/Model fitted on 3 normal images/).waitFor({ timeout: 120_000 });
     const before = await seen(page);
@@ -212,12 +204,8 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
   }, 180_000);
 
   it.skipIf(!HAS_FIXTURES)(`a reload restores the model in use: a trained head, a model file opened after it, then the kNN${HAS_FIXTURES ? '' : ` (${skipReason('fixtures')})`}`, async () => {
-    const page = await env.browser.newPage({ viewport: { width: 1400, height: 850 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
     const db = `train-which-${Date.now()}`;
-    await page.goto(`${env.vite.url}/?backends=wasm&db=${db}`);
-    await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+    const { page, errors } = await openWorkspace(env.browser, env.vite.url, `db=${db}`);
     // Another session's kept model file: pruning this session's must leave it alone.
     const other = '/local-models/another-session/k1/model.pth';
     await page.evaluate(async ([name, url]) => (await caches.open(name)).put(url, new Response('x')), [MODEL_CACHE, other]);
