@@ -141,6 +141,8 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
 
     // Edit it with the brush: select it, E (edit = brush), paint a stroke across the canvas centre.
     await page.locator('inp-review-queue li[data-state="accepted"]').click();
+    // The brush edits the selected region: wait until the click has selected it (a pending one may still be).
+    await expect.poll(() => page.locator('inp-review-queue li[data-state="accepted"]').getAttribute('aria-selected')).toBe('true');
     await page.keyboard.press('e');
     const box = (await page.locator('inp-image-canvas').boundingBox())!;
     const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
