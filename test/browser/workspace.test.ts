@@ -140,9 +140,11 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await expect.poll(() => badge(page, defect).textContent()).toBe('defective');
 
     // Edit it with the brush: select it, E (edit = brush), paint a stroke across the canvas centre.
-    await page.locator('inp-review-queue li[data-state="accepted"]').click();
-    // The brush edits the selected region: wait until the click has selected it (a pending one may still be).
-    await expect.poll(() => page.locator('inp-review-queue li[data-state="accepted"]').getAttribute('aria-selected')).toBe('true');
+    // The brush edits the selected region. Accepting recalibrates the threshold once the decision is saved, so the
+    // pending proposals listed above the accepted row may still change and move it under the pointer: click until the
+    // accepted row is the selected one.
+    const acceptedRow = page.locator('inp-review-queue li[data-state="accepted"]');
+    await expect.poll(async () => { await acceptedRow.click(); return acceptedRow.getAttribute('aria-selected'); }).toBe('true');
     await page.keyboard.press('e');
     const box = (await page.locator('inp-image-canvas').boundingBox())!;
     const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
