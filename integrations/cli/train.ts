@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { expectedHeadShapes } from '../../src/checkpoint/load.ts';
@@ -12,6 +13,7 @@ import { cnnPreprocess } from '../../src/encoder/patch-encoder.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
 import { loadModelFromPath, writeModelFolder, type ResolvedModel } from '../../src/model-folder/node-io.ts';
 import { nodeFeatureStore } from '../../src/platform/node-feature-store.ts';
+import { startGradientThreads } from '../../src/platform/node-gradient-threads.ts';
 import { writeFileAtomic } from '../../src/platform/node-files.ts';
 import { inputSize, preprocess, stackBatch, validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { useBackend } from '../../src/runtime/backend.ts';
@@ -34,11 +36,11 @@ const RUN_FLAGS = {
   steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, 'micro-batch': { type: 'string' },
   lr: { type: 'string' }, 'final-lr': { type: 'string' }, 'warmup-steps': { type: 'string' }, seed: { type: 'string' },
   'no-shuffle': { type: 'boolean' }, 'few-shot': { type: 'boolean' }, backend: { type: 'string' }, name: { type: 'string' },
-  resume: { type: 'string' }, state: { type: 'string' }, 'feature-cache': { type: 'string' }, ...PREPROCESS_FLAGS,
+  resume: { type: 'string' }, state: { type: 'string' }, 'feature-cache': { type: 'string' }, threads: { type: 'string' }, ...PREPROCESS_FLAGS,
 } as const;
 
 const RUN_USAGE = '[--steps N | --epochs N] [--batch N] [--micro-batch N] [--lr X] [--final-lr X] [--warmup-steps N] [--seed N] [--no-shuffle] '
-  + '[--few-shot] [--resume <state.safetensors>] [--state <file>] [--feature-cache <dir>] [--backend wasm|cpu] [--name NAME] [--protocol official|annotate --resize N --crop N]';
+  + '[--few-shot] [--resume <state.safetensors>] [--state <file>] [--feature-cache <dir>] [--threads N] [--backend wasm|cpu] [--name NAME] [--protocol official|annotate --resize N --crop N]';
 
 /**
  * The part of a feature-store key shared by every image of a run: the frozen encoder (config and weights), the
@@ -106,6 +108,9 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
   const encodeBar = progressReporter(`${label}: encoding`, files.length);
   const keyBase = values['feature-cache'] ? featureKeyBase(job, config, !!values['few-shot']) : undefined;
   let bar: ReturnType<typeof progressReporter> | undefined;
+  // wasm and cpu (the CLI's backends) compute on one core per tfjs instance: by default one gradient thread per core.
+  const threadCount = values.threads === undefined ? os.availableParallelism() : intFlag(values.threads, 'threads', 1);
+  const threads = threadCount > 1 ? startGradientThreads(threadCount) : undefined;
   try {
     const opts: TrainOptions = {
       encoder: model, config, init: job.init, mode: job.mode, resume, signal: ctl.signal,
@@ -121,6 +126,7 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
       lr: numFlag(values.lr, 'lr'), finalLr: numFlag(values['final-lr'], 'final-lr'),
       warmupSteps: values['warmup-steps'] === undefined ? job.defaults.warmup : intFlag(values['warmup-steps'], 'warmup-steps', 0, 0),
       seed: intFlag(values.seed, 'seed', 1, 0), shuffle: !values['no-shuffle'], fewShot: values['few-shot'],
+      ...(threads ? { threads: threads.channels } : {}),
       onProgress: (e) => {
         if (e.phase === 'encode') { encodeBar.tick(e.done, path.basename(files[e.done - 1])); return; }
         if (!bar) { encodeBar.end(); bar = progressReporter(`${label}: step`, e.totalSteps); }
@@ -145,6 +151,7 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
   } finally {
     process.off('SIGINT', onInt);
     model.dispose();
+    await threads?.close();
   }
 }
 

@@ -84,13 +84,26 @@ export class FeatureCache {
     }
   }
 
-  /** The cached layers of `indices`, uploaded as [m, N, C] tensors. Caller disposes. */
-  batch(indices: number[]): tf.Tensor3D[] {
+  /** The cached layers of `indices` as host arrays, each [m, N, C] row-major (to upload, or to post to a thread). */
+  arrays(indices: number[]): HostBatch {
     const [N, C] = this.tokenShape!;
-    return this.items[0].map((_, l) => {
+    const layers = this.items[0].map((_, l) => {
       const buf = new Float32Array(indices.length * N * C);
       indices.forEach((idx, j) => buf.set(this.items[idx][l], j * N * C));
-      return tf.tensor3d(buf, [indices.length, N, C]);
+      return buf;
     });
+    return { shape: [indices.length, N, C], layers };
   }
+
+  /** The cached layers of `indices`, uploaded as [m, N, C] tensors. Caller disposes. */
+  batch(indices: number[]): tf.Tensor3D[] {
+    return uploadBatch(this.arrays(indices));
+  }
+}
+
+/** Tapped layers of a batch on the host: every layer [m, N, C] row-major. */
+export interface HostBatch { shape: [number, number, number]; layers: Float32Array[] }
+
+export function uploadBatch(b: HostBatch): tf.Tensor3D[] {
+  return b.layers.map((l) => tf.tensor3d(l, b.shape));
 }

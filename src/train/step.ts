@@ -35,33 +35,42 @@ export function disposeTrainableHead(h: TrainableHead): void {
 export type Layers = tf.Tensor3D[];
 
 /**
+ * Per-group sums of the soft-mining distance δ over micro-batches (no gradient), and how many tokens they cover:
+ * summed over every part of a batch and divided, they give the batch's μ.
+ */
+export function distanceSums(h: TrainableHead, microBatches: Layers[]): { sums: tf.Tensor1D; count: number } {
+  return {
+    sums: tf.tidy(() => microBatches.map((layers) => tf.tidy(() => {
+      const out = headForward(h.head, layers, h.config);
+      return pointDistanceSums(out.en, out.de);
+    })).reduce((a, b) => tf.add(a, b))),
+    count: microBatches.reduce((n, l) => n + l[0].shape[0] * l[0].shape[1], 0),
+  };
+}
+
+/**
  * No-grad pre-pass: μ_g, the mean of the soft-mining distance δ over the whole batch, for each group. Needed
  * when the batch runs as several micro-batches, so each of them weights its gradient as the full batch would.
  */
 export function batchMu(h: TrainableHead, microBatches: Layers[]): tf.Scalar[] {
-  return tf.tidy(() => {
-    let sums: tf.Tensor1D | undefined;
-    let count = 0;
-    for (const layers of microBatches) {
-      const s = tf.tidy(() => {
-        const out = headForward(h.head, layers, h.config);
-        return pointDistanceSums(out.en, out.de);
-      });
-      sums = sums ? tf.add(sums, s) : s;
-      count += layers[0].shape[0] * layers[0].shape[1];
-    }
-    return tf.unstack(tf.div(sums!, count)) as tf.Scalar[];
-  });
+  const { sums, count } = distanceSums(h, microBatches);
+  const mu = tf.tidy(() => tf.unstack(tf.div(sums, count)) as tf.Scalar[]);
+  sums.dispose();
+  return mu;
 }
 
 /**
  * Loss terms and gradients (in `h.trained` order, our layout) of one batch given as micro-batches. Each
  * micro-batch's loss is weighted by its share of the images and the gradients are summed, with μ from
  * `batchMu`, so the result equals one full-batch pass (the losses are means over images). Caller disposes.
+ * When these micro-batches are only part of a batch (another thread has the rest), `part` gives the whole
+ * batch's μ and image count, so the parts' results add up to the full batch's.
  */
-export function lossAndGradients(h: TrainableHead, microBatches: Layers[]): { grads: tf.Tensor[]; terms: LossTerms<tf.Scalar> } {
-  const total = microBatches.reduce((n, l) => n + l[0].shape[0], 0);
-  const mu = microBatches.length > 1 ? batchMu(h, microBatches) : undefined;
+export function lossAndGradients(
+  h: TrainableHead, microBatches: Layers[], part?: { mu: tf.Scalar[]; total: number },
+): { grads: tf.Tensor[]; terms: LossTerms<tf.Scalar> } {
+  const total = part?.total ?? microBatches.reduce((n, l) => n + l[0].shape[0], 0);
+  const mu = part?.mu ?? (microBatches.length > 1 ? batchMu(h, microBatches) : undefined);
   const vars = h.trained.map((p) => p.tensor as tf.Variable);
   let grads: tf.Tensor[] | undefined;
   let terms: LossTerms<tf.Scalar> | undefined;
@@ -83,7 +92,7 @@ export function lossAndGradients(h: TrainableHead, microBatches: Layers[]): { gr
     }
     terms = terms ? sumTerms(terms, kept!) : kept!;
   }
-  tf.dispose(mu);
+  if (!part) tf.dispose(mu);
   return { grads: grads!, terms: terms! };
 }
 

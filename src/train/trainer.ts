@@ -5,10 +5,13 @@ import type { InpFormerConfig, TensorMap } from '../types.ts';
 import { fewShotViews } from './augment.ts';
 import { FeatureCache, type FeatureEncoder, type FeatureStore } from './features.ts';
 import { TRAIN_MODES, type TrainMode } from './head-params.ts';
+import type { LossTerms } from './loss.ts';
+import { ParallelGradients, type GradientChannel } from './parallel.ts';
 import { validateSchedule, warmCosineLr } from './schedule.ts';
 import { captureState, restoreOptimizer, type RunSettings, type TrainState } from './state.ts';
 import {
   applyGradients, createOptimizerState, createTrainableHead, disposeOptimizerState, disposeTrainableHead, lossAndGradients,
+  type TrainableHead,
 } from './step.ts';
 
 /**
@@ -44,6 +47,12 @@ export interface TrainOptions {
   batchSize?: number;
   /** Images per forward/backward pass; smaller than batchSize accumulates gradients (bounds wasm memory). */
   microBatch?: number;
+  /**
+   * Gradient threads (Node: `startGradientThreads`), each computing a shard of every batch with its own tfjs:
+   * wasm uses one core per instance, so this is how a step uses several. The caller starts and closes them.
+   * Same step as one thread up to float rounding (gradients are summed in another order).
+   */
+  threads?: GradientChannel[];
   /** Optimiser steps; or give `epochs` (steps = epochs × ⌊items / batch⌋, drop_last as the reference). */
   steps?: number;
   epochs?: number;
@@ -161,6 +170,24 @@ function settingsOf(o: TrainOptions, items: number): RunSettings {
   return { mode, schedule, batchSize, seed, shuffle: o.shuffle ?? true, items };
 }
 
+/** One batch's loss terms and gradients (`h.trained` order) computed in this thread. Caller disposes the gradients. */
+async function stepHere(h: TrainableHead, cache: FeatureCache, indices: number[], microBatch: number): Promise<{ grads: tf.Tensor[]; terms: LossTerms<number> }> {
+  const micro: tf.Tensor3D[][] = [];
+  for (let s = 0; s < indices.length; s += microBatch) micro.push(cache.batch(indices.slice(s, s + microBatch)));
+  const { grads, terms } = lossAndGradients(h, micro);
+  tf.dispose(micro.flat());
+  const [loss, softMining, coherence] = await Promise.all([terms.loss, terms.softMining, terms.coherence].map(async (t) => (await t.data())[0]));
+  tf.dispose([terms.loss, terms.softMining, terms.coherence]);
+  return { grads, terms: { loss, softMining, coherence } };
+}
+
+/** The same from gradient threads; the sum comes back as host arrays. */
+async function stepThreads(h: TrainableHead, pool: ParallelGradients, cache: FeatureCache, indices: number[], microBatch: number): Promise<{ grads: tf.Tensor[]; terms: LossTerms<number> }> {
+  const params = await Promise.all(h.trained.map((p) => p.tensor.data() as Promise<Float32Array>));
+  const { grads, terms } = await pool.step(params, (ix) => cache.arrays(ix), indices, microBatch);
+  return { grads: grads.map((g, i) => tf.tensor(g, h.trained[i].tensor.shape)), terms };
+}
+
 /**
  * Trains (or fine-tunes) the INP-Former head on frozen-encoder features with the official recipe: L_sm + 0.2·L_c,
  * global-norm clipping at 0.1, StableAdamW, warm-up + cosine per step. Runs the same in Node and the browser.
@@ -179,6 +206,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const opt = o.resume ? restoreOptimizer(h, o.resume) : createOptimizerState(h);
   let cancelled = false;
   try {
+    const pool = o.threads?.length
+      ? await ParallelGradients.start(o.threads, { config: cache.headConfig, mode: run.mode, head: o.resume?.head ?? o.init, microBatch })
+      : undefined;
     const trainStart = performance.now();
     const firstStep = opt.step;
     while (opt.step < run.schedule.total) {
@@ -190,14 +220,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const epoch = Math.floor(step / perEpoch);
       const pos = (step % perEpoch) * run.batchSize;
       const indices = epochOrder(run.items, run.seed, epoch, run.shuffle).slice(pos, pos + run.batchSize);
-      const micro: tf.Tensor3D[][] = [];
-      for (let s = 0; s < indices.length; s += microBatch) micro.push(cache.batch(indices.slice(s, s + microBatch)));
       const lr = warmCosineLr(step, run.schedule);
-      const { grads, terms } = lossAndGradients(h, micro);
-      tf.dispose(micro.flat());
+      const { grads, terms } = pool ? await stepThreads(h, pool, cache, indices, microBatch) : await stepHere(h, cache, indices, microBatch);
       const norm = applyGradients(h, opt, grads, lr);
-      const [loss, softMining, coherence, gradNorm] = await Promise.all([terms.loss, terms.softMining, terms.coherence, norm].map(async (t) => (await t.data())[0]));
-      tf.dispose([terms.loss, terms.softMining, terms.coherence, norm]);
+      const gradNorm = (await norm.data())[0];
+      norm.dispose();
+      const { loss, softMining, coherence } = terms;
       if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step + 1}: loss is ${loss}`);
       const elapsed = (performance.now() - trainStart) / 1000;
       const done = opt.step - firstStep;

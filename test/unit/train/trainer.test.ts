@@ -9,6 +9,7 @@ import { InputError } from '../../../src/errors.ts';
 import { initHead, randomEncoder } from '../../../src/inp-former/init.ts';
 import { createInpFormer, type InpFormer } from '../../../src/inp-former/predict.ts';
 import { nodeFeatureStore } from '../../../src/platform/node-feature-store.ts';
+import { startGradientThreads } from '../../../src/platform/node-gradient-threads.ts';
 import { useBackend } from '../../../src/runtime/backend.ts';
 import { exportOfficialSafetensors } from '../../../src/train/export.ts';
 import { FeatureCache } from '../../../src/train/features.ts';
@@ -96,6 +97,30 @@ describe('trainer', () => {
     const [one, split] = [await losses(4), await losses(1)];
     expect(Math.abs(one[0] - split[0])).toBeLessThan(1e-6);
   });
+
+  it('gradient threads (worker_threads, own tfjs each) give the one-thread run, with or without micro-batches', async () => {
+    const run = async (o: Partial<TrainOptions>) => {
+      const l: number[] = [];
+      const r = await train(base({ ...o, onProgress: (e) => { if (e.phase === 'train') l.push(e.loss); } }));
+      return { head: r.head, l };
+    };
+    const here = await run({});
+    const threads = startGradientThreads(2);
+    try {
+      const before = tf.memory().numTensors;
+      for (const microBatch of [4, 1]) {
+        const there = await run({ threads: threads.channels, microBatch });
+        // Same maths, gradients summed in another order: float rounding only, over 4 steps.
+        here.l.forEach((v, i) => expect(Math.abs(there.l[i] - v)).toBeLessThan(1e-5));
+        for (const [k, t] of here.head) expect(relMaxDiff(there.head.get(k)!.data as Float32Array, t.data as Float32Array), k).toBeLessThan(1e-4);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      await threads.close();
+    }
+    // A thread that is gone fails the run with its reason instead of hanging it.
+    await expect(train(base({ threads: threads.channels }))).rejects.toThrow(/gradient thread 1 exited/);
+  }, 60_000);
 
   it('stops on abort with a resumable state; resuming from its bytes equals the uninterrupted run', async () => {
     const whole = await train(base());
