@@ -19,6 +19,8 @@ export default defineConfig({
   },
   build: {
     target: 'es2022',
+    // Label Studio's stylesheet has selectors lightningcss (Vite's default CSS minifier) rejects; esbuild keeps them.
+    cssMinify: 'esbuild',
     rollupOptions: { input: { main: 'index.html', bench: 'bench/browser.html', 'label-studio-editor': 'integrations/label-studio/editor/index.html' } },
   },
   optimizeDeps: { exclude: ['webgpu'] },
