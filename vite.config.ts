@@ -19,6 +19,9 @@ export default defineConfig({
   },
   build: {
     target: 'es2022',
+    // tfjs-wasm starts its pthreads from a blob made of one function's source text (fn.toString()); the minifier
+    // rewrites that function to use helpers from the enclosing chunk, which the blob lacks ("e is not defined").
+    minify: false,
     // Label Studio's stylesheet has selectors lightningcss (Vite's default CSS minifier) rejects; esbuild keeps them.
     cssMinify: 'esbuild',
     rollupOptions: { input: { main: 'index.html', bench: 'bench/browser.html', 'label-studio-editor': 'integrations/label-studio/editor/index.html' } },

@@ -41,3 +41,16 @@ export async function openWorkspace(browser: Browser, base: string, query: strin
   await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
   return { page, errors };
 }
+
+/** True once our canvas element shows image pixels (not the empty dark stage). */
+export async function canvasDrawn(page: Page): Promise<boolean> {
+  return page.evaluate(() => {
+    const ws = document.querySelector('inp-workspace')?.shadowRoot;
+    const c = ws?.querySelector('inp-image-canvas')?.shadowRoot?.querySelector('canvas');
+    if (!c || !c.width) return false;
+    const d = c.getContext('2d')!.getImageData(c.width / 2 - 8, c.height / 2 - 8, 16, 16).data;
+    let s = 0;
+    for (let i = 0; i < d.length; i += 4) s += Math.abs(d[i] - 27) + Math.abs(d[i + 1] - 31) + Math.abs(d[i + 2] - 39);
+    return s > 16 * 16 * 10;
+  });
+}

@@ -8,9 +8,9 @@ import { crc32, deflateSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAS_CHROMIUM, launchChromium, NO_CHROMIUM, startVite } from './chromium.ts';
+import { canvasDrawn, item, SHOTS } from './workspace-page.ts';
 import { fixture, HAS_FIXTURES, skipReason } from '../helpers/shared.ts';
 
-const SHOTS = 'test-output/screenshots';
 
 /** A gray PNG of any size, written with node:zlib (a flat image compresses to almost nothing). */
 function grayPng(w: number, h: number, value: number): Uint8Array {
@@ -27,20 +27,6 @@ function grayPng(w: number, h: number, value: number): Uint8Array {
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 1 })), chunk('IEND', Buffer.alloc(0))]);
 }
 
-/** True once our canvas element shows image pixels (not the empty dark stage). */
-async function canvasDrawn(page: Page): Promise<boolean> {
-  return page.evaluate(() => {
-    const ws = document.querySelector('inp-workspace')?.shadowRoot;
-    const c = ws?.querySelector('inp-image-canvas')?.shadowRoot?.querySelector('canvas');
-    if (!c || !c.width) return false;
-    const d = c.getContext('2d')!.getImageData(c.width / 2 - 8, c.height / 2 - 8, 16, 16).data;
-    let s = 0;
-    for (let i = 0; i < d.length; i += 4) s += Math.abs(d[i] - 27) + Math.abs(d[i + 1] - 31) + Math.abs(d[i + 2] - 39);
-    return s > 16 * 16 * 10;
-  });
-}
-
-const item = (page: Page, id: string) => page.locator(`inp-review-queue li[data-id="${id}"]`);
 const badge = (page: Page, id: string) => item(page, id).locator('.badge').last();
 
 async function open(page: Page, id: string): Promise<void> {
