@@ -3,6 +3,7 @@ import { decode as decodePng } from 'fast-png';
 import { expect } from 'vitest';
 import type { BinaryMask } from '../../../src/export/mask.ts';
 import { fixture, HAS_FIXTURES, loadFixtureJson } from '../../helpers/shared.ts';
+import { seededRandom } from '../../../src/inp-former/init.ts';
 
 /** One mask of fixtures/rle/golden.json (see its README). */
 export interface GoldenCase {
@@ -35,17 +36,6 @@ export function pngMask(g: GoldenCase): BinaryMask {
   return { width: png.width, height: png.height, data };
 }
 
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 export function maskFrom(width: number, height: number, on: (x: number, y: number) => boolean): BinaryMask {
   const data = new Uint8Array(width * height);
@@ -55,7 +45,7 @@ export function maskFrom(width: number, height: number, on: (x: number, y: numbe
 
 /** Masks that stress the codecs: 1×1, odd and thin sizes, empty, full, noise, blobs, checkerboards, runs > 65,536. */
 export function propertyMasks(seed: number): Array<{ name: string; mask: BinaryMask }> {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const out: Array<{ name: string; mask: BinaryMask }> = [];
   const add = (name: string, w: number, h: number, on: (x: number, y: number) => boolean) => out.push({ name: `${name} ${w}×${h}`, mask: maskFrom(w, h, on) });
   add('on', 1, 1, () => true);
