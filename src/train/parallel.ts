@@ -74,7 +74,8 @@ export class GradientShard {
       tf.dispose([...grads, terms.loss, terms.softMining, terms.coherence]);
       return { type: 'grads', grads: data, terms: { loss, softMining, coherence } };
     } finally {
-      tf.dispose(mu);
+      tf.dispose([...(mu ?? []), ...this.micro.flat()]);
+      this.micro = [];
     }
   }
 
