@@ -43,7 +43,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), `bench-train-${mode}-`));
 const featureCache = path.join(work, 'features');
 const encoderLabel = values.encoder!.replace(RESNET18, '<r18.pth>');
 const command = `npm run bench:train${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-const machine = `${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}) · tfjs wasm (training), Node ${process.version}`;
+const machine = `${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}) · tfjs wasm (training: ${os.availableParallelism()} gradient threads, \`--threads\` default), Node ${process.version}`;
 
 /** Runs the CLI in this process; returns its wall time in seconds and the load average over the run. */
 async function cli(...args: string[]): Promise<{ seconds: number; load: string }> {
