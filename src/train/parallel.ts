@@ -96,7 +96,7 @@ async function ask<T extends GradientReply['type']>(ch: GradientChannel, msg: Gr
 
 /** The trainer's side: splits each batch over the channels and adds their gradients up. */
 export class ParallelGradients {
-  private constructor(private readonly channels: GradientChannel[]) {}
+  private constructor(private readonly channels: GradientChannel[], private readonly microBatch: number) {}
 
   /** Gives every channel the head (official names) it trains, on the caller's backend. */
   static async start(
@@ -105,19 +105,19 @@ export class ParallelGradients {
     if (channels.length < 1) throw new Error('parallel training needs at least one gradient thread');
     const backend = tf.getBackend() as BackendName;
     await Promise.all(channels.map((ch) => ask(ch, { type: 'init', backend, ...o }, 'ready')));
-    return new ParallelGradients(channels);
+    return new ParallelGradients(channels, o.microBatch);
   }
 
   /**
-   * The full-batch loss terms and gradients (`h.trained` order) for the items of `batch`, given the trained
-   * tensors' current values. Shards are contiguous and as even as possible; a batch smaller than the number of
-   * threads leaves the rest idle.
+   * The full-batch loss terms and gradients (`h.trained` order) of the items `indices`, whose features `batch`
+   * gives, at the trained tensors' current values `params`. Shards are contiguous and as even as possible; a batch
+   * smaller than the number of threads leaves the rest idle.
    */
-  async step(params: Float32Array[], batch: (indices: number[]) => HostBatch, indices: number[], microBatch: number): Promise<{ grads: Float32Array[]; terms: LossTerms<number> }> {
+  async step(params: Float32Array[], batch: (indices: number[]) => HostBatch, indices: number[]): Promise<{ grads: Float32Array[]; terms: LossTerms<number> }> {
     const n = Math.min(this.channels.length, indices.length);
     const shards = Array.from({ length: n }, (_, i) => indices.slice(Math.floor((i * indices.length) / n), Math.floor(((i + 1) * indices.length) / n)));
     // One shard in one micro-batch is the plain full-batch step: μ comes from the same pass, no first round.
-    const needMu = n > 1 || indices.length > microBatch;
+    const needMu = n > 1 || indices.length > this.microBatch;
     const loaded = await Promise.all(shards.map((s, i) => ask(this.channels[i], { type: 'batch', params, shard: batch(s), sums: needMu }, needMu ? 'sums' : 'ready')));
     let mu: number[] | null = null;
     if (needMu) {

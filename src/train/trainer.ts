@@ -182,9 +182,9 @@ async function stepHere(h: TrainableHead, cache: FeatureCache, indices: number[]
 }
 
 /** The same from gradient threads; the sum comes back as host arrays. */
-async function stepThreads(h: TrainableHead, pool: ParallelGradients, cache: FeatureCache, indices: number[], microBatch: number): Promise<{ grads: tf.Tensor[]; terms: LossTerms<number> }> {
+async function stepThreads(h: TrainableHead, pool: ParallelGradients, cache: FeatureCache, indices: number[]): Promise<{ grads: tf.Tensor[]; terms: LossTerms<number> }> {
   const params = await Promise.all(h.trained.map((p) => p.tensor.data() as Promise<Float32Array>));
-  const { grads, terms } = await pool.step(params, (ix) => cache.arrays(ix), indices, microBatch);
+  const { grads, terms } = await pool.step(params, (ix) => cache.arrays(ix), indices);
   return { grads: grads.map((g, i) => tf.tensor(g, h.trained[i].tensor.shape)), terms };
 }
 
@@ -221,7 +221,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const pos = (step % perEpoch) * run.batchSize;
       const indices = epochOrder(run.items, run.seed, epoch, run.shuffle).slice(pos, pos + run.batchSize);
       const lr = warmCosineLr(step, run.schedule);
-      const { grads, terms } = pool ? await stepThreads(h, pool, cache, indices, microBatch) : await stepHere(h, cache, indices, microBatch);
+      const { grads, terms } = pool ? await stepThreads(h, pool, cache, indices) : await stepHere(h, cache, indices, microBatch);
       const norm = applyGradients(h, opt, grads, lr);
       const gradNorm = (await norm.data())[0];
       norm.dispose();
