@@ -13,6 +13,7 @@ import { startGradientThreads } from '../../../src/platform/node-gradient-thread
 import { useBackend } from '../../../src/runtime/backend.ts';
 import { exportOfficialSafetensors } from '../../../src/train/export.ts';
 import { FeatureCache } from '../../../src/train/features.ts';
+import { GradientShard } from '../../../src/train/parallel.ts';
 import { loadTrainState, saveTrainState } from '../../../src/train/state.ts';
 import { createTrainableHead, disposeTrainableHead, lossAndGradients } from '../../../src/train/step.ts';
 import { epochOrder, train, type TrainEvent, type TrainOptions } from '../../../src/train/trainer.ts';
@@ -121,6 +122,25 @@ describe('trainer', () => {
     // A thread that is gone fails the run with its reason instead of hanging it.
     await expect(train(base({ threads: threads.channels }))).rejects.toThrow(/gradient thread 1 exited/);
   }, 60_000);
+
+  it('a gradient thread holds no tensor between steps beyond its head', async () => {
+    const cache = new FeatureCache(CFG);
+    for (const x of IMAGES) await cache.add(model, x);
+    const shard = new GradientShard();
+    await shard.handle({ type: 'init', backend: 'cpu', config: cache.headConfig, mode: 'full', head: INIT, microBatch: 2 });
+    const h = createTrainableHead(INIT, cache.headConfig, 'full');
+    const params = await Promise.all(h.trained.map((p) => p.tensor.data() as Promise<Float32Array>));
+    disposeTrainableHead(h);
+    const step = async () => {
+      expect((await shard.handle({ type: 'batch', params, shard: cache.arrays([0, 1, 2]), sums: true })).type).toBe('sums');
+      expect((await shard.handle({ type: 'grads', mu: [0.5, 0.5], total: 6 })).type).toBe('grads');
+    };
+    await step();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) await step();
+    expect(tf.memory().numTensors).toBe(before);
+    shard.dispose();
+  });
 
   it('stops on abort with a resumable state; resuming from its bytes equals the uninterrupted run', async () => {
     const whole = await train(base());
