@@ -108,8 +108,10 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
   const encodeBar = progressReporter(`${label}: encoding`, files.length);
   const keyBase = values['feature-cache'] ? featureKeyBase(job, config, !!values['few-shot']) : undefined;
   let bar: ReturnType<typeof progressReporter> | undefined;
-  // wasm and cpu (the CLI's backends) compute on one core per tfjs instance: by default one gradient thread per core.
-  const threadCount = values.threads === undefined ? os.availableParallelism() : intFlag(values.threads, 'threads', 1);
+  // wasm and cpu (the CLI's backends) compute on one core per tfjs instance: by default one gradient thread per core,
+  // and never more than a batch has images (a thread without a shard would only cost its start-up).
+  const batchSize = intFlag(values.batch, 'batch', job.defaults.batch);
+  const threadCount = Math.min(batchSize, values.threads === undefined ? os.availableParallelism() : intFlag(values.threads, 'threads', 1));
   const threads = threadCount > 1 ? startGradientThreads(threadCount) : undefined;
   try {
     const opts: TrainOptions = {
@@ -121,7 +123,7 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
       }, key: async (i) => `${keyBase}-${createHash('sha256').update(await readInput(files[i])).digest('hex').slice(0, 24)}` },
       ...(values['feature-cache'] ? { featureStore: nodeFeatureStore(values['feature-cache']) } : {}),
       steps, epochs: values.epochs === undefined ? undefined : intFlag(values.epochs, 'epochs', 1),
-      batchSize: intFlag(values.batch, 'batch', job.defaults.batch),
+      batchSize,
       microBatch: values['micro-batch'] === undefined ? autoMicroBatch(config, inputSize(pre)) : intFlag(values['micro-batch'], 'micro-batch', 1),
       lr: numFlag(values.lr, 'lr'), finalLr: numFlag(values['final-lr'], 'final-lr'),
       warmupSteps: values['warmup-steps'] === undefined ? job.defaults.warmup : intFlag(values['warmup-steps'], 'warmup-steps', 0, 0),
