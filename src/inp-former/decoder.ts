@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { attention, l2Normalize, layerNorm, linear, mlp } from '../runtime/ops.ts';
+import { attention, l2Normalize, layerNorm, linear, mlp, splitLinear } from '../runtime/ops.ts';
 import type { DecoderBlockParams } from './weights.ts';
 
 /** L2-normalises each head's d-vector of [B, L, h·d] (F.normalize over head_dim, eps 1e-12), optionally scaled per head. */
@@ -20,7 +20,8 @@ function normalizeHeads(x: tf.Tensor3D, heads: number, scale?: tf.Tensor1D): tf.
 export function decoderBlock(x: tf.Tensor3D, inps: tf.Tensor3D, p: DecoderBlockParams, heads: number, eps: number): tf.Tensor3D {
   return tf.tidy(() => {
     const q = normalizeHeads(linear(layerNorm(x, p.norm1, eps), p.q) as tf.Tensor3D, heads);
-    const [kRaw, v] = tf.split(linear(layerNorm(inps, p.norm1, eps), p.kv), 2, 2) as tf.Tensor3D[];
+    const normed = layerNorm(inps, p.norm1, eps);
+    const [kRaw, v] = splitLinear(p.kv, 2).map((l) => linear(normed, l) as tf.Tensor3D);
     // s_h·(q̂·k̂) = q̂·(s_h·k̂): scaling the M keys is cheaper than the N×M scores and keeps one attention routine.
     const k = normalizeHeads(kRaw, heads, p.learnScale);
     const y = linear(attention(q, k, v, heads, (s) => tf.relu(s)), p.proj);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { attention, layerNorm, linear, mlp } from '../runtime/ops.ts';
+import { attention, layerNorm, linear, mlp, splitLinear } from '../runtime/ops.ts';
 import type { CrossBlockParams } from './weights.ts';
 
 /**
@@ -13,7 +13,8 @@ export function extractInps(tokens: tf.Tensor3D, features: tf.Tensor3D, p: Cross
   return tf.tidy(() => {
     const C = tokens.shape[2];
     const q = linear(layerNorm(tokens, p.norm1, eps), p.q) as tf.Tensor3D;
-    const [k, v] = tf.split(linear(layerNorm(features, p.norm1, eps), p.kv), 2, 2) as tf.Tensor3D[];
+    const normed = layerNorm(features, p.norm1, eps);
+    const [k, v] = splitLinear(p.kv, 2).map((l) => linear(normed, l) as tf.Tensor3D);
     const y = attention(tf.mul(q, 1 / Math.sqrt(C / heads)), k, v, heads, (s) => tf.softmax(s));
     const x = tf.add(tokens, linear(y, p.proj));
     return tf.add(x, mlp(layerNorm(x, p.norm2, eps), p.mlp)) as tf.Tensor3D;

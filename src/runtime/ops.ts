@@ -68,6 +68,7 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads:
       const a = weights(tf.matMul(split(q, Lq, d), split(k, Lk, d), false, true));
       return tf.matMul(a, split(v, Lk, dv)).transpose([0, 2, 1, 3]).reshape([B, Lq, heads * dv]) as tf.Tensor3D;
     }
+    if (Math.min(Lq, Lk) <= FEW_TOKENS) return fewTokenAttention(q, k, v, heads, weights);
     const q2 = q.reshape([B * Lq, C]) as tf.Tensor2D;
     const k2 = k.reshape([B * Lk, C]) as tf.Tensor2D;
     const v2 = v.reshape([B * Lk, heads * dv]) as tf.Tensor2D;
@@ -84,6 +85,69 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads:
     }
     return (B === 1 ? rows[0] : tf.concat(rows, 0)).reshape([B, Lq, heads * dv]) as tf.Tensor3D;
   });
+}
+
+/** Attention with at most this many tokens on one side (INPs) takes fewTokenAttention's block-diagonal path. */
+const FEW_TOKENS = 16;
+
+/** [rows·h, cols·h]-shaped 0/1 mask whose j-th diagonal block (rows × cols) is 1: keeps head j's products only. */
+function blockMask(h: number, rows: number, cols: number): tf.Tensor2D {
+  const m = new Float32Array(h * rows * h * cols);
+  for (let j = 0; j < h; j++) for (let r = 0; r < rows; r++) m.fill(1, (j * rows + r) * h * cols + j * cols, (j * rows + r) * h * cols + (j + 1) * cols);
+  return tf.tensor2d(m, [h * rows, h * cols]);
+}
+
+/**
+ * attention() on wasm when one side holds only a few tokens (the M INPs: decoder queries → INPs, INP tokens →
+ * features). The few side's per-head vectors are laid out block-diagonally, so all heads of an image are one 2-D
+ * matMul per product instead of one per head with strided slices (which dominated a training step: 1.5 s of
+ * Slice per step of 8 images at 784 tokens). The extra products with zero blocks cost h× on the small side only.
+ */
+function fewTokenAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, weights: AttentionWeights): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [B, Lq, C] = q.shape;
+    const Lk = k.shape[1];
+    const Cv = v.shape[2];
+    const d = C / heads;
+    const dv = Cv / heads;
+    const rows: tf.Tensor2D[] = [];
+    if (Lk <= Lq) {
+      // Keys/values are few: Kbd [C, h·Lk] (head j's kᵀ in rows j·d…), Vbd [h·Lk, Cv] (head j's v in columns j·dv…).
+      const kMask = blockMask(heads, d, Lk);
+      const vMask = blockMask(heads, Lk, dv);
+      for (let b = 0; b < B; b++) {
+        const qb = q.slice([b, 0, 0], [1, Lq, C]).reshape([Lq, C]) as tf.Tensor2D;
+        const kb = k.slice([b, 0, 0], [1, Lk, C]).reshape([Lk, C]);
+        const vb = v.slice([b, 0, 0], [1, Lk, Cv]).reshape([Lk, Cv]);
+        const kbd = tf.mul(tf.tile(kb.transpose(), [1, heads]), kMask) as tf.Tensor2D;
+        const vbd = tf.mul(tf.tile(vb, [heads, 1]), vMask) as tf.Tensor2D;
+        const a = weights(matMul2d(qb, kbd).reshape([Lq, heads, Lk])).reshape([Lq, heads * Lk]) as tf.Tensor2D;
+        rows.push(matMul2d(a, vbd));
+      }
+    } else {
+      // Queries are few: Qbd [h·Lq, C] (head j's q in rows j·Lq…, columns j·d…); each row's weights span all keys,
+      // and of R = A·v [h·Lq, Cv] only head j's columns of its rows are kept, then summed over the heads.
+      const qMask = blockMask(heads, Lq, d);
+      const outMask = blockMask(heads, 1, dv).reshape([heads, 1, Cv]);
+      for (let b = 0; b < B; b++) {
+        const qb = q.slice([b, 0, 0], [1, Lq, C]).reshape([Lq, C]);
+        const kb = k.slice([b, 0, 0], [1, Lk, C]).reshape([Lk, C]);
+        const vb = v.slice([b, 0, 0], [1, Lk, Cv]).reshape([Lk, Cv]) as tf.Tensor2D;
+        const qbd = tf.mul(tf.tile(qb, [heads, 1]), qMask) as tf.Tensor2D;
+        const a = weights(matMul2d(qbd, kb.transpose() as tf.Tensor2D)) as tf.Tensor2D;
+        rows.push(tf.sum(tf.mul(matMul2d(a, vb).reshape([heads, Lq, Cv]), outMask), 0) as tf.Tensor2D);
+      }
+    }
+    return (B === 1 ? rows[0] : tf.concat(rows, 0)).reshape([B, Lq, Cv]) as tf.Tensor3D;
+  });
+}
+
+/** The Linear x·W + b split into `parts` equal Linears along its outputs (qkv / kv): cheaper than splitting its output. */
+export function splitLinear(l: Linear, parts: number): Linear[] {
+  const out = l.w.shape[1] / parts;
+  return Array.from({ length: parts }, (_, i) => ({
+    w: l.w.slice([0, i * out], [-1, out]) as tf.Tensor2D, b: l.b.slice([i * out], [out]) as tf.Tensor1D,
+  }));
 }
 
 /** Cosine similarity along `axis` as torch 1.13's F.cosine_similarity: x·y / √max(‖x‖²·‖y‖², eps²). */

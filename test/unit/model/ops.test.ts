@@ -39,18 +39,27 @@ function refAttention(q: Float32Array, k: Float32Array, v: Float32Array, B: numb
 }
 
 describe.each(['cpu', 'wasm'] as BackendName[])('runtime ops on %s', (backend) => {
-  it('multi-head attention equals the per-head reference (batched path on cpu, 2-D per-head path on wasm)', async () => {
+  // Shapes: few keys (decoder → INPs), few queries (INP tokens → features), both few, and neither (ViT self-attention).
+  it.each([[2, 20, 3], [2, 3, 20], [1, 5, 7], [2, 18, 17]])('multi-head attention equals the per-head reference, value and gradient (B %i, Lq %i, Lk %i)', async (B, Lq, Lk) => {
     await useBackend(backend);
-    const [B, Lq, Lk, h, d, dv] = [2, 5, 7, 3, 4, 2];
+    const [h, d, dv] = [3, 4, 2];
     const q = rand(B * Lq * h * d, 1);
     const k = rand(B * Lk * h * d, 2);
     const v = rand(B * Lk * h * dv, 3);
     for (const softmax of [true, false]) {
-      const got = tf.tidy(() => attention(tf.tensor3d(q, [B, Lq, h * d]), tf.tensor3d(k, [B, Lk, h * d]), tf.tensor3d(v, [B, Lk, h * dv]), h,
-        (s) => (softmax ? tf.softmax(s) : tf.relu(s))));
+      const weights = (s: tf.Tensor) => (softmax ? tf.softmax(s) : tf.relu(s));
+      const [qt, kt, vt] = [tf.tensor3d(q, [B, Lq, h * d]), tf.tensor3d(k, [B, Lk, h * d]), tf.tensor3d(v, [B, Lk, h * dv])];
+      const got = tf.tidy(() => attention(qt, kt, vt, h, weights));
       expect(got.shape).toEqual([B, Lq, h * dv]);
       expect(relMaxDiff(await got.data(), refAttention(q, k, v, B, Lq, Lk, h, d, dv, softmax))).toBeLessThan(1e-5);
-      got.dispose();
+      // The gradient against the batched formulation, written independently of attention()'s paths.
+      const loss = (f: (a: tf.Tensor3D, b: tf.Tensor3D, c: tf.Tensor3D) => tf.Tensor) => tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor3D, b as tf.Tensor3D, c as tf.Tensor3D), tf.range(0, B * Lq * h * dv).reshape([B, Lq, h * dv]))));
+      const split = (t: tf.Tensor3D, w: number) => t.reshape([B, -1, h, w]).transpose([0, 2, 1, 3]);
+      const batched = (a: tf.Tensor3D, b: tf.Tensor3D, c: tf.Tensor3D) => tf.matMul(weights(tf.matMul(split(a, d), split(b, d), false, true)), split(c, dv)).transpose([0, 2, 1, 3]).reshape([B, Lq, h * dv]);
+      const g1 = loss((a, b, c) => attention(a, b, c, h, weights))([qt, kt, vt]);
+      const g2 = loss(batched)([qt, kt, vt]);
+      for (let i = 0; i < 3; i++) expect(relMaxDiff(await g1[i].data(), await g2[i].data())).toBeLessThan(1e-4);
+      tf.dispose([got, qt, kt, vt, ...g1, ...g2]);
     }
   });
 
