@@ -9,7 +9,8 @@ import type { Action } from '../src/workspace/shortcuts.ts';
 export type EditTool = 'select' | 'brush' | 'eraser' | 'polygon-add' | 'polygon-subtract';
 export type ExportFormat = 'coco' | 'png-masks' | 'labelstudio' | 'cvat' | 'session';
 /** A model-panel button; training and fine-tuning carry the number of steps the user set. */
-export type ModelActionDetail = { action: 'fit' } | { action: 'cancel' } | { action: 'train' | 'finetune'; steps: number };
+/** 'use-trained': put the last trained model in use although it validated no better than the one in use. */
+export type ModelActionDetail = { action: 'fit' } | { action: 'cancel' } | { action: 'use-trained' } | { action: 'train' | 'finetune'; steps: number };
 export type ModelAction = ModelActionDetail['action'];
 
 export interface InpEvents {

@@ -1,5 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import type { EngineName, ModelInfo, WorkProgress } from '../src/worker/protocol.ts';
+import { HOLD_OUT_EVERY } from '../src/selection/held-out.ts';
+import { describeFigures, type Selection } from '../src/selection/validate.ts';
 import { emit } from './events.ts';
 
 /** Steps of a training run and of an INP-token fine-tuning until the user sets others. */
@@ -17,7 +19,7 @@ const ENGINES: Record<EngineName, string> = { tfjs: 'tfjs', onnx: 'onnxruntime-w
  */
 export class ModelPanel extends LitElement {
   static override properties = {
-    backend: { type: String }, backendNote: { type: String }, info: { attribute: false }, progress: { attribute: false }, normals: { type: Number },
+    backend: { type: String }, backendNote: { type: String }, info: { attribute: false }, progress: { attribute: false }, validation: { attribute: false }, normals: { type: Number },
     untrained: { type: Number }, steps: { state: true },
   };
   static override styles = css`
@@ -44,6 +46,8 @@ export class ModelPanel extends LitElement {
   backend?: string;
   backendNote = '';
   info?: ModelInfo;
+  /** The last training's validation: both detectors' figures, and whether the trained model is the one in use. */
+  validation?: { selection: Selection; inUse: boolean };
   progress?: WorkProgress;
   normals = 0;
   untrained = 0;
@@ -59,6 +63,8 @@ export class ModelPanel extends LitElement {
       : `Train an INP-Former head on the nsfwjs encoder from the ${this.normals} normals; it then replaces the kNN detector`;
     const tuneTitle = !tunable ? 'Needs an INP-Former head: Train one on the normals, or load a checkpoint or model folder'
       : `Fine-tune the INP tokens on the ${this.normals} normals${this.untrained ? ` (${this.untrained} not trained on yet)` : ''}`;
+    const few = this.normals < HOLD_OUT_EVERY;
+    const fewTitle = `Mark at least ${HOLD_OUT_EVERY} images normal: every ${HOLD_OUT_EVERY}th is held out to check the trained model against the one in use`;
     return html`
       <div class="row"><span>Backend</span><span class="backend" data-testid="backend">${this.backend ?? 'starting…'}</span></div>
       ${this.backendNote ? html`<div class="note" title=${this.backendNote}>${this.backendNote}</div>` : nothing}
@@ -84,9 +90,10 @@ export class ModelPanel extends LitElement {
           <input type="file" multiple accept=".pth,.safetensors,.json" data-testid="model-file"
             @change=${(e: Event) => { const i = e.target as HTMLInputElement; emit(this, 'inp-model-files', { files: [...(i.files ?? [])] }); i.value = ''; }}></label>
       </div>
+      ${this.validationNote()}
       <div class="train">
-        ${this.trainRow('train', 'Train', trainTitle, busy || this.normals < 1)}
-        ${this.trainRow('finetune', `Fine-tune${this.untrained ? ` (${this.untrained} new)` : ''}`, tuneTitle, busy || !tunable || this.normals < 1, this.untrained > 0)}
+        ${this.trainRow('train', 'Train', few ? fewTitle : trainTitle, busy || few)}
+        ${this.trainRow('finetune', `Fine-tune${this.untrained ? ` (${this.untrained} new)` : ''}`, few && tunable ? fewTitle : tuneTitle, busy || !tunable || few, this.untrained > 0)}
       </div>
       <form class="row url" @submit=${(e: Event) => this.submitUrl(e)}>
         <input name="url" placeholder="or a URL: .pth, .safetensors, manifest.json" aria-label="Model URL" data-testid="model-url" ?disabled=${busy}>
@@ -101,6 +108,21 @@ export class ModelPanel extends LitElement {
           </div>
         </div>` : nothing}
     `;
+  }
+
+  /** Why the model in use is the one in use after a training: both figures on the held-out images. */
+  private validationNote() {
+    const v = this.validation;
+    if (!v) return nothing;
+    const { selection: s } = v;
+    const kept = s.keep === 'candidate';
+    return html`
+      <div class="note validation" data-testid="validation">
+        <div>Trained model: ${describeFigures(s.candidate)}</div>
+        <div>Model it was checked against: ${describeFigures(s.current)}</div>
+        <div><b>${kept ? 'The trained model scored higher and is in use.' : v.inUse ? 'The trained model is in use (your choice).' : 'The trained model scored no higher: the previous model stays in use.'}</b></div>
+        ${!kept && !v.inUse ? html`<button data-testid="use-trained" ?disabled=${!!this.progress} @click=${() => emit(this, 'inp-model-action', { action: 'use-trained' })}>Use the trained model anyway</button>` : nothing}
+      </div>`;
   }
 
   /** A training button and its steps input (the value travels with the action; the worker checks it). */

@@ -9,7 +9,8 @@ import type { BackendName } from '../src/runtime/backend.ts';
 import { rawThreshold, type ThresholdCalibration } from '../src/threshold/calibration.ts';
 import { ModelClient } from '../src/worker/client.ts';
 import type { WebOnnxProvider } from '../src/platform/web-onnx.ts';
-import type { DecodedImage, EngineName, MapResult, ModelInfo, WorkProgress } from '../src/worker/protocol.ts';
+import type { Selection } from '../src/selection/validate.ts';
+import type { DecodedImage, EngineName, MapResult, ModelInfo, TrainedModel, TrainResult, WorkProgress } from '../src/worker/protocol.ts';
 import { sessionAnnotations } from '../src/workspace/export.ts';
 import { makeSample } from '../src/samples/surfaces.ts';
 import { maskArea } from '../src/workspace/mask-edit.ts';
@@ -117,6 +118,9 @@ export class Workspace extends LitElement {
   private fitted = '';
   /** Normals the INP-Former in use was last trained or fine-tuned on (none for a model just loaded). */
   private trainedOn = new Set<string>();
+  /** The last training's result (its model folder too, so the user can still pick it) and its validation. */
+  private lastTraining?: TrainResult;
+  private validation?: { selection: Selection; inUse: boolean };
   private predicting = false;
   private ready = false;
 
@@ -592,6 +596,7 @@ export class Workspace extends LitElement {
       this.progress = undefined;
       const info = await this.client.request({ type: 'load-model', files: m.files }).result;
       this.setInfo(info);
+      this.validation = undefined;
       this.trainedOn = new Set();
       this.results.clear();
       await this.store?.clearResults();
@@ -683,6 +688,7 @@ export class Workspace extends LitElement {
     if (!this.client || !confirm(`Replace ${this.info?.name} by a kNN detector fitted on the ${this.normals().length} normals? The INP-Former is discarded.`)) return;
     try {
       this.setInfo(await this.client.request({ type: 'drop-model' }).result);
+      this.validation = undefined;
       this.trainedOn = new Set();
       this.results.clear();
       await this.store?.clearResults();
@@ -695,8 +701,35 @@ export class Workspace extends LitElement {
     await this.fit(true);
   }
 
+  /** A trained model becomes the one in use: its maps replace the old ones and it is saved with the session. */
+  private async adoptTrained(info: ModelInfo, model: TrainedModel, trainedOn: string[]): Promise<void> {
+    this.setInfo(info);
+    this.trainedOn = new Set(trainedOn);
+    this.results.clear();
+    await this.store?.clearResults();
+    this.recalibrate();
+    await this.rememberModel(undefined, { ...model, trainedOn });
+  }
+
+  /** The user's pick of a trained model that validated no better: loaded from its folder with its card. */
+  private async useTrained(): Promise<void> {
+    const t = this.lastTraining;
+    if (!this.client || !t || this.progress) return;
+    try {
+      const info = await this.client.request({ type: 'load-model', files: t.model.files, card: t.model.card }).result;
+      await this.adoptTrained(info, t.model, t.trainedOn);
+      this.validation = { selection: t.selection, inUse: true };
+      this.say('info', `${info.name} is in use (your choice; it scored lower on the held-out images)`);
+    } catch (e) {
+      this.fail(e, 'the trained model could not be put in use (the current model stays)');
+    }
+    this.refresh();
+    void this.predictQueue();
+  }
+
   private async modelAction(a: ModelActionDetail): Promise<void> {
     if (a.action === 'cancel') { this.job?.cancel(); return; }
+    if (a.action === 'use-trained') { await this.useTrained(); return; }
     if (a.action === 'fit') { await (this.info?.kind === 'inp-former' ? this.dropModel() : this.fit(true)); return; }
     if (!this.client || this.progress) return;
     const [doing, done] = a.action === 'finetune' ? ['Fine-tuning', 'Fine-tuned'] : ['Training', 'Trained'];
@@ -707,13 +740,14 @@ export class Workspace extends LitElement {
     this.refresh();
     try {
       const r = await job.result;
-      this.setInfo(r.info);
-      this.trainedOn = new Set(normals);
-      this.results.clear();
-      await this.store?.clearResults();
-      this.recalibrate();
-      this.say('info', `${done} on ${normals.length} normals (${a.steps} steps): ${r.info.name}`);
-      await this.rememberModel(undefined, { ...r.model, trainedOn: normals });
+      this.lastTraining = r;
+      this.validation = { selection: r.selection, inUse: r.selection.keep === 'candidate' };
+      if (r.selection.keep === 'current') {
+        this.say('info', `${done} on ${r.trainedOn.length} normals (${a.steps} steps), but it scored no higher on the held-out images than the model in use, which stays (see the model panel)`);
+        return;
+      }
+      await this.adoptTrained(r.info, r.model, r.trainedOn);
+      this.say('info', `${done} on ${r.trainedOn.length} normals (${a.steps} steps), checked on ${r.selection.candidate.normals} held-out normals: ${r.info.name}`);
     } catch (e) {
       if ((e as Error).message === 'cancelled') this.say('info', `${doing} cancelled (the current model stays)`);
       else this.fail(e, `${doing} failed (the current model stays)`);
@@ -845,7 +879,7 @@ export class Workspace extends LitElement {
       </main>
       <aside>
         <section><h2>Model</h2>
-          <inp-model-panel .backend=${this.backend} .backendNote=${this.backendNote} .info=${this.info} .progress=${this.progress} .normals=${this.normals().length}
+          <inp-model-panel .backend=${this.backend} .backendNote=${this.backendNote} .info=${this.info} .validation=${this.validation} .progress=${this.progress} .normals=${this.normals().length}
             .untrained=${this.info?.kind === 'inp-former' ? this.normals().filter((id) => !this.trainedOn.has(id)).length : 0}
             @inp-model-action=${(ev: CustomEvent<InpEvents['inp-model-action']>) => void this.modelAction(ev.detail)}
             @inp-model-engine=${(ev: CustomEvent<InpEvents['inp-model-engine']>) => void this.setEngine(ev.detail.engine)}

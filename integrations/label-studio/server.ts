@@ -4,6 +4,7 @@ import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.t
 import { buildLabelStudioTasks, parseLabelStudioTasks } from '../../src/export/labelstudio-tasks.ts';
 import type { BinaryMask } from '../../src/export/mask.ts';
 import { createJsonServer, decodeUpload, HttpError, type JsonRequest } from '../../src/platform/node-http.ts';
+import { describeFigures, type Selection, type ValidationFigures } from '../../src/selection/validate.ts';
 import { fetchTaskImage, type ImageSource } from './images.ts';
 import { brushTarget, type BrushTarget } from './label-config.ts';
 
@@ -21,8 +22,14 @@ export interface CollectedImage { task: number; image: string; mask: BinaryMask 
 /** Fetched training data: bytes named for errors, with the accepted mask of each defective image. */
 export interface TrainingData { normals: { bytes: Uint8Array; where: string }[]; defects: { bytes: Uint8Array; where: string; mask: BinaryMask }[] }
 
-/** Trains a new model version from a project's collected images (kNN refit or INP-Former fine-tune, then calibration). */
-export type Trainer = (data: TrainingData, version: string) => Promise<ServedModel>;
+/** A trained version, and how it and the model in use scored on the held-out images. */
+export interface TrainedVersion { model: ServedModel; selection: Selection }
+
+/**
+ * Trains a new model version from a project's collected images (kNN refit or INP-Former fine-tune, then calibration),
+ * validated against `current`, the model the project uses now.
+ */
+export type Trainer = (data: TrainingData, version: string, current: ServedModel) => Promise<TrainedVersion>;
 
 export interface LabelStudioBackendOptions {
   model: ServedModel;
@@ -47,12 +54,22 @@ interface Project {
   collected: Map<number, CollectedImage>;
   trainings: number;
   training?: Promise<void>;
+  /** The last finished training: its version, the version kept in use, and both validation figures. */
+  lastTraining?: { version: string; kept: string; selection: Selection };
   lastError?: string;
 }
 
 /** Label Studio webhook events this backend has no use for: acknowledged as the SDK does, not refused. */
 const IGNORED_EVENTS = new Set(['PROJECT_CREATED', 'PROJECT_UPDATED', 'PROJECT_DELETED', 'TASKS_CREATED', 'TASKS_DELETED', 'ANNOTATIONS_CREATED', 'REVIEW_CREATED', 'REVIEW_UPDATED', 'REVIEWS_DELETED']);
 const HANDLED_EVENTS = ['ANNOTATION_CREATED', 'ANNOTATION_UPDATED', 'ANNOTATION_DELETED', 'ANNOTATIONS_DELETED', 'START_TRAINING'];
+
+/** /health's account of a project's last training: which version stays in use, and why (both validation figures). */
+function lastTrainingReport(t: NonNullable<Project['lastTraining']>) {
+  const figures = (f: ValidationFigures) => ({
+    pixel_auroc: f.pixelAuroc, image_auroc: f.imageAuroc, score: f.score, normals: f.normals, defects: f.defects, synthetic_defects: f.synthetic,
+  });
+  return { version: t.version, kept: t.kept, trained: figures(t.selection.candidate), previous: figures(t.selection.current) };
+}
 
 const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -139,17 +156,25 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
         const where = `project ${p.id} task ${s.task}`;
         return { bytes: await fetchTaskImage(s.image, o.images, where), where, mask: s.mask };
       }));
-      const next = await train({
+      const inUse = p.model;
+      const { model: next, selection } = await train({
         normals: fetched.filter((f) => !f.mask),
         defects: fetched.filter((f) => f.mask).map((f) => ({ ...f, mask: f.mask! })),
-      }, version);
-      const old = p.model;
-      p.model = next;
+      }, version, inUse);
       p.trainings++;
       p.lastError = undefined;
+      p.lastTraining = { version, kept: selection.keep === 'candidate' ? version : inUse.version, selection };
+      const figures = `${describeFigures(selection.candidate)}; ${inUse.version}: ${describeFigures(selection.current)}`;
+      if (selection.keep === 'current') {
+        // A version that validates no better never replaces the one in use; its model folder stays on disk.
+        await modelQueue(async () => next.detector.dispose());
+        log(`label-studio: project ${p.id}: trained ${version} on ${fetched.length} images, kept ${inUse.version} (${version}: ${figures})`);
+        return;
+      }
+      p.model = next;
       // The base model serves other projects; a trained one is disposed once queued predictions are done with it.
-      if (old !== o.model) await modelQueue(async () => old.detector.dispose());
-      log(`label-studio: project ${p.id}: trained ${version} on ${fetched.length} images`);
+      if (inUse !== o.model) await modelQueue(async () => inUse.detector.dispose());
+      log(`label-studio: project ${p.id}: trained ${version} on ${fetched.length} images, now in use (${version}: ${figures})`);
     })().catch((e) => {
       p.lastError = (e as Error).message;
       log(`label-studio: project ${p.id}: training ${version} failed: ${p.lastError}`);
@@ -180,6 +205,7 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
       status: 'UP', model_class: MODEL_CLASS, model_version: o.model.version,
       projects: Object.fromEntries([...projects.values()].map((p) => [p.id || 'default', {
         model_version: p.model.version, training: p.training ? 'running' : p.lastError ? `failed: ${p.lastError}` : 'idle', annotations: p.collected.size,
+        ...(p.lastTraining ? { last_training: lastTrainingReport(p.lastTraining) } : {}),
       }])),
     },
   });

@@ -13,17 +13,21 @@ import { loadModelFromPath, writeModelFolder } from '../../src/model-folder/node
 import { OFFICIAL_PREPROCESS, preprocess, stackBatch } from '../../src/preprocess/preprocess.ts';
 import { calibrateF1Adaptive, calibrateFromNormals } from '../../src/threshold/strategies.ts';
 import { train } from '../../src/train/trainer.ts';
-import type { Calibration, PreprocessConfig, TensorMap } from '../../src/types.ts';
+import type { Calibration, PreprocessConfig, RgbImage, TensorMap } from '../../src/types.ts';
 import { loadDetector, packageEncoderWeights } from '../cli/detector-io.ts';
 import { readInput } from '../cli/images.ts';
-import type { Trainer, TrainingData } from './server.ts';
+import { holdOutSplit, scoreDetector, validationImages } from '../../src/selection/held-out.ts';
+import { selectDetector } from '../../src/selection/validate.ts';
+import type { Trainer, TrainedVersion, TrainingData } from './server.ts';
 
 /**
- * Training for the Label Studio backend. A kNN model is refitted: its memory bank rebuilt from the project's normal
- * images with the model's own encoder, coreset ratio and seed (fit-knn). An INP-Former is fine-tuned on them
- * (finetune's defaults: INP tokens, 50 steps, batch 8). Every version is written as a model folder (usable by
- * annotate), then calibrated: F1-adaptive on the accepted masks when a defect was accepted, else the --threshold-from
- * normals again, else a kept --threshold, else every 4th normal image held out of the fit as calibration normals.
+ * Training for the Label Studio backend. Every 4th normal image is held out. A kNN model is refitted: its memory
+ * bank rebuilt from the other normals with the model's own encoder, coreset ratio and seed (fit-knn). An
+ * INP-Former is fine-tuned on them (finetune's defaults: INP tokens, 50 steps, batch 8). Every version is written as
+ * a model folder (usable by annotate), judged against the model in use on the held-out normals and the accepted
+ * defects (synthetic defects while there are none: src/selection), then calibrated: F1-adaptive on the accepted
+ * masks when a defect was accepted, else the --threshold-from normals again, else a kept --threshold, else the
+ * held-out normals.
  */
 export interface TrainerOptions {
   modelPath: string;
@@ -41,14 +45,10 @@ export interface TrainerOptions {
 type Item = { bytes: Uint8Array; where: string };
 
 export function createTrainer(o: TrainerOptions): Trainer {
-  return async (data: TrainingData, version: string): Promise<ServedModel> => {
-    const holdOut = !data.defects.length && !o.normalsFiles?.length && o.serve.threshold.kind !== 'manual';
-    const fitSet = holdOut ? data.normals.filter((_, i) => i % 4 !== 3) : data.normals;
-    const heldOut = holdOut ? data.normals.filter((_, i) => i % 4 === 3) : [];
-    if (!fitSet.length) throw new InputError('training', 'no normal images to train on');
-    if (holdOut && !heldOut.length) {
-      throw new InputError('training', `${data.normals.length} normal image(s) and no accepted defect: the new version needs calibration images — annotate at least 2 normals (every 4th is held out), accept a defect mask, or start the server with --threshold-from`);
-    }
+  return async (data: TrainingData, version: string, current: ServedModel): Promise<TrainedVersion> => {
+    // Every 4th normal is held out: the new version is judged on it (and on the accepted defects) against the
+    // model in use, and, with nothing else to calibrate on, its threshold comes from it.
+    const { fit: fitSet, heldOut } = holdOutSplit(data.normals, 'training: normal images');
     const resolved = await loadModelFromPath(o.modelPath, o.overrides);
     const modelPre = resolved.preprocess ?? OFFICIAL_PREPROCESS;
     const content = resolved.content.kind === 'knn' ? await refitKnn(resolved.content, modelPre, fitSet, o.modelPath)
@@ -60,11 +60,17 @@ export function createTrainer(o: TrainerOptions): Trainer {
     const { detector } = await loadDetector(dir);
     try {
       const served: ServedModel = { ...o.serve, detector, version };
+      const v = validationImages(
+        heldOut.map((it) => decodeImage(it.bytes, it.where)), fitSet.slice(0, heldOut.length).map((it) => decodeImage(it.bytes, it.where)),
+        data.defects.map((d) => ({ image: decodeImage(d.bytes, d.where), mask: d.mask })),
+      );
+      const mapOf = (m: ServedModel) => async (image: RgbImage) => (await mapImages(m, [{ image, where: 'validation image' }]))[0];
+      const selection = selectDetector(await scoreDetector(v, mapOf(current)), await scoreDetector(v, mapOf(served)));
       const threshold = await calibrate(served, data, heldOut, o);
       if (threshold.kind === 'calibration') {
         await writeModelFolder(dir, await buildModelFolder(content, { name: version, preprocess: modelPre, source, calibration: threshold.calibration }));
       }
-      return { ...served, threshold };
+      return { model: { ...served, threshold }, selection };
     } catch (e) {
       detector.dispose();
       throw e;

@@ -13,7 +13,7 @@ import { loadCheckpoint } from '../checkpoint/load.ts';
 import { decodeImage } from '../image/decode.ts';
 import { pilResize } from '../image/pil-resize.ts';
 import { initHead } from '../inp-former/init.ts';
-import { createInpFormer } from '../inp-former/predict.ts';
+import { createInpFormer, type PredictInput } from '../inp-former/predict.ts';
 import { createKnnDetector, fitMemoryBank, knnTensors, type KnnDetector, type MemoryBank } from '../knn/knn.ts';
 import { buildModelFolder, MANIFEST_FILE, openModelFolder, parseManifest, type ModelContent } from '../model-folder/manifest.ts';
 import { fetchNsfwjsWeights } from '../platform/web-nsfwjs.ts';
@@ -23,6 +23,8 @@ import { OFFICIAL_PREPROCESS, preprocess } from '../preprocess/preprocess.ts';
 import { useFirstBackend } from '../runtime/backend.ts';
 import { toOutputSize } from '../map/anomaly-map.ts';
 import { makeSample } from '../samples/surfaces.ts';
+import { holdOutSplit, scoreDetector, validationImages } from '../selection/held-out.ts';
+import { selectDetector, type Selection } from '../selection/validate.ts';
 import { headConfigFor } from '../train/head-config.ts';
 import { train } from '../train/trainer.ts';
 import type { CnnEncoderConfig, InpFormerConfig, KnnConfig, PreprocessConfig, RgbImage, TensorMap } from '../types.ts';
@@ -368,24 +370,28 @@ async function nsfwjsHead(): Promise<Omit<InpModel, 'detector'>> {
 }
 
 /**
- * Trains (whole head) or fine-tunes (INP tokens) an INP-Former on the normals, then predicts with the result. With
- * no INP-Former yet, training starts a fresh head on the nsfwjs encoder. A cancelled or failed run leaves the model
- * in use as it was. The result comes back as a model folder too, for the page to save (the nsfwjs encoder's
- * weights are not in it: they come from the package on load).
+ * Trains (whole head) or fine-tunes (INP tokens) an INP-Former on the normals, then keeps it only if it beats the
+ * detector in use on labelled images neither trained on: every 4th normal is held out, with a synthetic defect on
+ * each (src/selection). The kNN in use is judged as refitted on the same training normals; an INP-Former in use
+ * as it is. With no INP-Former yet, training starts a fresh head on the nsfwjs encoder. A cancelled or failed run,
+ * or a trained model that scores no better, leaves the model in use as it was; the result still comes back as a
+ * model folder (the nsfwjs encoder's weights are not in it: they come from the package on load), so the page can
+ * save it and the user can pick it anyway.
  */
 async function trainHead(mode: 'full' | 'tokens', normals: string[], steps: number, signal: AbortSignal, progress: (p: WorkProgress) => void): Promise<TrainResult> {
-  if (!normals.length) throw new Error('mark at least one image normal first');
   if (!Number.isSafeInteger(steps) || steps < 1) throw new Error(`steps must be a positive whole number, got ${steps}`);
+  const { fit: fitIds, heldOut } = holdOutSplit(normals, 'normals marked in this session');
   const base = inp ?? (mode === 'full' ? await nsfwjsHead() : undefined);
   if (!base) throw new Error('fine-tuning needs an INP-Former head: train one (Train) or load a checkpoint or model folder first');
   const { config, tensors } = base.content;
   const source = { where: base.name, encoderWeights: base.encoderWeights };
   const model = createInpFormer(config, tensors, source);
   // One normal at a time on the backend: the trainer disposes each input once it has cached its features.
-  const data = { count: normals.length, load: (i: number) => tensorOf(normals[i]) };
+  const data = { count: fitIds.length, load: (i: number) => tensorOf(fitIds[i]) };
+  let candidate: Detector | undefined;
   try {
     const r = await train({
-      encoder: model, config, init: tensors, data, mode, steps, batchSize: Math.min(8, normals.length), microBatch: 1,
+      encoder: model, config, init: tensors, data, mode, steps, batchSize: Math.min(8, fitIds.length), microBatch: 1,
       warmupSteps: Math.min(10, Math.floor(steps / 4)), seed: HEAD_SEED, signal,
       onProgress: (e) => progress(e.phase === 'encode'
         ? progressOf('encode', e.done, e.total, performance.now() - e.elapsedSeconds * 1000, 'encoding normals')
@@ -394,16 +400,58 @@ async function trainHead(mode: 'full' | 'tokens', normals: string[], steps: numb
     if (r.cancelled) throw new DOMException('training cancelled', 'AbortError');
     const content = { ...base.content, tensors: new Map([...tensors, ...r.head]) };
     const built = await buildModelFolder(content, { name: `${base.name} (trained in the workspace)`, preprocess: pre });
-    const detector = createDetector(content, { preprocess: pre, ...source });
-    const what = `on ${normals.length} normals (${r.state.step} steps)`;
-    const info = await useInp({
-      ...base, detector, content, normals: normals.length, version: newVersion('inp'),
+    candidate = createDetector(content, { preprocess: pre, ...source });
+    const selection = await validate(candidate, fitIds, heldOut, signal, progress);
+    const what = `on ${fitIds.length} normals (${r.state.step} steps)`;
+    const trained: InpModel = {
+      ...base, detector: candidate, content, normals: fitIds.length, version: newVersion('inp'),
       ...(mode === 'full' ? { trained: `Head trained here ${what}`, tuned: undefined } : { tuned: `INP tokens fine-tuned ${what}` }),
-    });
+    };
     const files = [{ name: MANIFEST_FILE, bytes: new TextEncoder().encode(JSON.stringify(built.manifest)) }, ...[...built.files].map(([name, bytes]) => ({ name, bytes }))];
-    return { info, model: { files, card: cardOf(inp!) } };
+    const card = cardOf(trained);
+    if (selection.keep === 'current') return { info: modelInfo(), model: { files, card }, selection, trainedOn: normals };
+    candidate = undefined;
+    return { info: await useInp(trained), model: { files, card }, selection, trainedOn: normals };
   } finally {
+    candidate?.dispose();
     model.dispose();
+  }
+}
+
+/** The trained candidate against the detector in use, on the held-out normals and a synthetic defect on each. */
+async function validate(candidate: Detector, fitIds: string[], heldOut: string[], signal: AbortSignal, progress: (p: WorkProgress) => void): Promise<Selection> {
+  const decoded = (id: string) => decodeSource(images.get(id)!, images.get(id)!.name);
+  const v = validationImages(heldOut.map(decoded), fitIds.slice(0, heldOut.length).map(decoded));
+  const started = performance.now();
+  const total = v.images.length * 2 + (inp ? 0 : fitIds.length);
+  let done = 0;
+  const tick = (detail: string) => progress(progressOf('validate', ++done, total, started, detail));
+  const mapOf = (d: { predict: Detector['predict'] }, detail: string) => async (image: RgbImage) => {
+    const input = preprocess(image, pre, undefined, 'validation image');
+    const p = await d.predict({ data: input.data, shape: [1, 3, inputSize, inputSize] }, { mapSize: pre.mapSize });
+    tick(detail);
+    return { map: { width: p.width, height: p.height, data: p.maps[0] }, score: p.scores[0] };
+  };
+  const candidateFigures = await scoreDetector(v, mapOf(candidate, 'trained model'), signal);
+  if (inp) return selectDetector(await scoreDetector(v, mapOf(inp.detector, 'model in use'), signal), candidateFigures);
+  // The kNN in use holds the held-out normals in its bank: judge a kNN fitted on the training normals alone.
+  const enc = await getEncoder();
+  const knnNow = createKnnDetector(enc, await fitBank(enc, fitIds, signal, () => tick('kNN on the training normals')));
+  try {
+    const knnMap = mapOf({ predict: (x, o) => withTensor(x, (t) => knnNow.predict(t, { ...o, topRatio: 0 })) }, 'kNN detector');
+    return selectDetector(await scoreDetector(v, knnMap, signal), candidateFigures);
+  } finally {
+    knnNow.dispose();
+  }
+}
+
+/** A PredictInput as a tensor for `f`, disposed after if it was made here. */
+async function withTensor<T>(x: PredictInput, f: (t: tf.Tensor4D) => Promise<T>): Promise<T> {
+  const t = x instanceof tf.Tensor ? x : tf.tensor4d(x.data, x.shape);
+  try {
+    return await f(t);
+  } finally {
+    if (t !== x) t.dispose();
   }
 }
 

@@ -1,5 +1,6 @@
 import type { WebOnnxProvider } from '../platform/web-onnx.ts';
 import type { BackendName } from '../runtime/backend.ts';
+import type { Selection } from '../selection/validate.ts';
 import type { AnomalyMap, RgbImage } from '../types.ts';
 import type { ImageSource } from '../workspace/session.ts';
 
@@ -91,7 +92,11 @@ export type WorkerRequest =
 export interface InitResult { backend: BackendName; failures: string[]; info: ModelInfo }
 /** `onnxSessions`: onnxruntime-web sessions alive (one at most: a replaced one is released). */
 export interface WorkerMemory { numTensors: number; numBytes: number; onnxSessions: number }
-export interface TrainResult { info: ModelInfo; model: TrainedModel }
+/**
+ * A training's outcome: the model in use afterwards (the trained one only if it validated better), the trained
+ * model's folder whichever was kept, both detectors' validation figures, and the normals the run used (trained on, or held out to validate).
+ */
+export interface TrainResult { info: ModelInfo; model: TrainedModel; selection: Selection; trainedOn: string[] }
 
 export interface ResultOf {
   init: InitResult;

@@ -63,6 +63,26 @@ async function mapsFromCurrentModel(page: Page, ids: string[]): Promise<void> {
   }, { timeout: 120_000, interval: 500 }).toEqual([]);
 }
 
+/**
+ * After a training: the panel shows both validation figures. A few steps rarely beat the model in use, which then
+ * stays; the test takes the trained model anyway ("Use the trained model anyway") to go on with it.
+ */
+async function adoptTrained(page: Page, before: string): Promise<void> {
+  await expect.poll(async () => (await seen(page)).info?.version !== before || (await page.getByTestId('use-trained').count()) > 0, { timeout: 150_000, interval: 500 }).toBe(true);
+  const note = await page.getByTestId('validation').textContent();
+  expect(note).toMatch(/Trained model: pixel AUROC \d+\.\d %, image AUROC \d+\.\d % on \d+ normals? \+ \d+ synthetic defects?/);
+  expect(note).toMatch(/Model it was checked against: pixel AUROC/);
+  if ((await seen(page)).info?.version !== before) {
+    expect(note).toContain('The trained model scored higher and is in use.');
+    return;
+  }
+  expect(note).toContain('The trained model scored no higher: the previous model stays in use.');
+  await page.locator('inp-model-panel').screenshot({ path: `${SHOTS}/workspace-train-validation.png` });
+  await page.getByTestId('use-trained').click();
+  await expect.poll(async () => (await seen(page)).info?.version, { timeout: 60_000 }).not.toBe(before);
+  await expect.poll(() => page.getByTestId('validation').textContent(), { timeout: 30_000 }).toContain('The trained model is in use (your choice).');
+}
+
 async function setSteps(page: Page, action: 'train' | 'finetune', steps: number): Promise<void> {
   await page.getByTestId(`${action}-steps`).fill(String(steps));
 }
@@ -101,10 +121,12 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     await setSteps(page, 'train', 3);
     await page.getByTestId('train').click();
     await expect.poll(() => page.getByTestId('model-progress').textContent(), { timeout: 60_000 }).toMatch(/train · loss \d/);
+    await adoptTrained(page, knn.version);
     await expect.poll(() => card(page), { timeout: 150_000, interval: 500 }).toContain('INP-Former · nsfwjs MobileNetV2');
-    expect(await card(page)).toContain('Head trained here on 4 normals (3 steps)');
+    // Every 4th normal is held out to validate: 3 trained on.
+    expect(await card(page)).toContain('Head trained here on 3 normals (3 steps)');
     const trained = (await seen(page)).info!;
-    expect(trained).toMatchObject({ kind: 'inp-former', trainable: true, normals: 4 });
+    expect(trained).toMatchObject({ kind: 'inp-former', trainable: true, normals: 3 });
     expect(trained.version).not.toBe(knn.version);
     expect(await page.getByTestId('finetune').isEnabled()).toBe(true);
     expect(await page.getByTestId('fit').getAttribute('title')).toMatch(/^Replace the INP-Former by a kNN detector/);
@@ -127,10 +149,11 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     await page.locator('inp-model-panel').screenshot({ path: `${SHOTS}/workspace-train-offer.png` });
     await setSteps(page, 'finetune', 2);
     await page.getByTestId('finetune').click();
-    await expect.poll(() => card(page), { timeout: 120_000, interval: 500 }).toContain('then INP tokens fine-tuned on 6 normals (2 steps)');
+    await adoptTrained(page, trained.version);
+    await expect.poll(() => card(page), { timeout: 120_000, interval: 500 }).toContain('then INP tokens fine-tuned on 5 normals (2 steps)');
     const tuned = (await seen(page)).info!;
     expect(tuned.version).not.toBe(trained.version);
-    expect(tuned.normals).toBe(6);
+    expect(tuned.normals).toBe(5);
     expect(await page.getByTestId('finetune').textContent()).toBe('Fine-tune');
     await mapsFromCurrentModel(page, [DEFECT, ...normals]);
     expect(await memory(page)).toEqual(afterTrain);
@@ -139,7 +162,8 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     // Train again: the whole head, from the fine-tuned one; the worker holds as many tensors as before.
     await setSteps(page, 'train', 2);
     await page.getByTestId('train').click();
-    await expect.poll(() => card(page), { timeout: 120_000, interval: 500 }).toMatch(/Head trained here on 6 normals \(2 steps\)\. 6 INPs/);
+    await adoptTrained(page, tuned.version);
+    await expect.poll(() => card(page), { timeout: 120_000, interval: 500 }).toMatch(/Head trained here on 5 normals \(2 steps\)\. 6 INPs/);
     await mapsFromCurrentModel(page, [DEFECT, ...normals]);
     expect(await memory(page)).toEqual(afterTrain);
     lap('trained again');
@@ -152,7 +176,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     await page.reload();
     await expect.poll(async () => (await seen(page)).info?.kind, { timeout: 60_000 }).toBe('inp-former');
     expect((await seen(page)).info).toEqual(retrained);
-    expect(await card(page)).toMatch(/Head trained here on 6 normals \(2 steps\)\. 6 INPs/);
+    expect(await card(page)).toMatch(/Head trained here on 5 normals \(2 steps\)\. 6 INPs/);
     expect(await page.getByTestId('finetune').textContent()).toBe('Fine-tune');
     await mapsFromCurrentModel(page, [DEFECT, ...normals]);
     await item(page, DEFECT).click();
@@ -181,8 +205,8 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
 
   it('a cancelled training keeps the model in use (here the kNN detector) and leaves no tensor behind', async () => {
     const { page, errors } = await openWorkspace(env.browser, env.vite.url, `db=train-cancel-${Date.now()}`);
-    for (const id of ['fabric-good-00', 'fabric-good-01', 'fabric-good-02']) await markNormal(page, id);
-    await page.getByText(/Model fitted on 3 normal images/).waitFor({ timeout: 120_000 });
+    for (const id of ['fabric-good-00', 'fabric-good-01', 'fabric-good-02', 'fabric-good-03']) await markNormal(page, id);
+    await page.getByText(/Model fitted on 4 normal images/).waitFor({ timeout: 120_000 });
     const before = await seen(page);
     await mapsFromCurrentModel(page, [DEFECT]);
     const tensors = await memory(page);
@@ -209,11 +233,13 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     // Another session's kept model file: pruning this session's must leave it alone.
     const other = '/local-models/another-session/k1/model.pth';
     await page.evaluate(async ([name, url]) => (await caches.open(name)).put(url, new Response('x')), [MODEL_CACHE, other]);
-    for (const id of ['fabric-good-00', 'fabric-good-01', 'fabric-good-02']) await markNormal(page, id);
-    await page.getByText(/Model fitted on 3 normal images/).waitFor({ timeout: 120_000 });
+    for (const id of ['fabric-good-00', 'fabric-good-01', 'fabric-good-02', 'fabric-good-03']) await markNormal(page, id);
+    await page.getByText(/Model fitted on 4 normal images/).waitFor({ timeout: 120_000 });
 
     await setSteps(page, 'train', 2);
+    const knn = (await seen(page)).info!;
     await page.getByTestId('train').click();
+    await adoptTrained(page, knn.version);
     await expect.poll(() => card(page), { timeout: 120_000, interval: 500 }).toContain('Head trained here on 3 normals (2 steps)');
     const trained = (await seen(page)).info!;
     await expect.poll(() => savedModel(page)).toEqual({ trained: trained.version });
@@ -231,11 +257,11 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     // Fit kNN: the file leaves the cache (another session's stays), and a reload fits the kNN again.
     page.once('dialog', (d) => void d.accept());
     await page.getByTestId('fit').click();
-    await page.getByText(/Model fitted on 3 normal images/).waitFor({ timeout: 120_000 });
+    await page.getByText(/Model fitted on 4 normal images/).waitFor({ timeout: 120_000 });
     await expect.poll(() => localModels(page)).toEqual([other]);
     expect(await savedModel(page)).toEqual({});
     await page.reload();
-    await page.getByText(/Model fitted on 3 normal images/).waitFor({ timeout: 120_000 });
+    await page.getByText(/Model fitted on 4 normal images/).waitFor({ timeout: 120_000 });
     expect(await card(page)).toContain('kNN · nsfwjs MobileNetV2');
     expect(errors).toEqual([]);
     await page.close();

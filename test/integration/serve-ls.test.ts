@@ -206,7 +206,7 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     }
   });
 
-  it('webhook annotations train a new model version in the background, which /predict then uses', async () => {
+  it('webhook annotations train a new model version in the background, which /predict uses if it validates better', async () => {
     const project = { id: 3, title: 'parts', label_config: CONFIG };
     const normals = samples.filter((s) => !s.defect).slice(0, 12);
     const defect = samples.find((s) => s.defect)!;
@@ -233,10 +233,16 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
       if (state.training !== 'running') break;
       await new Promise((res) => setTimeout(res, 250));
     }
-    expect(state).toMatchObject({ training: 'idle', model_version: 'knn-nsfwjs-mobilenetv2.p3-v1' });
-    expect((await post('/setup', { project: '3.1718000000', schema: CONFIG })).json.model_version).toBe('knn-nsfwjs-mobilenetv2.p3-v1');
+    // Judged on the 3 held-out normals (every 4th) and the accepted defect: the better version stays in use.
+    expect(state.training).toBe('idle');
+    const last = state.last_training;
+    expect(last).toMatchObject({ version: 'knn-nsfwjs-mobilenetv2.p3-v1', trained: { normals: 3, defects: 1, synthetic_defects: false }, previous: { normals: 3, defects: 1 } });
+    const kept = last.trained.score > last.previous.score ? 'knn-nsfwjs-mobilenetv2.p3-v1' : 'knn-nsfwjs-mobilenetv2';
+    expect(last.kept).toBe(kept);
+    expect(state.model_version).toBe(kept);
+    expect((await post('/setup', { project: '3.1718000000', schema: CONFIG })).json.model_version).toBe(kept);
     const p = await post('/predict', predictBody([{ id: 1, image: `/data/upload/3/${defect.name}.png` }]));
-    expect(p.json.results[0].model_version).toBe('knn-nsfwjs-mobilenetv2.p3-v1');
+    expect(p.json.results[0].model_version).toBe(kept);
     expect(p.json.results[0].result.length).toBeGreaterThan(0);
     // Another project still gets the base model.
     const q = await post('/predict', { ...predictBody([{ id: 1, image: `/data/upload/3/${defect.name}.png` }]), project: '4.1' });
