@@ -3,7 +3,7 @@ import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelInfo } from '../../src/worker/protocol.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
-import { DEFECT, item, markNormal, memory, openWorkspace, predictNow, SHOTS } from './workspace-page.ts';
+import { DEFECT, item, markNormal, memory, openWorkspace, predictNow, SHOTS, useTrainedModel } from './workspace-page.ts';
 
 /**
  * The workspace's onnxruntime-web engine (?engine=onnx&providers=wasm): the worker exports the model in use to ONNX
@@ -93,7 +93,8 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: onnxruntime-web engine${HAS_CHROMIUM 
     expect((await memory(page)).onnxSessions).toBe(1);
     await page.getByTestId('train-steps').fill('2');
     await page.getByTestId('train').click();
-    await expect.poll(() => page.getByTestId('model-card').textContent(), { timeout: 120_000, interval: 500 }).toContain('Head trained here on 4 normals (2 steps)');
+    await useTrainedModel(page);
+    await expect.poll(() => page.getByTestId('model-card').textContent(), { timeout: 120_000, interval: 500 }).toContain('Head trained here on 3 normals (2 steps)');
     expect(await engine(page)).toBe('onnxruntime-web · wasm');
     expect((await memory(page)).onnxSessions).toBe(1);
     await item(page, DEFECT).click();

@@ -54,3 +54,16 @@ export async function canvasDrawn(page: Page): Promise<boolean> {
     return s > 16 * 16 * 10;
   });
 }
+
+/**
+ * After Train / Fine-tune: waits for the validation note, and if the trained model scored no higher (a few steps
+ * rarely beat the model in use), takes it anyway, so a test can go on with it.
+ */
+export async function useTrainedModel(page: Page): Promise<void> {
+  const note = page.getByTestId('validation');
+  await note.waitFor({ timeout: 150_000 });
+  if ((await page.getByTestId('use-trained').count()) > 0) {
+    await page.getByTestId('use-trained').click();
+    await expect.poll(() => note.textContent(), { timeout: 60_000 }).toContain('The trained model is in use (your choice).');
+  }
+}

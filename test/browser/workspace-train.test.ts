@@ -5,7 +5,7 @@ import type { ModelInfo } from '../../src/worker/protocol.ts';
 import { MODEL_CACHE } from '../../src/workspace/model-download.ts';
 import { fixture, HAS_FIXTURES, skipReason } from '../helpers/shared.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
-import { DEFECT, item, markNormal, memory, openWorkspace, predictNow, SHOTS } from './workspace-page.ts';
+import { DEFECT, item, markNormal, memory, openWorkspace, predictNow, SHOTS, useTrainedModel } from './workspace-page.ts';
 
 
 const card = (page: Page) => page.getByTestId('model-card').textContent();
@@ -78,9 +78,8 @@ async function adoptTrained(page: Page, before: string): Promise<void> {
   }
   expect(note).toContain('The trained model scored no higher: the previous model stays in use.');
   await page.locator('inp-model-panel').screenshot({ path: `${SHOTS}/workspace-train-validation.png` });
-  await page.getByTestId('use-trained').click();
+  await useTrainedModel(page);
   await expect.poll(async () => (await seen(page)).info?.version, { timeout: 60_000 }).not.toBe(before);
-  await expect.poll(() => page.getByTestId('validation').textContent(), { timeout: 30_000 }).toContain('The trained model is in use (your choice).');
 }
 
 async function setSteps(page: Page, action: 'train' | 'finetune', steps: number): Promise<void> {
