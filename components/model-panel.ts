@@ -1,11 +1,12 @@
 import { LitElement, css, html, nothing } from 'lit';
 import type { EngineName, ModelInfo, WorkProgress } from '../src/worker/protocol.ts';
 import { HOLD_OUT_EVERY } from '../src/selection/held-out.ts';
+import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../src/train/recipe.ts';
 import { describeFigures, type Selection } from '../src/selection/validate.ts';
 import { emit } from './events.ts';
 
-/** Steps of a training run and of an INP-token fine-tuning until the user sets others. */
-const DEFAULT_STEPS = { train: 200, finetune: 50 } as const;
+/** Steps of a training run and of a fine-tuning until the user sets others: the recipes' (src/train/recipe.ts). */
+const DEFAULT_STEPS = { train: CNN_RECIPE.steps, finetune: FINETUNE_RECIPES[DEFAULT_FINETUNE_MODE].steps } as const;
 
 const ENGINES: Record<EngineName, string> = { tfjs: 'tfjs', onnx: 'onnxruntime-web' };
 
@@ -62,7 +63,7 @@ export class ModelPanel extends LitElement {
     const trainTitle = inp ? `Train the whole head on the ${this.normals} normals`
       : `Train an INP-Former head on the nsfwjs encoder from the ${this.normals} normals; it then replaces the kNN detector`;
     const tuneTitle = !tunable ? 'Needs an INP-Former head: Train one on the normals, or load a checkpoint or model folder'
-      : `Fine-tune the INP tokens on the ${this.normals} normals${this.untrained ? ` (${this.untrained} not trained on yet)` : ''}`;
+      : `Fine-tune the model in use (${DEFAULT_FINETUNE_MODE === 'full' ? 'whole head' : DEFAULT_FINETUNE_MODE}) on the ${this.normals} normals${this.untrained ? ` (${this.untrained} not trained on yet)` : ''}`;
     const few = this.normals < HOLD_OUT_EVERY;
     const fewTitle = `Mark at least ${HOLD_OUT_EVERY} images normal: every ${HOLD_OUT_EVERY}th is held out to check the trained model against the one in use`;
     return html`

@@ -734,7 +734,7 @@ export class Workspace extends LitElement {
     if (!this.client || this.progress) return;
     const [doing, done] = a.action === 'finetune' ? ['Fine-tuning', 'Fine-tuned'] : ['Training', 'Trained'];
     const normals = this.normals();
-    const job = this.client.request({ type: 'train', mode: a.action === 'finetune' ? 'tokens' : 'full', normals, steps: a.steps }, (p) => { this.progress = p; this.refresh(); });
+    const job = this.client.request({ type: 'train', job: a.action === 'finetune' ? 'finetune' : 'train', normals, steps: a.steps }, (p) => { this.progress = p; this.refresh(); });
     this.job = job;
     this.progress = { stage: a.action === 'finetune' ? 'fine-tune' : 'train', done: 0, total: a.steps };
     this.refresh();

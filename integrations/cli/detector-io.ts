@@ -16,7 +16,7 @@ import { loadOnnxRuntime } from '../../src/onnx/runtime-node.ts';
 import { OFFICIAL_PREPROCESS } from '../../src/preprocess/preprocess.ts';
 import { useBackend } from '../../src/runtime/backend.ts';
 import { UsageError } from './args.ts';
-import type { Calibration, CnnEncoderConfig, PreprocessConfig, TensorMap } from '../../src/types.ts';
+import type { Calibration, CnnEncoderConfig, CnnEncoderKind, PreprocessConfig, TensorMap } from '../../src/types.ts';
 
 /** The installed nsfwjs package's MobileNetV2 weights (never copied into a model folder). */
 export async function nsfwjsWeights(): Promise<TensorMap> {
@@ -27,8 +27,8 @@ export async function nsfwjsWeights(): Promise<TensorMap> {
  * An `-e` encoder spec (README "Encoder specs") → config and weights. `bundled` says whether the weights belong
  * in a model folder built on it (the ResNets' user-supplied files) or come from the installed package (nsfwjs).
  */
-export async function resolveEncoderSpec(spec: string): Promise<{ config: CnnEncoderConfig; weights: TensorMap; bundled: boolean; where: string }> {
-  const { config, file } = parseEncoderSpec(spec);
+export async function resolveEncoderSpec(spec: string, stages?: (kind: CnnEncoderKind) => string[]): Promise<{ config: CnnEncoderConfig; weights: TensorMap; bundled: boolean; where: string }> {
+  const { config, file } = parseEncoderSpec(spec, stages);
   if (!file) return { config, weights: await nsfwjsWeights(), bundled: false, where: 'nsfwjs mobilenet_v2' };
   const bytes = new Uint8Array(await readFile(file).catch(() => { throw new InputError(file, 'encoder weights not found'); }));
   const weights = /\.safetensors$/i.test(file) ? readSafetensors(bytes, file).tensors : readPth(bytes, file);

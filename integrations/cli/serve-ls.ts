@@ -6,6 +6,7 @@ import { createTrainer } from '../label-studio/train.ts';
 import { intFlag, parse, UsageError } from './args.ts';
 import { limitsFromFlags, loadServedModel, serveUntilStopped, SERVE_FLAGS, SERVE_USAGE } from './serve-common.ts';
 import { configOverrides } from './model-flags.ts';
+import { DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../../src/train/recipe.ts';
 
 /** Basic auth from the SDK's variables; both or neither. */
 export function basicAuthFromEnv(env: NodeJS.ProcessEnv): { user: string; pass: string } | undefined {
@@ -18,7 +19,7 @@ export function basicAuthFromEnv(env: NodeJS.ProcessEnv): { user: string; pass: 
 
 export const command = {
   summary: 'Label Studio ML backend: /health, /setup, /predict (brush predictions), /webhook (collects annotations; START_TRAINING trains a new model version). Env: LABEL_STUDIO_URL, LABEL_STUDIO_API_KEY, BASIC_AUTH_USER/BASIC_AUTH_PASS.',
-  usage: `-m <model> [--port 9090] ${SERVE_USAGE} [--label NAME] [--max-tasks 256] [--max-image-mb 32] [--fetch-timeout 30] [--train-dir DIR] [--fine-tune-steps 50]`,
+  usage: `-m <model> [--port 9090] ${SERVE_USAGE} [--label NAME] [--max-tasks 256] [--max-image-mb 32] [--fetch-timeout 30] [--train-dir DIR] [--fine-tune-steps N]`,
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {
       ...SERVE_FLAGS, label: { type: 'string' }, 'max-tasks': { type: 'string' }, 'max-image-mb': { type: 'string' },
@@ -29,7 +30,7 @@ export const command = {
     const lsUrl = process.env.LABEL_STUDIO_URL;
     if (lsUrl && !URL.canParse(lsUrl)) throw new UsageError(`LABEL_STUDIO_URL is not a URL: "${lsUrl}"`);
     const basicAuth = basicAuthFromEnv(process.env);
-    const steps = intFlag(values['fine-tune-steps'], 'fine-tune-steps', 50);
+    const steps = intFlag(values['fine-tune-steps'], 'fine-tune-steps', FINETUNE_RECIPES[DEFAULT_FINETUNE_MODE].steps);
     const loaded = await loadServedModel(values);
     const outDir = values['train-dir'] ?? await mkdtemp(path.join(tmpdir(), 'inp-former-ls-'));
     const { server } = createLabelStudioBackend({

@@ -9,7 +9,7 @@ import { decodeImage } from '../../src/image/decode.ts';
 import { initHead } from '../../src/inp-former/init.ts';
 import { ENCODER_PREFIX, inputMultipleOf } from '../../src/inp-former/frozen-encoder.ts';
 import { createInpFormer } from '../../src/inp-former/predict.ts';
-import { cnnPreprocess } from '../../src/encoder/patch-encoder.ts';
+import { cnnPreprocess, defaultTrainStages } from '../../src/encoder/patch-encoder.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
 import { loadModelFromPath, writeModelFolder, type ResolvedModel } from '../../src/model-folder/node-io.ts';
 import { nodeFeatureStore } from '../../src/platform/node-feature-store.ts';
@@ -20,6 +20,7 @@ import { useBackend } from '../../src/runtime/backend.ts';
 import { exportOfficialSafetensors } from '../../src/train/export.ts';
 import { headConfigFor } from '../../src/train/head-config.ts';
 import type { TrainMode } from '../../src/train/head-params.ts';
+import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES, fineTuneMode } from '../../src/train/recipe.ts';
 import { loadTrainState, saveTrainState, type TrainState } from '../../src/train/state.ts';
 import { train, type TrainOptions } from '../../src/train/trainer.ts';
 import type { InpFormerConfig, PreprocessConfig, TensorMap } from '../../src/types.ts';
@@ -34,12 +35,12 @@ import { progressReporter } from './progress.ts';
 const RUN_FLAGS = {
   data: { type: 'string', short: 'd', multiple: true }, output: { type: 'string', short: 'o' },
   steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, 'micro-batch': { type: 'string' },
-  lr: { type: 'string' }, 'final-lr': { type: 'string' }, 'warmup-steps': { type: 'string' }, seed: { type: 'string' },
+  lr: { type: 'string' }, 'token-lr': { type: 'string' }, 'final-lr': { type: 'string' }, 'warmup-steps': { type: 'string' }, seed: { type: 'string' },
   'no-shuffle': { type: 'boolean' }, 'few-shot': { type: 'boolean' }, backend: { type: 'string' }, name: { type: 'string' },
   resume: { type: 'string' }, state: { type: 'string' }, 'feature-cache': { type: 'string' }, threads: { type: 'string' }, ...PREPROCESS_FLAGS,
 } as const;
 
-const RUN_USAGE = '[--steps N | --epochs N] [--batch N] [--micro-batch N] [--lr X] [--final-lr X] [--warmup-steps N] [--seed N] [--no-shuffle] '
+const RUN_USAGE = '[--steps N | --epochs N] [--batch N] [--micro-batch N] [--lr X] [--token-lr X] [--final-lr X] [--warmup-steps N] [--seed N] [--no-shuffle] '
   + '[--few-shot] [--resume <state.safetensors>] [--state <file>] [--feature-cache <dir>] [--threads N] [--backend wasm|cpu] [--name NAME] [--protocol official|annotate --resize N --crop N]';
 
 /**
@@ -78,8 +79,8 @@ interface Job {
   config: InpFormerConfig;
   preprocess: PreprocessConfig;
   mode: TrainMode;
-  /** Unset steps/warmup fall back to the trainer's (200 epochs, min(100, steps) warm-up steps). */
-  defaults: { steps?: number; batch: number; warmup?: number };
+  /** Unset values fall back to the trainer's (200 epochs, min(100, steps) warm-up steps, learning rates 1e-3 → 1e-4). */
+  defaults: { steps?: number; batch: number; warmup?: number; lr?: number; finalLr?: number; tokenLr?: number };
   source: string;
 }
 
@@ -125,8 +126,10 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
       steps, epochs: values.epochs === undefined ? undefined : intFlag(values.epochs, 'epochs', 1),
       batchSize,
       microBatch: values['micro-batch'] === undefined ? autoMicroBatch(config, inputSize(pre)) : intFlag(values['micro-batch'], 'micro-batch', 1),
-      lr: numFlag(values.lr, 'lr'), finalLr: numFlag(values['final-lr'], 'final-lr'),
-      warmupSteps: values['warmup-steps'] === undefined ? job.defaults.warmup : intFlag(values['warmup-steps'], 'warmup-steps', 0, 0),
+      lr: numFlag(values.lr, 'lr') ?? job.defaults.lr, tokenLr: numFlag(values['token-lr'], 'token-lr') ?? job.defaults.tokenLr, finalLr: numFlag(values['final-lr'], 'final-lr') ?? job.defaults.finalLr,
+      // A default warm-up never takes more than a quarter of a short run.
+      warmupSteps: values['warmup-steps'] !== undefined ? intFlag(values['warmup-steps'], 'warmup-steps', 0, 0)
+        : job.defaults.warmup === undefined ? undefined : Math.min(job.defaults.warmup, Math.floor((steps ?? Infinity) / 4)),
       seed: intFlag(values.seed, 'seed', 1, 0), shuffle: !values['no-shuffle'], fewShot: values['few-shot'],
       ...(threads ? { threads: threads.channels } : {}),
       onProgress: (e) => {
@@ -171,20 +174,26 @@ function encoderTensors(t: TensorMap): TensorMap {
 
 export const command = {
   summary: 'Train an INP-Former head (INP tokens, extractor, bottleneck, decoder) on normal images over a frozen encoder.',
-  usage: `-e <encoder: DINOv2 .pth/.safetensors, INP-Former checkpoint or model dir, or resnet18=<w.pth>[:layers] | nsfwjs-mobilenetv2[:blocks]> -d <normal images or folders…> -o <model-dir> [--init <checkpoint>] ${RUN_USAGE}`,
+  usage: `-e <encoder: DINOv2 .pth/.safetensors, INP-Former checkpoint or model dir, or resnet18=<w.pth>[:layers] | nsfwjs-mobilenetv2[:blocks]> -d <normal images or folders…> -o <model-dir> [--init <checkpoint>] [--heads N --inps N (CNN encoders)] ${RUN_USAGE}`,
   async run(argv: string[]) {
-    const { values, positionals } = parse(argv, { encoder: { type: 'string', short: 'e' }, init: { type: 'string' }, ...RUN_FLAGS, ...CONFIG_FLAGS });
+    const { values, positionals } = parse(argv, { encoder: { type: 'string', short: 'e' }, init: { type: 'string' }, inps: { type: 'string' }, ...RUN_FLAGS, ...CONFIG_FLAGS });
     const encPath = required(values.encoder, 'encoder (-e)');
     if (CNN_SPEC.test(encPath)) {
-      const cnn = await resolveEncoderSpec(encPath);
+      // Our CNN recipe (src/train/recipe.ts): its stages, head, steps and learning rates unless flags say otherwise.
+      const cnn = await resolveEncoderSpec(encPath, defaultTrainStages);
       const size = intFlag(values.resize, 'resize', 224);
       const encoder = { ...cnn.config, grid: Math.ceil(size / 8) };
-      const config = headConfigFor(encoder);
+      const base = headConfigFor(encoder);
+      const numHeads = values.heads === undefined ? base.numHeads : intFlag(values.heads, 'heads', 1);
+      if (base.embedDim % numHeads) throw new UsageError(`--heads ${numHeads} must divide the token width ${base.embedDim}`);
+      const config = { ...base, numHeads, inpCount: values.inps === undefined ? base.inpCount : intFlag(values.inps, 'inps', 1) };
+      const r = CNN_RECIPE;
       await runJob(values, positionals, {
         encoder: cnn.bundled ? new Map([...cnn.weights].map(([k, v]) => [ENCODER_PREFIX + k, v])) : new Map(),
         ...(cnn.bundled ? {} : { encoderWeights: cnn.weights }),
         init: initHead(config, intFlag(values.seed, 'seed', 1, 0)), config,
-        preprocess: preprocessFromFlags(values, cnnPreprocess(encoder.kind, size)), mode: 'full', defaults: { batch: 16 }, source: encPath,
+        preprocess: preprocessFromFlags(values, cnnPreprocess(encoder.kind, size)), mode: 'full',
+        defaults: { steps: r.steps, batch: r.batch, warmup: r.warmup, lr: r.lr, finalLr: r.finalLr }, source: encPath,
       }, 'train');
       return;
     }
@@ -207,10 +216,13 @@ export const command = {
 };
 
 export const finetuneCommand = {
-  summary: 'Fine-tune a trained INP-Former on a few normal images: the INP tokens only (or with --extractor, also the INP extractor).',
-  usage: `-m <model-dir|checkpoint> -d <normal images or folders…> -o <model-dir> [--extractor] ${RUN_USAGE}`,
+  summary: `Fine-tune a trained INP-Former on a few normal images: --mode ${Object.keys(FINETUNE_RECIPES).join(' | ')} (default ${DEFAULT_FINETUNE_MODE}: the best measured, BENCHMARKS.md).`,
+  usage: `-m <model-dir|checkpoint> -d <normal images or folders…> -o <model-dir> [--mode ${Object.keys(FINETUNE_RECIPES).join('|')}] [--extractor (= --mode tokens+extractor)] ${RUN_USAGE}`,
   async run(argv: string[]) {
-    const { values, positionals } = parse(argv, { model: { type: 'string', short: 'm' }, extractor: { type: 'boolean' }, ...RUN_FLAGS, ...CONFIG_FLAGS });
+    const { values, positionals } = parse(argv, { model: { type: 'string', short: 'm' }, extractor: { type: 'boolean' }, mode: { type: 'string' }, ...RUN_FLAGS, ...CONFIG_FLAGS });
+    if (values.extractor && values.mode !== undefined && values.mode !== 'tokens+extractor') throw new UsageError(`--extractor means --mode tokens+extractor, not --mode ${values.mode}`);
+    const mode = fineTuneMode(values.extractor ? 'tokens+extractor' : values.mode, '--mode');
+    const recipe = FINETUNE_RECIPES[mode];
     const modelPath = required(values.model, 'model (-m)');
     const m = await load(modelPath, values);
     if (m.content.kind !== 'inp-former') throw new InputError(modelPath, 'is an encoder only: train a model first (inp-former train)');
@@ -218,8 +230,8 @@ export const finetuneCommand = {
     const encoderWeights = await packageEncoderWeights(m.content);
     await runJob(values, positionals, {
       encoder: encoderTensors(m.content.tensors), init: headOf(m.content.tensors, config), config, ...(encoderWeights ? { encoderWeights } : {}),
-      preprocess: preprocessFromFlags(values, m.preprocess), mode: values.extractor ? 'tokens+extractor' : 'tokens',
-      defaults: { steps: 50, batch: 8, warmup: 0 }, source: modelPath,
+      preprocess: preprocessFromFlags(values, m.preprocess), mode,
+      defaults: { ...recipe }, source: modelPath,
     }, 'finetune');
   },
 };

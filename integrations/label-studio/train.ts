@@ -12,6 +12,7 @@ import { buildModelFolder, type ModelContent } from '../../src/model-folder/mani
 import { loadModelFromPath, writeModelFolder } from '../../src/model-folder/node-io.ts';
 import { OFFICIAL_PREPROCESS, preprocess, stackBatch } from '../../src/preprocess/preprocess.ts';
 import { calibrateF1Adaptive, calibrateFromNormals } from '../../src/threshold/strategies.ts';
+import { DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../../src/train/recipe.ts';
 import { train } from '../../src/train/trainer.ts';
 import type { Calibration, PreprocessConfig, RgbImage, TensorMap } from '../../src/types.ts';
 import { loadDetector, packageEncoderWeights } from '../cli/detector-io.ts';
@@ -23,7 +24,7 @@ import type { Trainer, TrainedVersion, TrainingData } from './server.ts';
 /**
  * Training for the Label Studio backend. Every 4th normal image is held out. A kNN model is refitted: its memory
  * bank rebuilt from the other normals with the model's own encoder, coreset ratio and seed (fit-knn). An
- * INP-Former is fine-tuned on them (finetune's defaults: INP tokens, 50 steps, batch 8). Every version is written as
+ * INP-Former is fine-tuned on them (finetune's defaults: src/train/recipe.ts). Every version is written as
  * a model folder (usable by annotate), judged against the model in use on the held-out normals and the accepted
  * defects (synthetic defects while there are none: src/selection), then calibrated: F1-adaptive on the accepted
  * masks when a defect was accepted, else the --threshold-from normals again, else a kept --threshold, else the
@@ -52,7 +53,7 @@ export function createTrainer(o: TrainerOptions): Trainer {
     const resolved = await loadModelFromPath(o.modelPath, o.overrides);
     const modelPre = resolved.preprocess ?? OFFICIAL_PREPROCESS;
     const content = resolved.content.kind === 'knn' ? await refitKnn(resolved.content, modelPre, fitSet, o.modelPath)
-      : resolved.content.kind === 'inp-former' ? await fineTune(resolved.content, modelPre, fitSet, o.fineTuneSteps ?? 50)
+      : resolved.content.kind === 'inp-former' ? await fineTune(resolved.content, modelPre, fitSet, o.fineTuneSteps ?? FINETUNE_RECIPES[DEFAULT_FINETUNE_MODE].steps)
         : (() => { throw new InputError(o.modelPath, 'is an encoder only: there is no detector to train'); })();
     const dir = path.join(o.outDir, version);
     const source = { file: path.basename(o.modelPath), format: `label-studio training (${fitSet.length} normals)` };
@@ -95,8 +96,10 @@ async function fineTune(c: Extract<ModelContent, { kind: 'inp-former' }>, pre: P
   const multiple = inputMultipleOf(config.encoder);
   try {
     const init = new Map([...expectedHeadShapes(config).keys()].map((k) => [k, tensors.get(k)!]));
+    const recipe = FINETUNE_RECIPES[DEFAULT_FINETUNE_MODE];
     const r = await train({
-      encoder: model, config, init, mode: 'tokens', steps, batchSize: Math.min(8, items.length), warmupSteps: 0,
+      encoder: model, config, init, mode: DEFAULT_FINETUNE_MODE, steps, batchSize: Math.min(recipe.batch, items.length), warmupSteps: recipe.warmup,
+      lr: recipe.lr, finalLr: recipe.finalLr, tokenLr: recipe.tokenLr,
       data: { count: items.length, load: (i) => {
         const b = stackBatch([preprocess(decodeImage(items[i].bytes, items[i].where), pre, multiple > 1 ? multiple : undefined, items[i].where)]);
         return tf.tensor4d(b.data, b.shape);

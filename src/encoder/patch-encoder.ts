@@ -29,6 +29,15 @@ export function defaultStages(kind: CnnEncoderKind): string[] {
   return kind === 'nsfwjs-mobilenetv2' ? ['block_2', 'block_5', 'block_9'] : ['layer2', 'layer3'];
 }
 
+/**
+ * Default stages of an INP-Former trained on a CNN: a ResNet's layer2 alone (ResNet-18: 128 channels; a step's
+ * cost grows with the square of the width, and layer2+layer3's 384 would not train in minutes on 2 cores), the
+ * MobileNetV2's default blocks (120 channels).
+ */
+export function defaultTrainStages(kind: CnnEncoderKind): string[] {
+  return kind === 'nsfwjs-mobilenetv2' ? defaultStages(kind) : ['layer2'];
+}
+
 /** Channels of each stage's output (torchvision / Keras definitions). */
 const CHANNELS: Record<CnnEncoderKind, Record<string, number>> = {
   resnet18: { layer1: 64, layer2: 128, layer3: 256, layer4: 512 },
@@ -70,15 +79,16 @@ export function validateCnnEncoderConfig(c: unknown, where: string): asserts c i
 /**
  * `resnet18=<weights.pth>[:layer1,layer2]`, `resnet50=…`, `wide_resnet50_2=…` or `nsfwjs-mobilenetv2[:block_2,block_5]`
  * → the config and, for the ResNets, the weights file. The one definition of the syntax (README: "Encoder specs").
+ * `stages` gives the stages of a spec that names none (the kNN's defaults, or training's).
  */
-export function parseEncoderSpec(spec: string): { config: CnnEncoderConfig; file?: string } {
+export function parseEncoderSpec(spec: string, stages: (kind: CnnEncoderKind) => string[] = defaultStages): { config: CnnEncoderConfig; file?: string } {
   const usage = `expected ${RESNET_KINDS.map((k) => `${k}=<weights.pth>[:layer2,layer3]`).join(' | ')} | nsfwjs-mobilenetv2[:block_2,block_5,block_9]`;
   const m = /^(nsfwjs-mobilenetv2|[a-z0-9_]+=.+?)(?::([a-z0-9_,]+))?$/.exec(spec);
   if (!m) throw new InputError(`encoder "${spec}"`, usage);
   const [kind, file] = m[1].includes('=') ? [m[1].slice(0, m[1].indexOf('=')), m[1].slice(m[1].indexOf('=') + 1)] : [m[1], undefined];
   if (!CNN_KINDS.includes(kind as CnnEncoderKind) || (kind === 'nsfwjs-mobilenetv2') !== (file === undefined)) throw new InputError(`encoder "${spec}"`, usage);
   const k = kind as CnnEncoderKind;
-  const config: CnnEncoderConfig = { kind: k, layers: m[2] ? m[2].split(',').filter(Boolean) : defaultStages(k), localAverage: true };
+  const config: CnnEncoderConfig = { kind: k, layers: m[2] ? m[2].split(',').filter(Boolean) : stages(k), localAverage: true };
   validateCnnEncoderConfig(config, `encoder "${spec}"`);
   return { config, ...(file !== undefined ? { file } : {}) };
 }

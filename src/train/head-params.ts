@@ -9,6 +9,9 @@ import type { InpFormerConfig, TensorMap } from '../types.ts';
 export type TrainMode = 'full' | 'tokens' | 'tokens+extractor';
 export const TRAIN_MODES: readonly TrainMode[] = ['full', 'tokens', 'tokens+extractor'];
 
+/** The INP tokens' official name. */
+export const INP_TOKENS = 'prototype_token';
+
 /** One head tensor under its official name. Linear weights are held [in, out] here and [out, in] officially. */
 export interface NamedParam { name: string; tensor: tf.Tensor; transposed: boolean }
 
@@ -37,7 +40,7 @@ export function namedHeadParams(head: HeadParams, config: InpFormerConfig): Name
 /** Whether the official key `name` is trained in `mode`. */
 export function isTrained(name: string, mode: TrainMode): boolean {
   if (mode === 'full') return true;
-  return name === 'prototype_token' || (mode === 'tokens+extractor' && name.startsWith('aggregation.'));
+  return name === INP_TOKENS || (mode === 'tokens+extractor' && name.startsWith('aggregation.'));
 }
 
 /** A tensor in our layout → the official layout ([out, in] Linear weights, [h, 1, 1] learn_scale). New tensor. */

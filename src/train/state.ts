@@ -16,6 +16,8 @@ export interface RunSettings {
   shuffle: boolean;
   /** Training items (images, or few-shot views), to check that a resume sees the same data. */
   items: number;
+  /** The INP tokens' learning rate as a multiple of the schedule's (fine-tunes; absent: 1, the official recipe). */
+  tokenLrScale?: number;
 }
 
 /** A resumable training state on the host: head weights and optimiser moments under official names. */
@@ -78,6 +80,7 @@ function checkRun(r: unknown, where: string): asserts r is RunSettings {
   if (typeof o.shuffle !== 'boolean') throw new InputError(`${at}.shuffle`, 'must be true or false');
   const s = o.schedule ?? {};
   for (const k of ['base', 'final', 'total', 'warmup']) if (typeof s[k] !== 'number') throw new InputError(`${at}.schedule.${k}`, 'must be a number');
+  if (o.tokenLrScale !== undefined && !(typeof o.tokenLrScale === 'number' && o.tokenLrScale > 0)) throw new InputError(`${at}.tokenLrScale`, 'must be a positive number');
 }
 
 /** Reads and checks a state written by saveTrainState; errors name the file and the field or tensor. */

@@ -3,7 +3,7 @@ import { headForward } from '../inp-former/model.ts';
 import { mapParams, uploadHead, type HeadParams } from '../inp-former/weights.ts';
 import type { InpFormerConfig, TensorMap } from '../types.ts';
 import { clipByGlobalNorm } from './clip.ts';
-import { isTrained, namedHeadParams, type NamedParam, type TrainMode } from './head-params.ts';
+import { INP_TOKENS, isTrained, namedHeadParams, type NamedParam, type TrainMode } from './head-params.ts';
 import { inpFormerLoss, pointDistanceSums, type LossTerms } from './loss.ts';
 import { stableAdamWUpdate, zeroMoments, STABLE_ADAMW_DEFAULTS, type MomentState, type StableAdamWConfig } from './stable-adamw.ts';
 
@@ -115,18 +115,20 @@ export function disposeOptimizerState(s: OptimizerState): void {
 
 /**
  * The official update after backward: global-norm clipping of the gradients, then one StableAdamW step per
- * trained tensor, written into the variables. Disposes `grads`; returns the norm before clipping.
+ * trained tensor, written into the variables. Disposes `grads`; returns the norm before clipping. `tokenLrScale`
+ * multiplies the INP tokens' rate (fine-tunes: tokens start N(0, 1), ~100× the scale of the weights).
  */
 export function applyGradients(
   h: TrainableHead, opt: OptimizerState, grads: tf.Tensor[], lr: number,
-  o: { maxNorm?: number; adamw?: StableAdamWConfig } = {},
+  o: { maxNorm?: number; adamw?: StableAdamWConfig; tokenLrScale?: number } = {},
 ): tf.Scalar {
   const { clipped, norm } = clipByGlobalNorm(grads, o.maxNorm ?? GRAD_CLIP_NORM);
   tf.dispose(grads);
   opt.step += 1;
   h.trained.forEach((p, i) => {
     const prev = opt.moments.get(p.name)!;
-    const r = stableAdamWUpdate(p.tensor, clipped[i], prev, opt.step, lr, o.adamw ?? STABLE_ADAMW_DEFAULTS);
+    const rate = p.name === INP_TOKENS && o.tokenLrScale !== undefined ? lr * o.tokenLrScale : lr;
+    const r = stableAdamWUpdate(p.tensor, clipped[i], prev, opt.step, rate, o.adamw ?? STABLE_ADAMW_DEFAULTS);
     (p.tensor as tf.Variable).assign(r.param);
     tf.dispose([r.param, r.rho, prev.m, prev.v, prev.vMax]);
     opt.moments.set(p.name, r.state);

@@ -58,6 +58,8 @@ export interface TrainOptions {
   epochs?: number;
   /** Peak learning rate (1e-3), final learning rate of the cosine (1e-4), warm-up steps (100). */
   lr?: number;
+  /** Peak learning rate of the INP tokens (default `lr`), on the same schedule. */
+  tokenLr?: number;
   finalLr?: number;
   warmupSteps?: number;
   /** Seeds the per-epoch shuffle: same seed, same data, same backend → same result. */
@@ -167,7 +169,9 @@ function settingsOf(o: TrainOptions, items: number): RunSettings {
   validateSchedule(schedule, where);
   const seed = o.seed ?? 1;
   if (!Number.isSafeInteger(seed)) throw new InputError(`${where}: seed`, `must be an integer, got ${seed}`);
-  return { mode, schedule, batchSize, seed, shuffle: o.shuffle ?? true, items };
+  if (o.tokenLr !== undefined && !(o.tokenLr > 0)) throw new InputError(`${where}: tokenLr`, `must be a positive number, got ${o.tokenLr}`);
+  const tokenLrScale = o.tokenLr !== undefined && schedule.base > 0 ? o.tokenLr / schedule.base : undefined;
+  return { mode, schedule, batchSize, seed, shuffle: o.shuffle ?? true, items, ...(tokenLrScale !== undefined ? { tokenLrScale } : {}) };
 }
 
 /** One batch's loss terms and gradients (`h.trained` order) computed in this thread. Caller disposes the gradients. */
@@ -222,7 +226,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const indices = epochOrder(run.items, run.seed, epoch, run.shuffle).slice(pos, pos + run.batchSize);
       const lr = warmCosineLr(step, run.schedule);
       const { grads, terms } = pool ? await stepThreads(h, pool, cache, indices) : await stepHere(h, cache, indices, microBatch);
-      const norm = applyGradients(h, opt, grads, lr);
+      const norm = applyGradients(h, opt, grads, lr, { tokenLrScale: run.tokenLrScale });
       const gradNorm = (await norm.data())[0];
       norm.dispose();
       const { loss, softMining, coherence } = terms;

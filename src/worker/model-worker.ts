@@ -26,6 +26,8 @@ import { makeSample } from '../samples/surfaces.ts';
 import { holdOutSplit, scoreDetector, validationImages } from '../selection/held-out.ts';
 import { selectDetector, type Selection } from '../selection/validate.ts';
 import { headConfigFor } from '../train/head-config.ts';
+import type { TrainMode } from '../train/head-params.ts';
+import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../train/recipe.ts';
 import { train } from '../train/trainer.ts';
 import type { CnnEncoderConfig, InpFormerConfig, KnnConfig, PreprocessConfig, RgbImage, TensorMap } from '../types.ts';
 import { workingSize } from '../workspace/resolution.ts';
@@ -328,6 +330,9 @@ const cardOf = (m: InpModel): InpCard => ({
   ...(m.trained ? { trained: m.trained } : {}), ...(m.tuned ? { tuned: m.tuned } : {}),
 });
 
+/** What a fine-tune mode trained, for the model card. */
+const FINETUNED: Record<TrainMode, string> = { tokens: 'INP tokens', 'tokens+extractor': 'INP tokens and extractor', full: 'whole head' };
+
 const describeHead = (c: InpFormerConfig, encoderName: string) =>
   `${c.inpCount} INPs, ${c.decoderDepth}-block decoder over ${encoderName}; input ${inputSize}×${inputSize}.`;
 
@@ -378,10 +383,12 @@ async function nsfwjsHead(): Promise<Omit<InpModel, 'detector'>> {
  * model folder (the nsfwjs encoder's weights are not in it: they come from the package on load), so the page can
  * save it and the user can pick it anyway.
  */
-async function trainHead(mode: 'full' | 'tokens', normals: string[], steps: number, signal: AbortSignal, progress: (p: WorkProgress) => void): Promise<TrainResult> {
+async function trainHead(job: 'train' | 'finetune', normals: string[], steps: number, signal: AbortSignal, progress: (p: WorkProgress) => void): Promise<TrainResult> {
   if (!Number.isSafeInteger(steps) || steps < 1) throw new Error(`steps must be a positive whole number, got ${steps}`);
   const { fit: fitIds, heldOut } = holdOutSplit(normals, 'normals marked in this session');
-  const base = inp ?? (mode === 'full' ? await nsfwjsHead() : undefined);
+  const mode = job === 'train' ? 'full' : DEFAULT_FINETUNE_MODE;
+  const recipe = job === 'train' ? CNN_RECIPE : FINETUNE_RECIPES[mode];
+  const base = inp ?? (job === 'train' ? await nsfwjsHead() : undefined);
   if (!base) throw new Error('fine-tuning needs an INP-Former head: train one (Train) or load a checkpoint or model folder first');
   const { config, tensors } = base.content;
   const source = { where: base.name, encoderWeights: base.encoderWeights };
@@ -391,11 +398,11 @@ async function trainHead(mode: 'full' | 'tokens', normals: string[], steps: numb
   let candidate: Detector | undefined;
   try {
     const r = await train({
-      encoder: model, config, init: tensors, data, mode, steps, batchSize: Math.min(8, fitIds.length), microBatch: 1,
-      warmupSteps: Math.min(10, Math.floor(steps / 4)), seed: HEAD_SEED, signal,
+      encoder: model, config, init: tensors, data, mode, steps, batchSize: Math.min(recipe.batch, fitIds.length), microBatch: 1,
+      lr: recipe.lr, finalLr: recipe.finalLr, ...('tokenLr' in recipe ? { tokenLr: recipe.tokenLr } : {}), warmupSteps: Math.min(recipe.warmup, Math.floor(steps / 4)), seed: HEAD_SEED, signal,
       onProgress: (e) => progress(e.phase === 'encode'
         ? progressOf('encode', e.done, e.total, performance.now() - e.elapsedSeconds * 1000, 'encoding normals')
-        : { stage: mode === 'tokens' ? 'fine-tune' : 'train', done: e.step, total: e.totalSteps, etaSeconds: e.etaSeconds, detail: `loss ${e.loss.toFixed(4)}` }),
+        : { stage: job === 'finetune' ? 'fine-tune' : 'train', done: e.step, total: e.totalSteps, etaSeconds: e.etaSeconds, detail: `loss ${e.loss.toFixed(4)}` }),
     });
     if (r.cancelled) throw new DOMException('training cancelled', 'AbortError');
     const content = { ...base.content, tensors: new Map([...tensors, ...r.head]) };
@@ -405,7 +412,7 @@ async function trainHead(mode: 'full' | 'tokens', normals: string[], steps: numb
     const what = `on ${fitIds.length} normals (${r.state.step} steps)`;
     const trained: InpModel = {
       ...base, detector: candidate, content, normals: fitIds.length, version: newVersion('inp'),
-      ...(mode === 'full' ? { trained: `Head trained here ${what}`, tuned: undefined } : { tuned: `INP tokens fine-tuned ${what}` }),
+      ...(job === 'train' ? { trained: `Head trained here ${what}`, tuned: undefined } : { tuned: `${FINETUNED[mode]} fine-tuned ${what}` }),
     };
     const files = [{ name: MANIFEST_FILE, bytes: new TextEncoder().encode(JSON.stringify(built.manifest)) }, ...[...built.files].map(([name, bytes]) => ({ name, bytes }))];
     const card = cardOf(trained);
@@ -498,7 +505,7 @@ async function handle(seq: number, req: WorkerRequest, signal: AbortSignal): Pro
       return { value: modelInfo() };
     }
     case 'train': {
-      const r = await trainHead(req.mode, req.normals, req.steps, signal, progress);
+      const r = await trainHead(req.job, req.normals, req.steps, signal, progress);
       return { value: r, transfer: r.model.files.map((f) => f.bytes.buffer) };
     }
     case 'memory': {

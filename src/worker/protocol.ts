@@ -81,10 +81,11 @@ export type WorkerRequest =
   /** Switches the prediction engine; the model in use is exported to ONNX for onnxruntime-web. */
   | { type: 'engine'; choice: EngineChoice }
   /**
-   * 'full' trains the whole head (a fresh one on the nsfwjs encoder when no INP-Former is in use), 'tokens'
-   * fine-tunes the INP tokens of the one in use; predictions then come from the result.
+   * 'train' trains the whole head (a fresh one on the nsfwjs encoder when no INP-Former is in use) with our CNN recipe;
+   * 'finetune' fine-tunes the one in use in the default fine-tune mode (src/train/recipe.ts). The result is kept
+   * only if it validates better (TrainResult).
    */
-  | { type: 'train'; mode: 'full' | 'tokens'; normals: string[]; steps: number }
+  | { type: 'train'; job: 'train' | 'finetune'; normals: string[]; steps: number }
   /** The worker's tfjs memory (devtools, tests: tensors must not pile up across jobs). */
   | { type: 'memory' }
   | { type: 'cancel'; target: number };

@@ -5,6 +5,7 @@ import type { ModelInfo } from '../../src/worker/protocol.ts';
 import { MODEL_CACHE } from '../../src/workspace/model-download.ts';
 import { fixture, HAS_FIXTURES, skipReason } from '../helpers/shared.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
+import { CNN_RECIPE } from '../../src/train/recipe.ts';
 import { DEFECT, item, markNormal, memory, openWorkspace, predictNow, SHOTS, useTrainedModel } from './workspace-page.ts';
 
 
@@ -105,7 +106,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     expect(await page.getByTestId('finetune').isDisabled()).toBe(true);
     expect(await page.getByTestId('finetune').getAttribute('title')).toMatch(/Train one on the normals/);
     expect(await page.getByTestId('train').isDisabled()).toBe(true);
-    expect(await page.getByTestId('train-steps').inputValue()).toBe('200');
+    expect(await page.getByTestId('train-steps').inputValue()).toBe(String(CNN_RECIPE.steps));
     expect(await page.getByTestId('finetune-steps').inputValue()).toBe('50');
 
     // Four normals: the kNN detector starts from them (the model a training replaces).
@@ -149,7 +150,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     await setSteps(page, 'finetune', 2);
     await page.getByTestId('finetune').click();
     await adoptTrained(page, trained.version);
-    await expect.poll(() => card(page), { timeout: 120_000, interval: 500 }).toContain('then INP tokens fine-tuned on 5 normals (2 steps)');
+    await expect.poll(() => card(page), { timeout: 120_000, interval: 500 }).toMatch(/then (INP tokens|INP tokens and extractor|whole head) fine-tuned on 5 normals \(2 steps\)/);
     const tuned = (await seen(page)).info!;
     expect(tuned.version).not.toBe(trained.version);
     expect(tuned.normals).toBe(5);
@@ -211,7 +212,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     const tensors = await memory(page);
 
     await page.getByTestId('train').click();
-    await expect.poll(() => page.getByTestId('model-progress').textContent(), { timeout: 60_000 }).toMatch(/train · loss \d.* · 1\/200 · ETA \d+ (s|min)/);
+    await expect.poll(() => page.getByTestId('model-progress').textContent(), { timeout: 60_000 }).toMatch(new RegExp(`train · loss \\d.* · 1/${CNN_RECIPE.steps} · ETA \\d+ (s|min)`));
     await page.screenshot({ path: `${SHOTS}/workspace-train-progress.png` });
     await page.getByTestId('model-progress').getByRole('button', { name: 'Cancel' }).click();
     await page.getByText('Training cancelled (the current model stays)').waitFor({ timeout: 60_000 });

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_FINETUNE_MODE } from '../../src/train/recipe.ts';
 import { readSafetensors } from '../../src/checkpoint/safetensors.ts';
 import { makeSampleSet } from '../../src/samples/surfaces.ts';
 import { cli, writeMvtecLayout } from '../helpers/cli.ts';
@@ -27,7 +28,7 @@ describe('inp-former train -e nsfwjs-mobilenetv2: an INP-Former head over a CNN 
     const m = JSON.parse(readFileSync(path.join(model, 'manifest.json'), 'utf8'));
     expect(m.config).toMatchObject({
       encoder: { kind: 'nsfwjs-mobilenetv2', layers: ['block_2', 'block_5', 'block_9'], grid: 12 },
-      embedDim: 120, numHeads: 3, targetLayers: [0], fuseEncoder: [[0]], decoderDepth: 4,
+      embedDim: 120, numHeads: 15, inpCount: 12, targetLayers: [0], fuseEncoder: [[0]], decoderDepth: 4,
     });
     expect(m.preprocess).toMatchObject({ resize: 96, crop: 96, mean: [0, 0, 0], std: [1, 1, 1] });
     // Head only: the MobileNetV2 weights stay in node_modules.
@@ -52,7 +53,27 @@ describe('inp-former train -e nsfwjs-mobilenetv2: an INP-Former head over a CNN 
     const f = await cli('finetune', '-m', model, '-d', path.join(data, 'train', 'good'), '-o', tuned, '--steps', '2', '--batch', '2', '--feature-cache', cache);
     expect(f.code).toBe(0);
     expect(readdirSync(cache).filter((f) => f.endsWith('.feat'))).toHaveLength(6); // same encoder and images: every image a hit
-    expect(JSON.parse(readFileSync(path.join(tuned, 'manifest.json'), 'utf8')).config.encoder.kind).toBe('nsfwjs-mobilenetv2');
+    const tunedManifest = JSON.parse(readFileSync(path.join(tuned, 'manifest.json'), 'utf8'));
+    expect(tunedManifest.config.encoder.kind).toBe('nsfwjs-mobilenetv2');
+    expect(tunedManifest.source.format).toBe(`finetune (${DEFAULT_FINETUNE_MODE}, 2 steps)`);
+
+    // Each mode trains its own tensors, and its learning rate moves them (INP tokens start N(0, 1)).
+    const head = (dir: string) => readSafetensors(new Uint8Array(readFileSync(path.join(dir, 'weights.safetensors'))), dir).tensors;
+    const before = head(model);
+    const change = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / a.reduce((s, v) => s + v * v, 0));
+    for (const mode of ['tokens', 'tokens+extractor', 'full'] as const) {
+      const dir = path.join(root, `tuned-${mode}`);
+      expect((await cli('finetune', '-m', model, '-d', path.join(data, 'train', 'good'), '-o', dir, '--mode', mode, '--steps', '2', '--batch', '2', '--feature-cache', cache)).code).toBe(0);
+      const after = head(dir);
+      const moved = (k: string) => change(after.get(k)!.data as Float32Array, before.get(k)!.data as Float32Array);
+      expect(moved('prototype_token')).toBeGreaterThan(0.02);
+      expect(moved('aggregation.0.attn.q.weight') > 0).toBe(mode !== 'tokens');
+      expect(moved('decoder.0.mlp.fc1.weight') > 0).toBe(mode === 'full');
+    }
+    const bad = await cli('finetune', '-m', model, '-d', path.join(data, 'train', 'good'), '-o', path.join(root, 'nope'), '--mode', 'decoder');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--mode: must be one of tokens, tokens\+extractor, full, got "decoder"/);
+    expect((await cli('finetune', '-m', model, '-d', path.join(data, 'train', 'good'), '-o', path.join(root, 'nope'), '--extractor', '--mode', 'full')).code).toBe(2);
   });
 
   it('names the encoder spec that cannot be used', async () => {
