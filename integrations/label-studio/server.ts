@@ -4,6 +4,7 @@ import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.t
 import { buildLabelStudioTasks, parseLabelStudioTasks } from '../../src/export/labelstudio-tasks.ts';
 import type { BinaryMask } from '../../src/export/mask.ts';
 import { createJsonServer, decodeUpload, HttpError, type JsonRequest } from '../../src/platform/node-http.ts';
+import { HOLD_OUT_EVERY } from '../../src/selection/held-out.ts';
 import { describeFigures, type Selection, type ValidationFigures } from '../../src/selection/validate.ts';
 import { fetchTaskImage, type ImageSource } from './images.ts';
 import { brushTarget, type BrushTarget } from './label-config.ts';
@@ -146,8 +147,9 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
     if (!o.train) throw new HttpError(501, '/webhook START_TRAINING: this backend was started without training');
     if (p.training) throw new HttpError(409, `/webhook START_TRAINING: project "${p.id}" is already training`);
     const samples = [...p.collected.values()];
-    if (!samples.some((s) => !s.mask)) {
-      throw new HttpError(400, `/webhook START_TRAINING: project "${p.id}" has no normal images yet (${samples.length} annotated): submit images without brush regions as normal`);
+    const normals = samples.filter((s) => !s.mask).length;
+    if (normals < HOLD_OUT_EVERY) {
+      throw new HttpError(400, `/webhook START_TRAINING: project "${p.id}" has ${normals} normal image(s) (${samples.length} annotated); training needs at least ${HOLD_OUT_EVERY}, since every ${HOLD_OUT_EVERY}th is held out to check the new version against the one in use: submit images without brush regions as normal`);
     }
     const version = `${o.model.version}.p${p.id || 'default'}-v${p.trainings + 1}`;
     const train = o.train;

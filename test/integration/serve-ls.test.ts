@@ -216,7 +216,12 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
       task: { id: annotationId, data: { image: `/data/upload/3/${s.name}.png` } },
       annotation: { id: annotationId++, result, was_cancelled: false, ground_truth: false },
     });
-    for (const s of normals) expect((await annotate(s, [])).status).toBe(201);
+    for (const s of normals.slice(0, 3)) expect((await annotate(s, [])).status).toBe(201);
+    // Every 4th normal is held out to judge the new version: 3 are not enough.
+    const few = await post('/webhook', { action: 'START_TRAINING', project });
+    expect(few.status).toBe(400);
+    expect(few.json.error).toMatch(/has 3 normal image\(s\) .*training needs at least 4/);
+    for (const s of normals.slice(3)) expect((await annotate(s, [])).status).toBe(201);
     const rle = encodeLabelStudioRle({ width: 96, height: 96, data: defect.mask });
     const r = await annotate(defect, [{
       id: 'a1', type: 'brushlabels', from_name: 'defect', to_name: 'image', original_width: 96, original_height: 96, image_rotation: 0,
