@@ -22,7 +22,6 @@ import { parseArgs } from 'node:util';
 import { main } from '../integrations/cli/main.ts';
 import { seededRandom } from '../src/inp-former/init.ts';
 import { TRAIN_MODES as FINETUNE_MODES } from '../src/train/head-params.ts';
-import { FINETUNE_RECIPES } from '../src/train/recipe.ts';
 import { replaceSection } from './report.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '../../shared');
@@ -213,7 +212,7 @@ if (mode === 'single') {
   for (const m of FINETUNE_MODES) {
     const tuned = path.join(work, `tuned-${m}`);
     const f = freshCli('finetune', '-m', base, '-d', ...shots, '-o', tuned, '--mode', m);
-    rows.push(row([`fine-tuned \`--mode ${m}\` (${FINETUNE_RECIPES[m].steps} steps) on ${shots.length} ${unseen} normals`, metricCells(await evaluate(tuned, unseen)), `${minutes(f.seconds)} (load ${f.load})`]));
+    rows.push(row([`fine-tuned \`--mode ${m}\` (${inpSteps(tuned)}) on ${shots.length} ${unseen} normals`, metricCells(await evaluate(tuned, unseen)), `${minutes(f.seconds)} (load ${f.load})`]));
   }
   const knn = path.join(work, 'unseen-knn');
   const k = freshCli('fit-knn', '-e', spec, '-d', ...shots, '-o', knn);

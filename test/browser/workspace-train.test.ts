@@ -5,7 +5,7 @@ import type { ModelInfo } from '../../src/worker/protocol.ts';
 import { MODEL_CACHE } from '../../src/workspace/model-download.ts';
 import { fixture, HAS_FIXTURES, skipReason } from '../helpers/shared.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
-import { CNN_RECIPE } from '../../src/train/recipe.ts';
+import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../../src/train/recipe.ts';
 import { DEFECT, item, markNormal, memory, openWorkspace, predictNow, SHOTS, useTrainedModel } from './workspace-page.ts';
 
 
@@ -74,7 +74,8 @@ async function adoptTrained(page: Page, before: string): Promise<void> {
   expect(note).toMatch(/Trained model: pixel AUROC \d+\.\d %, image AUROC \d+\.\d % on \d+ normals? \+ \d+ synthetic defects?/);
   expect(note).toMatch(/Model it was checked against: pixel AUROC/);
   if ((await seen(page)).info?.version !== before) {
-    expect(note).toContain('The trained model scored higher and is in use.');
+    // The panel re-renders once the page has taken the model in.
+    await expect.poll(() => page.getByTestId('validation').textContent(), { timeout: 30_000 }).toContain('The trained model scored higher and is in use.');
     return;
   }
   expect(note).toContain('The trained model scored no higher: the previous model stays in use.');
@@ -107,7 +108,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     expect(await page.getByTestId('finetune').getAttribute('title')).toMatch(/Train one on the normals/);
     expect(await page.getByTestId('train').isDisabled()).toBe(true);
     expect(await page.getByTestId('train-steps').inputValue()).toBe(String(CNN_RECIPE.steps));
-    expect(await page.getByTestId('finetune-steps').inputValue()).toBe('50');
+    expect(await page.getByTestId('finetune-steps').inputValue()).toBe(String(FINETUNE_RECIPES[DEFAULT_FINETUNE_MODE].steps));
 
     // Four normals: the kNN detector starts from them (the model a training replaces).
     const normals = ['fabric-good-00', 'fabric-good-01', 'fabric-good-02', 'fabric-good-03'];
@@ -163,7 +164,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     await setSteps(page, 'train', 2);
     await page.getByTestId('train').click();
     await adoptTrained(page, tuned.version);
-    await expect.poll(() => card(page), { timeout: 120_000, interval: 500 }).toMatch(/Head trained here on 5 normals \(2 steps\)\. 6 INPs/);
+    await expect.poll(() => card(page), { timeout: 120_000, interval: 500 }).toMatch(/Head trained here on 5 normals \(2 steps\)\. 12 INPs/);
     await mapsFromCurrentModel(page, [DEFECT, ...normals]);
     expect(await memory(page)).toEqual(afterTrain);
     lap('trained again');
@@ -176,7 +177,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     await page.reload();
     await expect.poll(async () => (await seen(page)).info?.kind, { timeout: 60_000 }).toBe('inp-former');
     expect((await seen(page)).info).toEqual(retrained);
-    expect(await card(page)).toMatch(/Head trained here on 5 normals \(2 steps\)\. 6 INPs/);
+    expect(await card(page)).toMatch(/Head trained here on 5 normals \(2 steps\)\. 12 INPs/);
     expect(await page.getByTestId('finetune').textContent()).toBe('Fine-tune');
     await mapsFromCurrentModel(page, [DEFECT, ...normals]);
     await item(page, DEFECT).click();
