@@ -7,7 +7,7 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { dinov2InpFormerConfig, randomInpFormer } from '../src/inp-former/init.ts';
 import { createInpFormer } from '../src/inp-former/predict.ts';
 import { useBackend, type BackendName } from '../src/runtime/backend.ts';
-import { configureWebWasm } from '../src/platform/web-wasm.ts';
+import { configureWebWasm } from '../src/platform/web/wasm.ts';
 import { timeRuns, type MatMulRun } from './measure.ts';
 import { tfjsMatMul } from './tfjs-matmul.ts';
 

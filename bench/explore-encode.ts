@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readPth } from '../src/checkpoint/pth.ts';
 import { createPatchEncoder, cnnPreprocess } from '../src/encoder/patch-encoder.ts';
-import { loadDataset } from '../src/evaluation/node-dataset.ts';
+import { loadDataset } from '../src/platform/node/dataset.ts';
 import { decodeImage, decodeMask } from '../src/image/decode.ts';
 import { preprocess, stackBatch } from '../src/preprocess/preprocess.ts';
 import { preprocessMask } from '../src/preprocess/mask.ts';

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import * as ortWeb from 'onnxruntime-web';
 import { dinov2InpFormerConfig, randomInpFormer } from '../src/inp-former/init.ts';
 import { exportInpFormerOnnx, ONNX_IO } from '../src/onnx/export-inp-former.ts';
-import { loadOnnxRuntime } from '../src/onnx/runtime-node.ts';
+import { loadOnnxRuntime } from '../src/platform/node/onnx-runtime.ts';
 import { benchBatch, ORT_WEB_WASM, type Ort } from './measure.ts';
 import { ortWebNode } from './onnx-web-rows.ts';
 

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { dinov2InpFormerConfig, randomInpFormer } from '../src/inp-former/init.ts';
-import { loadOnnxRuntime } from '../src/onnx/runtime-node.ts';
-import { createOnnxInpFormer } from '../src/onnx/session-node.ts';
+import { loadOnnxRuntime } from '../src/platform/node/onnx-runtime.ts';
+import { createOnnxInpFormer } from '../src/platform/node/onnx-session.ts';
 import { matMulModel, PEAK_SIZES, type PeakRow } from './matmul-peak.ts';
 import { benchBatch, ortMatMul, peakOf, rateCells, threadsLabel, timeRuns } from './measure.ts';
 import { inpFormerGflop } from './onnx-flops.ts';

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { Browser } from 'playwright-core';
 import { dinov2InpFormerConfig, randomInpFormer } from '../src/inp-former/init.ts';
 import { exportInpFormerOnnx } from '../src/onnx/export-inp-former.ts';
-import { closeServer, listen } from '../src/platform/node-http.ts';
+import { closeServer, listen } from '../src/platform/node/http.ts';
 import { matMulModel, type PeakRow } from './matmul-peak.ts';
 import { peakOf, rateCells, threadsLabel } from './measure.ts';
 import { inpFormerGflop } from './onnx-flops.ts';

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-web';
-import { createWebOnnxModel, type WebOnnxProvider } from '../src/platform/web-onnx.ts';
+import { createWebOnnxModel, type WebOnnxProvider } from '../src/platform/web/onnx.ts';
 import { benchBatch, ORT_WEB_WASM, ortMatMul, timeRuns } from './measure.ts';
 
 /**

@@ -1,6 +1,6 @@
-import type { BinaryMask } from '../src/export/mask.ts';
+import type { BinaryMask } from '../src/image/mask.ts';
 import type { EngineName } from '../src/worker/protocol.ts';
-import type { Action } from '../src/workspace/shortcuts.ts';
+import type { Action } from './state/shortcuts.ts';
 
 /**
  * Every event our elements dispatch, with its detail type. Events bubble and cross shadow roots (composed), and are

@@ -1,8 +1,8 @@
 import { Canvas, Circle, FabricImage, Point, Polyline, type TPointerEventInfo } from 'fabric';
 import { LitElement, css, html, type PropertyValues } from 'lit';
-import type { BinaryMask } from '../src/export/mask.ts';
+import type { BinaryMask } from '../src/image/mask.ts';
 import type { AnomalyMap, RgbImage } from '../src/types.ts';
-import { emptyMask, fillPolygon, paintStroke, type Point as Pt } from '../src/workspace/mask-edit.ts';
+import { emptyMask, fillPolygon, paintStroke, type Point as Pt } from './state/mask-edit.ts';
 import { emit, type EditTool } from './events.ts';
 
 /** A region as the canvas shows it; `key` is the host's name for it (events carry it back). */

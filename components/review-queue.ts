@@ -1,6 +1,6 @@
 import { LitElement, css, html, nothing } from 'lit';
-import type { ImageStatus } from '../src/workspace/session.ts';
-import type { Action } from '../src/workspace/shortcuts.ts';
+import type { ImageStatus } from './state/session.ts';
+import type { Action } from './state/shortcuts.ts';
 import { emit } from './events.ts';
 
 export interface QueueImage { id: string; name: string; status: ImageStatus; accepted: number; pending: number; rejected: number }

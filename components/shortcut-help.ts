@@ -1,5 +1,5 @@
 import { LitElement, css, html, nothing } from 'lit';
-import { actionFor, SHORTCUTS } from '../src/workspace/shortcuts.ts';
+import { actionFor, SHORTCUTS } from './state/shortcuts.ts';
 import { emit } from './events.ts';
 
 /**

@@ -158,3 +158,19 @@ export interface Prediction {
   /** Mean of the top 1 % of the map. */
   score: number;
 }
+
+/** The procedural sample surfaces and defects (offline demo images). */
+export type SurfaceKind = 'brushed-metal' | 'fabric' | 'circuit' | 'turned-part';
+export type DefectKind = 'scratch' | 'hole' | 'stain' | 'crack';
+
+/** Where an image's pixels come from: a built-in procedural sample, or a user file kept in the store. */
+export type ImageSource =
+  | { kind: 'sample'; surface: SurfaceKind; defect: DefectKind | null; seed: number; size: number }
+  | { kind: 'file'; type: string };
+
+/** Prediction engines in the browser: tfjs (the default), or our ONNX export on onnxruntime-web. */
+export type EngineName = 'tfjs' | 'onnx';
+/** onnxruntime-web's execution providers we use. */
+export type WebOnnxProvider = 'webgpu' | 'wasm';
+/** tfjs backends. */
+export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu';

@@ -1,11 +1,11 @@
 import path from 'node:path';
-import { imageMap } from '../../src/annotate/image-map.ts';
+import { imageMap } from '../../src/pipeline/image-map.ts';
 import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.ts';
 import { InputError } from '../../src/errors.ts';
 import type { AnnotatedImage, ExportSource } from '../../src/export/annotations.ts';
-import { EXPORT_FILES, writeCocoFile, writeCvatFile, writeLabelStudioFile, writeMaskPngs } from '../../src/export/files.ts';
+import { EXPORT_FILES, writeCocoFile, writeCvatFile, writeLabelStudioFile, writeMaskPngs } from '../../src/platform/node/export-files.ts';
 import { decodeImage } from '../../src/image/decode.ts';
-import { ensureOutputDir } from '../../src/platform/node-files.ts';
+import { ensureOutputDir } from '../../src/platform/node/files.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { manualCalibration } from '../../src/threshold/strategies.ts';
 import type { AnomalyMap, Calibration } from '../../src/types.ts';

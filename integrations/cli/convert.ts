@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadCheckpoint } from '../../src/checkpoint/load.ts';
 import { InputError } from '../../src/errors.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
-import { writeModelFolder } from '../../src/model-folder/node-io.ts';
+import { writeModelFolder } from '../../src/platform/node/model-folder.ts';
 import { choice, parse, required, UsageError } from './args.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 

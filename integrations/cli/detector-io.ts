@@ -3,18 +3,18 @@ import { readFile } from 'node:fs/promises';
 import type { ConfigOverrides } from '../../src/checkpoint/infer-config.ts';
 import { readPth } from '../../src/checkpoint/pth.ts';
 import { readSafetensors } from '../../src/checkpoint/safetensors.ts';
-import { createDetector, type Detector } from '../../src/detector.ts';
-import { readNsfwjsBundle } from '../../src/encoder/nsfwjs-node.ts';
+import { createDetector, type Detector } from '../../src/pipeline/detector.ts';
+import { readNsfwjsBundle } from '../../src/platform/node/nsfwjs.ts';
 import { nsfwjsTensors } from '../../src/encoder/nsfwjs-weights.ts';
 import { cnnPreprocess, parseEncoderSpec } from '../../src/encoder/patch-encoder.ts';
 import type { ModelContent } from '../../src/model-folder/manifest.ts';
 import { InputError } from '../../src/errors.ts';
-import { loadModelFromPath } from '../../src/model-folder/node-io.ts';
+import { loadModelFromPath } from '../../src/platform/node/model-folder.ts';
 import { inputMultipleOf } from '../../src/inp-former/frozen-encoder.ts';
-import { createOnnxInpFormer, createOnnxKnn } from '../../src/onnx/session-node.ts';
-import { loadOnnxRuntime } from '../../src/onnx/runtime-node.ts';
+import { createOnnxInpFormer, createOnnxKnn } from '../../src/platform/node/onnx-session.ts';
+import { loadOnnxRuntime } from '../../src/platform/node/onnx-runtime.ts';
 import { OFFICIAL_PREPROCESS } from '../../src/preprocess/preprocess.ts';
-import { useBackend } from '../../src/runtime/backend.ts';
+import { useNodeBackend } from '../../src/platform/node/webgpu.ts';
 import { UsageError } from './args.ts';
 import type { Calibration, CnnEncoderConfig, CnnEncoderKind, PreprocessConfig, TensorMap } from '../../src/types.ts';
 
@@ -71,7 +71,7 @@ export async function startBackend(flag: string | undefined, label: string): Pro
     }
   }
   const tfjs = choice === 'onnx' ? 'wasm' : choice;
-  await useBackend(tfjs);
+  await useNodeBackend(tfjs);
   return { onnx, tfjs };
 }
 

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { evaluateItems, type DatasetEvaluation } from '../../src/evaluation/evaluate-dataset.ts';
-import { loadDataset } from '../../src/evaluation/node-dataset.ts';
+import { loadDataset } from '../../src/platform/node/dataset.ts';
 import type { DetectionMetrics } from '../../src/metrics/evaluate.ts';
-import { writeFileAtomic } from '../../src/platform/node-files.ts';
+import { writeFileAtomic } from '../../src/platform/node/files.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { choice, intFlag, parse, required } from './args.ts';
 import { loadDetector, startBackend } from './detector-io.ts';

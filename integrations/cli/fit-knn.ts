@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { fitKnnModel } from '../../src/knn/fit-model.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
-import { writeModelFolder } from '../../src/model-folder/node-io.ts';
-import { useBackend } from '../../src/runtime/backend.ts';
+import { writeModelFolder } from '../../src/platform/node/model-folder.ts';
+import { useNodeBackend } from '../../src/platform/node/webgpu.ts';
 import { choice, intFlag, numFlag, parse, required, UsageError } from './args.ts';
 import { resolveEncoderSpec } from './detector-io.ts';
 import { collectImages, readInput } from './images.ts';
@@ -27,7 +27,7 @@ export const command = {
     const enc = await resolveEncoderSpec(spec);
     const config = { ...enc.config, localAverage: !values['no-local-average'], ...(values.grid ? { grid: intFlag(values.grid, 'grid', 0) } : {}) };
 
-    await useBackend(backend);
+    await useNodeBackend(backend);
     const progress = progressReporter('fit-knn', files.length);
     const { content, preprocess } = await fitKnnModel(config, enc.weights, enc.where, files, readInput, {
       size: intFlag(values.size, 'size', 224), coresetRatio, seed: intFlag(values.seed, 'seed', 0, 0), bundleEncoder: enc.bundled,

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { InputError } from '../../src/errors.ts';
 import { decodeImage } from '../../src/image/decode.ts';
 import { encodeNpy } from '../../src/io/npy.ts';
-import { ensureOutputDir, writeFileAtomic } from '../../src/platform/node-files.ts';
+import { ensureOutputDir, writeFileAtomic } from '../../src/platform/node/files.ts';
 import { OFFICIAL_PREPROCESS, preprocess, stackBatch, validatePreprocess, type Preprocessed } from '../../src/preprocess/preprocess.ts';
 import type { PreprocessConfig } from '../../src/types.ts';
 import { choice, intFlag, parse, required } from './args.ts';
@@ -75,7 +75,7 @@ export const command = {
     } finally {
       progress.end();
       model.dispose();
-      if (backend.tfjs === 'webgpu') (await import('../../src/platform/node-webgpu.ts')).releaseNodeWebGPU();
+      if (backend.tfjs === 'webgpu') (await import('../../src/platform/node/webgpu.ts')).releaseNodeWebGPU();
     }
     await writeFileAtomic(path.join(outDir, 'scores.json'), `${JSON.stringify(scores, null, 2)}\n`);
 

@@ -1,7 +1,7 @@
 import type http from 'node:http';
-import { checkServedPreprocess, type ServedModel, type ThresholdChoice } from '../../src/annotate/served-model.ts';
+import { checkServedPreprocess, type ServedModel, type ThresholdChoice } from '../../src/pipeline/served-model.ts';
 import { InputError } from '../../src/errors.ts';
-import { closeServer, listen, untilSignal } from '../../src/platform/node-http.ts';
+import { closeServer, listen, untilSignal } from '../../src/platform/node/http.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { intFlag, required } from './args.ts';
 import { loadDetector, startBackend } from './detector-io.ts';

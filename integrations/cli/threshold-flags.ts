@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { imageMap } from '../../src/annotate/image-map.ts';
+import { imageMap } from '../../src/pipeline/image-map.ts';
 import type { ProposalOptions } from '../../src/annotate/proposals.ts';
-import type { Detector } from '../../src/detector.ts';
+import type { Detector } from '../../src/pipeline/detector.ts';
 import { decodeImage } from '../../src/image/decode.ts';
 import { calibrateFromNormals } from '../../src/threshold/strategies.ts';
 import type { Calibration, PreprocessConfig } from '../../src/types.ts';

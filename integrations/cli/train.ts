@@ -11,12 +11,12 @@ import { ENCODER_PREFIX, inputMultipleOf } from '../../src/inp-former/frozen-enc
 import { createInpFormer } from '../../src/inp-former/predict.ts';
 import { cnnPreprocess, defaultTrainStages } from '../../src/encoder/patch-encoder.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
-import { loadModelFromPath, writeModelFolder, type ResolvedModel } from '../../src/model-folder/node-io.ts';
-import { nodeFeatureStore } from '../../src/platform/node-feature-store.ts';
-import { startGradientThreads } from '../../src/platform/node-gradient-threads.ts';
-import { writeFileAtomic } from '../../src/platform/node-files.ts';
+import { loadModelFromPath, writeModelFolder, type ResolvedModel } from '../../src/platform/node/model-folder.ts';
+import { nodeFeatureStore } from '../../src/platform/node/feature-store.ts';
+import { startGradientThreads } from '../../src/platform/node/gradient-threads.ts';
+import { writeFileAtomic } from '../../src/platform/node/files.ts';
 import { inputSize, preprocess, stackBatch, validatePreprocess } from '../../src/preprocess/preprocess.ts';
-import { useBackend } from '../../src/runtime/backend.ts';
+import { useNodeBackend } from '../../src/platform/node/webgpu.ts';
 import { exportOfficialSafetensors } from '../../src/train/export.ts';
 import { headConfigFor } from '../../src/train/head-config.ts';
 import type { TrainMode } from '../../src/train/head-params.ts';
@@ -101,7 +101,7 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
   // Without --steps or --epochs: the job's default steps, or (train) the trainer's default epochs.
   const steps = values.steps !== undefined ? intFlag(values.steps, 'steps', 1) : values.epochs === undefined ? job.defaults.steps : undefined;
 
-  await useBackend(backend);
+  await useNodeBackend(backend);
   const model = createInpFormer(config, new Map([...job.encoder, ...job.init]), { where: job.source, ...(job.encoderWeights ? { encoderWeights: job.encoderWeights } : {}) });
   const ctl = new AbortController();
   const onInt = () => { console.error(`\n${label}: stopping after this step (Ctrl-C again to quit without saving)`); process.off('SIGINT', onInt); ctl.abort(); };

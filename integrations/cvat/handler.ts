@@ -1,8 +1,8 @@
-import { calibrationFor, mapImages, serialQueue, type ServedModel } from '../../src/annotate/served-model.ts';
+import { calibrationFor, mapImages, serialQueue, type ServedModel } from '../../src/pipeline/served-model.ts';
 import { proposeRegions } from '../../src/annotate/proposals.ts';
-import { tightBox, type BinaryMask } from '../../src/export/mask.ts';
+import { tightBox, type BinaryMask } from '../../src/image/mask.ts';
 import { decodeBase64 } from '../../src/io/base64.ts';
-import { decodeUpload, HttpError } from '../../src/platform/node-http.ts';
+import { decodeUpload, HttpError } from '../../src/platform/node/http.ts';
 import { normalizeScore } from '../../src/threshold/calibration.ts';
 import { calibrationAt } from '../../src/threshold/confidence.ts';
 

@@ -4,4 +4,4 @@ import { register } from 'tsx/esm/api';
 
 register();
 export const { cvatDetectorFromArgs } = await import('../cli/serve-cvat.ts');
-export const { errorReply, HttpError } = await import('../../src/platform/node-http.ts');
+export const { errorReply, HttpError } = await import('../../src/platform/node/http.ts');

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { createJsonServer } from '../../src/platform/node-http.ts';
+import { createJsonServer } from '../../src/platform/node/http.ts';
 import type { CvatShape } from './handler.ts';
 
 /**

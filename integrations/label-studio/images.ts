@@ -1,5 +1,5 @@
 import { decodeDataUri } from '../../src/io/base64.ts';
-import { HttpError } from '../../src/platform/node-http.ts';
+import { HttpError } from '../../src/platform/node/http.ts';
 
 /**
  * Task images as the Label Studio ML SDK fetches them: `data:` URIs inline; Label Studio paths (/data/upload/…,

@@ -1,9 +1,9 @@
 import type http from 'node:http';
-import { calibrationFor, mapImages, serialQueue, type ServedModel } from '../../src/annotate/served-model.ts';
+import { calibrationFor, mapImages, serialQueue, type ServedModel } from '../../src/pipeline/served-model.ts';
 import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.ts';
 import { buildLabelStudioTasks, parseLabelStudioTasks } from '../../src/export/labelstudio-tasks.ts';
-import type { BinaryMask } from '../../src/export/mask.ts';
-import { createJsonServer, decodeUpload, HttpError, type JsonRequest } from '../../src/platform/node-http.ts';
+import type { BinaryMask } from '../../src/image/mask.ts';
+import { createJsonServer, decodeUpload, HttpError, type JsonRequest } from '../../src/platform/node/http.ts';
 import { HOLD_OUT_EVERY } from '../../src/selection/held-out.ts';
 import { describeFigures, type Selection, type ValidationFigures } from '../../src/selection/validate.ts';
 import { fetchTaskImage, type ImageSource } from './images.ts';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { mapImages, type ServedModel, type ThresholdChoice } from '../../src/annotate/served-model.ts';
+import { mapImages, type ServedModel, type ThresholdChoice } from '../../src/pipeline/served-model.ts';
 import type { ConfigOverrides } from '../../src/checkpoint/infer-config.ts';
 import { expectedHeadShapes } from '../../src/checkpoint/load.ts';
 import { InputError } from '../../src/errors.ts';
@@ -9,7 +9,7 @@ import { ENCODER_PREFIX, encoderTensorsOf, inputMultipleOf } from '../../src/inp
 import { createInpFormer } from '../../src/inp-former/predict.ts';
 import { fitKnnModel } from '../../src/knn/fit-model.ts';
 import { buildModelFolder, type ModelContent } from '../../src/model-folder/manifest.ts';
-import { loadModelFromPath, writeModelFolder } from '../../src/model-folder/node-io.ts';
+import { loadModelFromPath, writeModelFolder } from '../../src/platform/node/model-folder.ts';
 import { OFFICIAL_PREPROCESS, preprocess, stackBatch } from '../../src/preprocess/preprocess.ts';
 import { calibrateF1Adaptive, calibrateFromNormals } from '../../src/threshold/strategies.ts';
 import { DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../../src/train/recipe.ts';

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.ts';
 import type { AnnotatedImage, AnnotatedRegion } from '../export/annotations.ts';
-import type { BinaryMask } from '../export/mask.ts';
+import type { BinaryMask } from '../image/mask.ts';
 import { cleanMask, type CleanOptions } from '../regions/morphology.ts';
 import { findRegions, regionMasks, type Region, type RegionOptions } from '../regions/regions.ts';
 import { applyThreshold, checkCalibration, normalizeImageScore, normalizeScore, type ThresholdCalibration } from '../threshold/calibration.ts';

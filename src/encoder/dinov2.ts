@@ -1,8 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
-import type { EncoderWeights, VitBlockWeights } from '../inp-former/weights.ts';
-import { attention, layerNorm, linear, mlp } from '../runtime/ops.ts';
+import { attention, layerNorm, linear, mlp, type Linear, type Mlp, type Norm } from '../runtime/ops.ts';
 import type { VitEncoderConfig } from '../types.ts';
 import { resamplePosEmbed } from './pos-embed.ts';
+
+export interface VitBlockWeights {
+  norm1: Norm; qkv: Linear; proj: Linear; ls1: tf.Tensor1D;
+  norm2: Norm; mlp: Mlp; ls2: tf.Tensor1D;
+}
+
+/** The frozen DINOv2 encoder, only the blocks that run (0..max(targetLayers)). */
+export interface EncoderWeights {
+  /** Patch embedding as a matMul: [3·p·p, C], rows ordered (channel, ky, kx) like the OIHW kernel. */
+  patch: Linear;
+  cls: tf.Tensor1D;
+  /** [R, C], or null without registers. */
+  registers: tf.Tensor2D | null;
+  /** Stored [1 + G², C] table, kept on the host: it is resampled per patch grid. */
+  posTable: Float32Array;
+  blocks: VitBlockWeights[];
+}
 
 /**
  * The cls row plus the resampled patch rows as a [1 + gh·gw, C] tensor, one per grid: the bicubic resample runs

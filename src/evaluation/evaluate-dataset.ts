@@ -1,4 +1,4 @@
-import type { Detector } from '../detector.ts';
+import type { Detector } from '../pipeline/detector.ts';
 import { InputError } from '../errors.ts';
 import { decodeImage, decodeMask } from '../image/decode.ts';
 import { evaluateDetection, type DetectionMetrics } from '../metrics/evaluate.ts';

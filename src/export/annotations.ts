@@ -1,6 +1,6 @@
 import { InputError } from '../errors.ts';
 import type { Calibration } from '../types.ts';
-import { checkMask, type BinaryMask } from './mask.ts';
+import { checkMask, type BinaryMask } from '../image/mask.ts';
 
 /**
  * What every writer takes and every reader gives back: per image, its regions as full-size masks. Plain data, so the

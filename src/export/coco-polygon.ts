@@ -1,7 +1,7 @@
 import { InputError } from '../errors.ts';
-import { labelComponents } from '../metrics/connected-components.ts';
+import { labelComponents } from '../regions/connected-components.ts';
 import { paintCocoRuns, type CocoRle } from './coco-rle.ts';
-import { checkMask, checkSize, type BinaryMask } from './mask.ts';
+import { checkMask, checkSize, type BinaryMask } from '../image/mask.ts';
 
 /**
  * One 8-connected region of a mask: its outer boundary and the boundaries of its holes, each a closed ring

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.ts';
-import { checkMask, checkSize, type BinaryMask } from './mask.ts';
+import { checkMask, checkSize, type BinaryMask } from '../image/mask.ts';
 
 /**
  * COCO RLE as cocoapi (common/maskApi.c) defines it: `size` is [height, width]; `counts` alternate runs of 0s and

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.ts';
-import { checkMask, checkSize, tightBox, type BinaryMask } from './mask.ts';
+import { checkMask, checkSize, tightBox, type BinaryMask } from '../image/mask.ts';
 
 /**
  * `points` of a CVAT mask shape, as cvat_sdk.masks.encode_mask writes them for the mask's tight box: run lengths over

@@ -1,6 +1,6 @@
 import { decodeBinary, encodeBinary } from '@thi.ng/rle-pack';
 import { InputError } from '../errors.ts';
-import { checkMask, checkSize, type BinaryMask } from './mask.ts';
+import { checkMask, checkSize, type BinaryMask } from '../image/mask.ts';
 
 /** The parameters label-studio-sdk's brush.encode_rle writes: 8-bit words, run-length fields of 3/4/8/16 bits. */
 const WORD_BITS = 8;

@@ -3,7 +3,7 @@ import { InputError } from '../errors.ts';
 import { decodeMask } from '../image/decode.ts';
 import { encodePng } from '../image/encode-png.ts';
 import { checkAnnotatedImages, fileStem, type AnnotatedImage, type AnnotatedRegion } from './annotations.ts';
-import type { BinaryMask } from './mask.ts';
+import type { BinaryMask } from '../image/mask.ts';
 
 /** Output names, relative to the output folder: masks/<stem>.png and, longer, masks/<stem>.instances.png. */
 export function maskPngNames(fileName: string): { mask: string; instances: string } {

@@ -1,23 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Linear, Mlp, Norm } from '../runtime/ops.ts';
+import type { EncoderWeights } from '../encoder/dinov2.ts';
 import type { HostTensor, InpFormerConfig, TensorMap, VitEncoderConfig } from '../types.ts';
 
-export interface VitBlockWeights {
-  norm1: Norm; qkv: Linear; proj: Linear; ls1: tf.Tensor1D;
-  norm2: Norm; mlp: Mlp; ls2: tf.Tensor1D;
-}
-
-/** The frozen DINOv2 encoder, only the blocks that run (0..max(targetLayers)). */
-export interface EncoderWeights {
-  /** Patch embedding as a matMul: [3·p·p, C], rows ordered (channel, ky, kx) like the OIHW kernel. */
-  patch: Linear;
-  cls: tf.Tensor1D;
-  /** [R, C], or null without registers. */
-  registers: tf.Tensor2D | null;
-  /** Stored [1 + G², C] table, kept on the host: it is resampled per patch grid. */
-  posTable: Float32Array;
-  blocks: VitBlockWeights[];
-}
+export type { EncoderWeights };
 
 export interface CrossBlockParams { norm1: Norm; q: Linear; kv: Linear; proj: Linear; norm2: Norm; mlp: Mlp }
 export interface DecoderBlockParams extends CrossBlockParams {

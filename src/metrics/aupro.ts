@@ -1,4 +1,4 @@
-import { labelComponents } from './connected-components.ts';
+import { labelComponents } from '../regions/connected-components.ts';
 import type { MetricValue } from './curves.ts';
 
 export interface ProCurve { fpr: Float64Array; pro: Float64Array; thresholds: Float64Array }

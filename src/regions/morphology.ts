@@ -1,6 +1,6 @@
 import { InputError } from '../errors.ts';
-import { checkMask, type BinaryMask } from '../export/mask.ts';
-import { labelComponents } from '../metrics/connected-components.ts';
+import { checkMask, type BinaryMask } from '../image/mask.ts';
+import { labelComponents } from './connected-components.ts';
 
 /**
  * Mask cleaning for proposals: binary morphology with a disc, and hole filling. Pure functions on BinaryMask; each

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.ts';
-import { checkMask, type BinaryMask } from '../export/mask.ts';
-import { labelComponents } from '../metrics/connected-components.ts';
+import { checkMask, type BinaryMask } from '../image/mask.ts';
+import { labelComponents } from './connected-components.ts';
 import type { AnomalyMap } from '../types.ts';
 
 /** One 8-connected region of a proposal mask, with the anomaly map's statistics over its pixels. */

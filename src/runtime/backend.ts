@@ -1,23 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 
-export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu';
-export const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgl', 'webgpu'];
+import type { BackendName } from '../types.ts';
 
-const IS_NODE = typeof process !== 'undefined' && !!process.versions?.node;
+export type { BackendName };
+export const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgl', 'webgpu'];
 
 /**
  * Registers a backend's kernels on first use. Imports are lazy so a page or CLI only loads what it asks for.
- * webgpu in Node goes through platform/node-webgpu.ts (Dawn + a software Vulkan driver).
+ * WebGPU needs a `navigator.gpu` before its module loads: browsers have one; Node gets one from
+ * platform/node/backend.ts (useNodeBackend), which then calls this.
  */
 async function register(name: BackendName): Promise<void> {
   if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
   } else if (name === 'webgpu') {
-    if (IS_NODE) {
-      // A variable specifier keeps bundlers from pulling Node-only code into the browser build.
-      const nodeWebgpu = '../platform/node-webgpu.ts';
-      await (await import(/* @vite-ignore */ nodeWebgpu)).installNodeWebGPU();
-    }
     await import('@tensorflow/tfjs-backend-webgpu');
   }
   // cpu and webgl come with @tensorflow/tfjs.
@@ -37,12 +33,7 @@ export async function useBackend(name: BackendName): Promise<BackendName> {
   } catch (e) {
     throw new Error(`backend ${name} failed to initialise: ${(e as Error).message}`);
   }
-  if (!ok) {
-    const hint = name === 'webgpu' && IS_NODE
-      ? ' (no WebGPU adapter: install a Vulkan driver, e.g. VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json)'
-      : '';
-    throw new Error(`backend ${name} is not available here${hint}`);
-  }
+  if (!ok) throw new Error(`backend ${name} is not available here`);
   await tf.ready();
   return name;
 }
@@ -58,8 +49,4 @@ export async function useFirstBackend(order: readonly BackendName[]): Promise<{ 
     }
   }
   throw new Error(`no tfjs backend could start: ${failures.join('; ')}`);
-}
-
-export function defaultBackendOrder(): BackendName[] {
-  return IS_NODE ? ['wasm', 'cpu'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
 }

@@ -1,12 +1,12 @@
 import { seededRandom } from '../inp-former/init.ts';
-import type { RgbImage } from '../types.ts';
+import type { DefectKind, RgbImage, SurfaceKind } from '../types.ts';
+
+export type { DefectKind, SurfaceKind };
 
 /**
  * Procedural industrial surfaces with synthetic defects and their true masks: the built-in sample set of the demo
  * and the tests (never MVTec files). Everything is a pure function of (kind, defect, seed, size).
  */
-export type SurfaceKind = 'brushed-metal' | 'fabric' | 'circuit' | 'turned-part';
-export type DefectKind = 'scratch' | 'hole' | 'stain' | 'crack';
 export const SURFACE_KINDS: readonly SurfaceKind[] = ['brushed-metal', 'fabric', 'circuit', 'turned-part'];
 export const DEFECT_KINDS: readonly DefectKind[] = ['scratch', 'hole', 'stain', 'crack'];
 

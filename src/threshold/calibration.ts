@@ -1,5 +1,5 @@
 import { InputError } from '../errors.ts';
-import type { BinaryMask } from '../export/mask.ts';
+import type { BinaryMask } from '../image/mask.ts';
 import type { AnomalyMap, Calibration } from '../types.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.ts';
-import { checkMask, type BinaryMask } from '../export/mask.ts';
+import { checkMask, type BinaryMask } from '../image/mask.ts';
 import { binaryCurve, f1Max, splitSorted } from '../metrics/curves.ts';
 import type { AnomalyMap } from '../types.ts';
 import { checkCalibration, scoreRange, type ScoreRange, type ThresholdCalibration } from './calibration.ts';

@@ -10,7 +10,7 @@ export interface FeatureEncoder {
 export interface CachedFeatures { tokens: number; channels: number; items: Float32Array[][] }
 
 /**
- * Where features outlive one run (Node: a folder, src/platform/node-feature-store.ts), keyed by the caller: the key
+ * Where features outlive one run (Node: a folder, src/platform/node/feature-store.ts), keyed by the caller: the key
  * must change whenever the image, the preprocessing, the encoder or the cached layers do.
  */
 export interface FeatureStore {

@@ -26,7 +26,7 @@ export type GradientReply =
   | { type: 'grads'; grads: Float32Array[]; terms: LossTerms<number> }
   | { type: 'error'; message: string };
 
-/** One gradient thread as seen from the trainer (Node: a worker_thread, src/platform/node-gradient-threads.ts). */
+/** One gradient thread as seen from the trainer (Node: a worker_thread, src/platform/node/gradient-threads.ts). */
 export interface GradientChannel {
   request(msg: GradientRequest): Promise<GradientReply>;
 }

@@ -7,7 +7,7 @@
  * onnxruntime-web instead of tfjs (fitting and training stay on tfjs; the model is exported again after them).
  */
 import * as tf from '@tensorflow/tfjs';
-import { createDetector, type Detector } from '../detector.ts';
+import { createDetector, type Detector } from '../pipeline/detector.ts';
 import { cnnPreprocess, createPatchEncoder, defaultStages, type PatchEncoder } from '../encoder/patch-encoder.ts';
 import { loadCheckpoint } from '../checkpoint/load.ts';
 import { decodeImage } from '../image/decode.ts';
@@ -16,9 +16,9 @@ import { initHead } from '../inp-former/init.ts';
 import { createInpFormer, type PredictInput } from '../inp-former/predict.ts';
 import { createKnnDetector, fitMemoryBank, knnTensors, type KnnDetector, type MemoryBank } from '../knn/knn.ts';
 import { buildModelFolder, MANIFEST_FILE, openModelFolder, parseManifest, type ModelContent } from '../model-folder/manifest.ts';
-import { fetchNsfwjsWeights } from '../platform/web-nsfwjs.ts';
-import type { WebOnnxModel } from '../platform/web-onnx.ts';
-import { configureWebWasm } from '../platform/web-wasm.ts';
+import { fetchNsfwjsWeights } from '../platform/web/nsfwjs.ts';
+import type { WebOnnxModel } from '../platform/web/onnx.ts';
+import { configureWebWasm } from '../platform/web/wasm.ts';
 import { OFFICIAL_PREPROCESS, preprocess } from '../preprocess/preprocess.ts';
 import { useFirstBackend } from '../runtime/backend.ts';
 import { toOutputSize } from '../map/anomaly-map.ts';
@@ -29,9 +29,8 @@ import { headConfigFor } from '../train/head-config.ts';
 import type { TrainMode } from '../train/head-params.ts';
 import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../train/recipe.ts';
 import { train } from '../train/trainer.ts';
-import type { CnnEncoderConfig, InpFormerConfig, KnnConfig, PreprocessConfig, RgbImage, TensorMap } from '../types.ts';
-import { workingSize } from '../workspace/resolution.ts';
-import type { ImageSource } from '../workspace/session.ts';
+import type { CnnEncoderConfig, ImageSource, InpFormerConfig, KnnConfig, PreprocessConfig, RgbImage, TensorMap } from '../types.ts';
+import { workingSize } from '../image/working-size.ts';
 import type {
   DecodedImage, EngineChoice, EngineStatus, FitResult, InpCard, MapResult, ModelFiles, ModelInfo, TrainResult, WorkerMemory, WorkerMessage,
   WorkerRequest, WorkProgress,
@@ -216,7 +215,7 @@ async function syncEngine(): Promise<void> {
   }
   if (onnx) return;
   try {
-    const [{ createWebOnnxModel }, bytes] = await Promise.all([import('../platform/web-onnx.ts'), exportOnnx(wanted)]);
+    const [{ createWebOnnxModel }, bytes] = await Promise.all([import('../platform/web/onnx.ts'), exportOnnx(wanted)]);
     const model = await createWebOnnxModel(bytes, { providers: engineChoice.providers, where: `${info.name} (ONNX export)` });
     onnxSessions++;
     onnx = { model, of: wanted };

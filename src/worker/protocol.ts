@@ -1,8 +1,7 @@
-import type { WebOnnxProvider } from '../platform/web-onnx.ts';
-import type { BackendName } from '../runtime/backend.ts';
 import type { Selection } from '../selection/validate.ts';
-import type { AnomalyMap, RgbImage } from '../types.ts';
-import type { ImageSource } from '../workspace/session.ts';
+import type { AnomalyMap, BackendName, EngineName, ImageSource, RgbImage, WebOnnxProvider } from '../types.ts';
+
+export type { EngineName };
 
 /**
  * Messages between the page and the model worker (model-worker.ts). Plain data only (structured clone); maps and
@@ -30,7 +29,6 @@ export interface ModelInfo {
 }
 
 /** Prediction engines: tfjs (the default), or our ONNX export of the model in use on onnxruntime-web. */
-export type EngineName = 'tfjs' | 'onnx';
 export interface EngineChoice { engine: EngineName; providers?: WebOnnxProvider[] }
 export interface EngineStatus {
   engine: EngineName;

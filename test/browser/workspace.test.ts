@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadCheckpoint } from '../../src/checkpoint/load.ts';
 import { buildModelFolder, MANIFEST_FILE, WEIGHTS_FILE } from '../../src/model-folder/manifest.ts';
-import { MODEL_CACHE } from '../../src/workspace/model-download.ts';
+import { MODEL_CACHE } from '../../components/state/model-cache.ts';
 import { crc32, deflateSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readCocoFile, readCvatFile, readLabelStudioFile, readMaskPngs } from '../../src/export/files.ts';
+import { readCocoFile, readCvatFile, readLabelStudioFile, readMaskPngs } from '../../src/platform/node/export-files.ts';
 import { matchImages } from '../../src/export/annotations.ts';
 import { encodePng } from '../../src/image/encode-png.ts';
 import { decodeNpy } from '../../src/io/npy.ts';

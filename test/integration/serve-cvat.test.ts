@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCvatMask } from '../../src/export/cvat-rle.ts';
 import { parseLabelStudioTasks } from '../../src/export/labelstudio-tasks.ts';
 import { encodePng } from '../../src/image/encode-png.ts';
-import { closeServer, listen } from '../../src/platform/node-http.ts';
+import { closeServer, listen } from '../../src/platform/node/http.ts';
 import { makeSampleSet } from '../../src/samples/surfaces.ts';
 import { cvatDetectorFromArgs } from '../../integrations/cli/serve-cvat.ts';
 import { createCvatServer } from '../../integrations/cvat/server.ts';

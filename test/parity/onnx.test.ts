@@ -6,7 +6,7 @@ import { readPth } from '../../src/checkpoint/pth.ts';
 import { createInpFormer } from '../../src/inp-former/predict.ts';
 import { exportInpFormerOnnx, ONNX_IO } from '../../src/onnx/export-inp-former.ts';
 import { decodeModel } from '../../src/onnx/proto.ts';
-import { loadOnnxRuntime, type OnnxRuntime } from '../../src/onnx/runtime-node.ts';
+import { loadOnnxRuntime, type OnnxRuntime } from '../../src/platform/node/onnx-runtime.ts';
 import { useBackend } from '../../src/runtime/backend.ts';
 import type { InpFormerConfig, TensorMap } from '../../src/types.ts';
 import { fixture, HAS_FIXTURES, loadFixtureTensors, maxAbsDiff, relMaxDiff, skipReason } from '../helpers/shared.ts';

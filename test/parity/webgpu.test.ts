@@ -3,8 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { inferInpFormerConfig } from '../../src/checkpoint/infer-config.ts';
 import { readPth } from '../../src/checkpoint/pth.ts';
 import { createInpFormer } from '../../src/inp-former/predict.ts';
-import { releaseNodeWebGPU } from '../../src/platform/node-webgpu.ts';
-import { useBackend } from '../../src/runtime/backend.ts';
+import { releaseNodeWebGPU } from '../../src/platform/node/webgpu.ts';
+import { useNodeBackend } from '../../src/platform/node/webgpu.ts';
 import { fixture, HAS_FIXTURES, loadFixtureTensors, relMaxDiff, skipReason } from '../helpers/shared.ts';
 
 // WebGPU in Node: Dawn (`webgpu` package) over a software Vulkan driver; .ci/run installs Debian's chromium,
@@ -17,7 +17,7 @@ describe.skipIf(!!reason)(`INP-Former on WebGPU (Dawn + SwiftShader)${reason ? `
   afterAll(() => releaseNodeWebGPU());
 
   it('reproduces the inp-tiny map and score within 1e-3 of the map max', async () => {
-    await useBackend('webgpu');
+    await useNodeBackend('webgpu');
     const file = fixture('inp-tiny', 'model.pth');
     const weights = readPth(new Uint8Array(readFileSync(file)), file);
     const model = createInpFormer(inferInpFormerConfig(weights, file), weights);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { aupro, proCurve } from '../../src/metrics/aupro.ts';
-import { labelComponents } from '../../src/metrics/connected-components.ts';
+import { labelComponents } from '../../src/regions/connected-components.ts';
 import { auroc, averagePrecision, binaryCurve, f1Max, splitSorted } from '../../src/metrics/curves.ts';
 import { evaluateDetection } from '../../src/metrics/evaluate.ts';
 import { HAS_FIXTURES, loadFixtureJson, loadFixtureTensors, skipReason } from '../helpers/shared.ts';

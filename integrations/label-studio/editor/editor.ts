@@ -2,12 +2,12 @@ import '../../../components/image-canvas.ts';
 import '../../../components/threshold-control.ts';
 import type { ImageCanvas } from '../../../components/image-canvas.ts';
 import type { ThresholdControl } from '../../../components/threshold-control.ts';
-import type { BinaryMask } from '../../../src/export/mask.ts';
+import type { BinaryMask } from '../../../src/image/mask.ts';
 import { decodeLabelStudioRle } from '../../../src/export/labelstudio-rle.ts';
 import { buildLabelStudioTasks, labelStudioConfig, type LabelStudioPrediction } from '../../../src/export/labelstudio-tasks.ts';
-import { adjustCalibration } from '../../../src/workspace/review.ts';
+import { adjustCalibration } from '../../../components/state/review.ts';
 import { loadLabelStudio, type LsAnnotation, type LsStore } from './label-studio.ts';
-import type { ModelSession } from '../../../src/workspace/model-session.ts';
+import type { ModelSession } from '../../../components/state/model-session.ts';
 
 /**
  * The Label Studio editor with our proposals: the real editor (BrushLabels config) gets the model's regions as the

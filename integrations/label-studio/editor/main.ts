@@ -2,7 +2,7 @@ import { encodePng } from '../../../src/image/encode-png.ts';
 import type { BackendName } from '../../../src/runtime/backend.ts';
 import { makeSample, SURFACE_KINDS, type SurfaceKind } from '../../../src/samples/surfaces.ts';
 import { mountEditor } from './editor.ts';
-import { ModelSession } from '../../../src/workspace/model-session.ts';
+import { ModelSession } from '../../../components/state/model-session.ts';
 
 /**
  * The demo host: a few procedural normal samples build the kNN memory bank, and one defective sample is the Label

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { useBackend, type BackendName } from '../../../src/runtime/backend.ts';
-import { configureWebWasm } from '../../../src/platform/web-wasm.ts';
+import { configureWebWasm } from '../../../src/platform/web/wasm.ts';
 import { FIXTURE_STEPS, trainFixtureSteps } from './fixture-training.ts';
 
 const q = new URLSearchParams(location.search);

@@ -2,7 +2,7 @@ import * as ortWeb from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
 import { matMulModel, peakSection } from '../../../bench/matmul-peak.ts';
 import { ORT_WEB_WASM, ortMatMul, peakOf, rateCells, timeRuns, type Ort } from '../../../bench/measure.ts';
-import { loadOnnxRuntime } from '../../../src/onnx/runtime-node.ts';
+import { loadOnnxRuntime } from '../../../src/platform/node/onnx-runtime.ts';
 import { maxAbsDiff } from '../../helpers/shared.ts';
 
 /** bench:speed's matMul peak: the one-MatMul graph computes A·B on both onnxruntimes, and the timing helpers count right. */

@@ -7,7 +7,7 @@ import { loadCheckpoint } from '../../../src/checkpoint/load.ts';
 import { writeSafetensors } from '../../../src/checkpoint/safetensors.ts';
 import { randomEncoder, randomInpFormer } from '../../../src/inp-former/init.ts';
 import { buildModelFolder } from '../../../src/model-folder/manifest.ts';
-import { readModelFolder, writeModelFolder } from '../../../src/model-folder/node-io.ts';
+import { readModelFolder, writeModelFolder } from '../../../src/platform/node/model-folder.ts';
 import type { InpFormerConfig, TensorMap, VitEncoderConfig } from '../../../src/types.ts';
 
 const CFG: InpFormerConfig = {

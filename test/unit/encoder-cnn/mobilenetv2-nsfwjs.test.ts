@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createNsfwjsMobileNetV2, type MobileNetV2Stage } from '../../../src/encoder/mobilenetv2-nsfwjs.ts';
-import { readNsfwjsBundle } from '../../../src/encoder/nsfwjs-node.ts';
+import { readNsfwjsBundle } from '../../../src/platform/node/nsfwjs.ts';
 import { loadNsfwjsBundle, nsfwjsTensors, type NsfwjsBundle } from '../../../src/encoder/nsfwjs-weights.ts';
 import { CheckpointError } from '../../../src/errors.ts';
 import { useBackend, type BackendName } from '../../../src/runtime/backend.ts';

@@ -4,7 +4,7 @@ import { cocoPolygonsToMask, cocoPolygonToRle, maskToRings } from '../../../src/
 import { cocoArea, cocoBbox, cocoCountsToString, cocoStringToCounts, decodeCocoRle, encodeCocoRle, type CocoRle } from '../../../src/export/coco-rle.ts';
 import { decodeCvatMask, encodeCvatMask } from '../../../src/export/cvat-rle.ts';
 import { decodeLabelStudioRle, encodeLabelStudioRle } from '../../../src/export/labelstudio-rle.ts';
-import type { BinaryMask } from '../../../src/export/mask.ts';
+import type { BinaryMask } from '../../../src/image/mask.ts';
 import { maskFrom } from './masks.ts';
 
 /** Throws an InputError whose message (which starts with the field) matches. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { cocoPolygonsToMask, cocoPolygonToRle, maskToCocoPolygons, maskToRings } from '../../../src/export/coco-polygon.ts';
 import { decodeCocoRle } from '../../../src/export/coco-rle.ts';
-import type { BinaryMask } from '../../../src/export/mask.ts';
-import { labelComponents } from '../../../src/metrics/connected-components.ts';
+import type { BinaryMask } from '../../../src/image/mask.ts';
+import { labelComponents } from '../../../src/regions/connected-components.ts';
 import { countOn, expectSameMask, maskFrom, propertyMasks } from './masks.ts';
 
 /** Shoelace area of a flat ring; positive = clockwise on screen (image coordinates, y down). */

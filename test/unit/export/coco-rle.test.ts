@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cocoArea, cocoBbox, cocoCountsToString, cocoStringToCounts, decodeCocoRle, encodeCocoRle } from '../../../src/export/coco-rle.ts';
-import { tightBox, type BinaryMask } from '../../../src/export/mask.ts';
+import { tightBox, type BinaryMask } from '../../../src/image/mask.ts';
 import { HAS_FIXTURES } from '../../helpers/shared.ts';
 import { countOn, expectSameMask, GOLDEN, propertyMasks } from './masks.ts';
 

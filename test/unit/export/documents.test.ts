@@ -3,7 +3,7 @@ import { matchImages, type AnnotatedImage, type ExportSource } from '../../../sr
 import { buildCocoDocument, parseCocoDocument } from '../../../src/export/coco-document.ts';
 import { buildCvatXml, parseCvatXml } from '../../../src/export/cvat-xml.ts';
 import { buildLabelStudioTasks, labelStudioConfig, parseLabelStudioTasks } from '../../../src/export/labelstudio-tasks.ts';
-import type { BinaryMask } from '../../../src/export/mask.ts';
+import type { BinaryMask } from '../../../src/image/mask.ts';
 import { buildMaskPngs, decodeInstancePng, decodeMaskPng } from '../../../src/export/png-masks.ts';
 import { parseXml } from '../../../src/export/xml.ts';
 import { encodePng } from '../../../src/image/encode-png.ts';

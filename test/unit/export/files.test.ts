@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AnnotatedImage, ExportSource } from '../../../src/export/annotations.ts';
 import {
   readCocoFile, readCvatFile, readLabelStudioFile, readMaskPngs, writeCocoFile, writeCvatFile, writeLabelStudioFile, writeMaskPngs,
-} from '../../../src/export/files.ts';
+} from '../../../src/platform/node/export-files.ts';
 import { InputError } from '../../../src/errors.ts';
 import { expectSameMask, maskFrom } from './masks.ts';
 

@@ -3,7 +3,7 @@ import { maskToCocoPolygons, cocoPolygonsToMask } from '../../../src/export/coco
 import { cocoArea, cocoBbox, cocoCountsToString, cocoStringToCounts, decodeCocoRle, encodeCocoRle } from '../../../src/export/coco-rle.ts';
 import { decodeCvatMask, encodeCvatMask } from '../../../src/export/cvat-rle.ts';
 import { decodeLabelStudioRle, encodeLabelStudioRle } from '../../../src/export/labelstudio-rle.ts';
-import { tightBox } from '../../../src/export/mask.ts';
+import { tightBox } from '../../../src/image/mask.ts';
 import { HAS_FIXTURES, skipReason } from '../../helpers/shared.ts';
 import { expectSameMask, GOLDEN, goldenMask, pngMask } from './masks.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeCvatMask, encodeCvatMask } from '../../../src/export/cvat-rle.ts';
 import { decodeLabelStudioRle, encodeLabelStudioRle } from '../../../src/export/labelstudio-rle.ts';
-import { tightBox, type BinaryMask } from '../../../src/export/mask.ts';
+import { tightBox, type BinaryMask } from '../../../src/image/mask.ts';
 import { expectSameMask, maskFrom, propertyMasks } from './masks.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { decode as decodePng } from 'fast-png';
 import { expect } from 'vitest';
-import type { BinaryMask } from '../../../src/export/mask.ts';
+import type { BinaryMask } from '../../../src/image/mask.ts';
 import { fixture, HAS_FIXTURES, loadFixtureJson } from '../../helpers/shared.ts';
 import { seededRandom } from '../../../src/inp-former/init.ts';
 

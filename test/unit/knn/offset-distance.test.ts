@@ -7,7 +7,7 @@ import { finishMap } from '../../../src/map/anomaly-map.ts';
 import { nearestDistance } from '../../../src/onnx/export-knn.ts';
 import { GraphBuilder } from '../../../src/onnx/graph.ts';
 import { DataType, encodeModel } from '../../../src/onnx/proto.ts';
-import { loadOnnxRuntime } from '../../../src/onnx/runtime-node.ts';
+import { loadOnnxRuntime } from '../../../src/platform/node/onnx-runtime.ts';
 import { useBackend } from '../../../src/runtime/backend.ts';
 import { maxAbsDiff } from '../../helpers/shared.ts';
 

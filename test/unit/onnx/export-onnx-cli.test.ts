@@ -7,10 +7,10 @@ import { writeSafetensors } from '../../../src/checkpoint/safetensors.ts';
 import { randomInpFormer } from '../../../src/inp-former/init.ts';
 import { METADATA_KEY, ONNX_IO } from '../../../src/onnx/export-inp-former.ts';
 import { decodeModel } from '../../../src/onnx/proto.ts';
-import { loadOnnxRuntime } from '../../../src/onnx/runtime-node.ts';
+import { loadOnnxRuntime } from '../../../src/platform/node/onnx-runtime.ts';
 import { knnTensors } from '../../../src/knn/knn.ts';
 import { buildModelFolder } from '../../../src/model-folder/manifest.ts';
-import { writeModelFolder } from '../../../src/model-folder/node-io.ts';
+import { writeModelFolder } from '../../../src/platform/node/model-folder.ts';
 import { KNN_METADATA_KEY } from '../../../src/onnx/export-knn.ts';
 import type { InpFormerConfig, KnnConfig } from '../../../src/types.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BinaryMask } from '../../../src/export/mask.ts';
+import type { BinaryMask } from '../../../src/image/mask.ts';
 import { cleanMask, closeMask, dilateMask, erodeMask, fillHoles, openMask } from '../../../src/regions/morphology.ts';
 import { findRegions, regionMasks } from '../../../src/regions/regions.ts';
 

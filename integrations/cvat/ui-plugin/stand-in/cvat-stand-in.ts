@@ -10,7 +10,7 @@
 import { encodeCvatMask } from '../../../../src/export/cvat-rle.ts';
 import { makeSample } from '../../../../src/samples/surfaces.ts';
 import { calibrationAt } from '../../../../src/threshold/confidence.ts';
-import { ModelSession } from '../../../../src/workspace/model-session.ts';
+import { ModelSession } from '../../../../components/state/model-session.ts';
 import { anomalyBuilder, type CvatUI } from '../src/ts/register.ts';
 
 type Fn = ((...a: unknown[]) => Promise<unknown>) & { implementation?: (...a: unknown[]) => Promise<unknown> };

@@ -1,7 +1,7 @@
 import { encodeCvatMask } from '../../../../../src/export/cvat-rle.ts';
 import { encodePng } from '../../../../../src/image/encode-png.ts';
 import { calibrationAt } from '../../../../../src/threshold/confidence.ts';
-import type { ModelSession } from '../../../../../src/workspace/model-session.ts';
+import type { ModelSession } from '../../../../../components/state/model-session.ts';
 
 /**
  * A cvat-core plugin (core.plugins.register) that makes our in-browser model a detector in CVAT's AI Tools, the way

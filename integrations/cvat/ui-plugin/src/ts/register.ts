@@ -1,6 +1,6 @@
 // The component builder CVAT's plugins entry point calls (window.cvatUI.registerComponent), as cvat-ui/plugins/sam's:
 // it registers our cvat-core plugin, whose model starts on first use.
-import { ModelSession } from '../../../../../src/workspace/model-session.ts';
+import { ModelSession } from '../../../../../components/state/model-session.ts';
 import type { BackendName } from '../../../../../src/runtime/backend.ts';
 import { createAnomalyPlugin, type CvatCore } from './plugin.ts';
 

@@ -2,12 +2,13 @@
 // our own bundle (Vite's ?url), never a CDN, so the page works offline.
 import * as ort from 'onnxruntime-web';
 import jsepWasm from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
-import { InputError } from '../errors.ts';
-import type { PredictInput, PredictOptions, PredictResult } from '../inp-former/predict.ts';
-import { ONNX_IO } from '../onnx/io-names.ts';
+import { InputError } from '../../errors.ts';
+import type { PredictInput, PredictOptions, PredictResult } from '../../inp-former/predict.ts';
+import { ONNX_IO } from '../../onnx/io-names.ts';
+import type { WebOnnxProvider } from '../../types.ts';
 
 /** onnxruntime-web execution providers, in the order they are tried by default. */
-export type WebOnnxProvider = 'webgpu' | 'wasm';
+export type { WebOnnxProvider };
 export const WEB_ONNX_PROVIDERS: readonly WebOnnxProvider[] = ['webgpu', 'wasm'];
 
 export interface WebOnnxModel {

@@ -1,4 +1,4 @@
-import type { Detector } from '../detector.ts';
+import type { Detector } from './detector.ts';
 import { preprocess } from '../preprocess/preprocess.ts';
 import type { AnomalyMap, PreprocessConfig, RgbImage } from '../types.ts';
 

@@ -1,10 +1,10 @@
 // Browser only: nsfwjs's MobileNetV2 bundle served from the installed package (never copied into the repo), read
 // with fetch and parsed as data by loadNsfwjsBundle, so the page works offline and runs no code from it.
-import modelUrl from '../../node_modules/nsfwjs/dist/models/mobilenet_v2/model.min.js?url';
-import shardUrl from '../../node_modules/nsfwjs/dist/models/mobilenet_v2/group1-shard1of1.min.js?url';
-import { loadNsfwjsBundle, nsfwjsTensors } from '../encoder/nsfwjs-weights.ts';
-import { InputError } from '../errors.ts';
-import type { TensorMap } from '../types.ts';
+import modelUrl from '../../../node_modules/nsfwjs/dist/models/mobilenet_v2/model.min.js?url';
+import shardUrl from '../../../node_modules/nsfwjs/dist/models/mobilenet_v2/group1-shard1of1.min.js?url';
+import { loadNsfwjsBundle, nsfwjsTensors } from '../../encoder/nsfwjs-weights.ts';
+import { InputError } from '../../errors.ts';
+import type { TensorMap } from '../../types.ts';
 
 const SHARDS: Record<string, string> = { 'group1-shard1of1.min.js': shardUrl };
 

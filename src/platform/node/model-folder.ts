@@ -1,10 +1,10 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ConfigOverrides } from '../checkpoint/infer-config.ts';
-import { loadCheckpoint } from '../checkpoint/load.ts';
-import { InputError } from '../errors.ts';
-import type { ModelManifest, PreprocessConfig } from '../types.ts';
-import { MANIFEST_FILE, openModelFolder, parseManifest, type BuiltModelFolder, type ModelContent } from './manifest.ts';
+import type { ConfigOverrides } from '../../checkpoint/infer-config.ts';
+import { loadCheckpoint } from '../../checkpoint/load.ts';
+import { InputError } from '../../errors.ts';
+import type { ModelManifest, PreprocessConfig } from '../../types.ts';
+import { MANIFEST_FILE, openModelFolder, parseManifest, type BuiltModelFolder, type ModelContent } from '../../model-folder/manifest.ts';
 
 const errCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 

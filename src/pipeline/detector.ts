@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { cnnPreprocess, createPatchEncoder } from './encoder/patch-encoder.ts';
-import { InputError } from './errors.ts';
-import { createInpFormer, type PredictInput, type PredictOptions, type PredictResult } from './inp-former/predict.ts';
-import { encoderTensorsOf } from './inp-former/frozen-encoder.ts';
-import { bankFromTensors, createKnnDetector } from './knn/knn.ts';
-import type { ModelContent } from './model-folder/manifest.ts';
-import { OFFICIAL_PREPROCESS } from './preprocess/preprocess.ts';
-import type { PreprocessConfig, TensorMap } from './types.ts';
+import { cnnPreprocess, createPatchEncoder } from '../encoder/patch-encoder.ts';
+import { InputError } from '../errors.ts';
+import { createInpFormer, type PredictInput, type PredictOptions, type PredictResult } from '../inp-former/predict.ts';
+import { encoderTensorsOf } from '../inp-former/frozen-encoder.ts';
+import { bankFromTensors, createKnnDetector } from '../knn/knn.ts';
+import type { ModelContent } from '../model-folder/manifest.ts';
+import { OFFICIAL_PREPROCESS } from '../preprocess/preprocess.ts';
+import type { PreprocessConfig, TensorMap } from '../types.ts';
 
 /**
  * What `predict`, `eval`, `annotate` and the servers run: an INP-Former or a kNN detector behind one interface.

@@ -1,6 +1,6 @@
-import type { ProposalRegion } from '../annotate/proposals.ts';
-import type { AnnotatedImage, AnnotatedRegion } from '../export/annotations.ts';
-import { resizeMask } from './resolution.ts';
+import type { ProposalRegion } from '../../src/annotate/proposals.ts';
+import type { AnnotatedImage, AnnotatedRegion } from '../../src/export/annotations.ts';
+import { resizeMask } from '../../src/image/working-size.ts';
 import { acceptedRegions, type ImageEntry } from './session.ts';
 
 /**

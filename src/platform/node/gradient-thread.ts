@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
-import { GradientShard, type GradientReply, type GradientRequest } from '../train/parallel.ts';
+import { GradientShard, type GradientReply, type GradientRequest } from '../../train/parallel.ts';
 
-/** A worker_thread's side of src/platform/node-gradient-threads.ts: one tfjs instance answering gradient requests. */
+/** A worker_thread's side of src/platform/node/gradient-threads.ts: one tfjs instance answering gradient requests. */
 const port = parentPort;
 if (!port) throw new Error('node-gradient-thread.ts runs inside a worker_thread');
 const shard = new GradientShard();

@@ -1,11 +1,11 @@
-import type { AnnotatedImage } from '../export/annotations.ts';
-import type { BinaryMask } from '../export/mask.ts';
-import type { BackendName } from '../runtime/backend.ts';
-import type { ThresholdCalibration } from '../threshold/calibration.ts';
-import { ModelClient } from '../worker/client.ts';
-import type { DecodedImage, ModelInfo } from '../worker/protocol.ts';
+import type { AnnotatedImage } from '../../src/export/annotations.ts';
+import type { BinaryMask } from '../../src/image/mask.ts';
+import type { BackendName } from '../../src/runtime/backend.ts';
+import type { ThresholdCalibration } from '../../src/threshold/calibration.ts';
+import { ModelClient } from '../../src/worker/client.ts';
+import type { DecodedImage, ModelInfo } from '../../src/worker/protocol.ts';
 import { sessionAnnotations } from './export.ts';
-import { resizeMask } from './resolution.ts';
+import { resizeMask } from '../../src/image/working-size.ts';
 import { loopCalibration, pendingProposals, type RawResult } from './review.ts';
 import { addRegion, markImage, newEntry, type ImageEntry, type ImageSource } from './session.ts';
 
@@ -14,7 +14,7 @@ import { addRegion, markImage, newEntry, type ImageEntry, type ImageSource } fro
  * (kNN on the nsfwjs MobileNetV2, or a loaded INP-Former) plus the workspace's review loop, without its UI. Images
  * are registered once; normals build the memory bank (held-out maps calibrate); a host's decisions come back as
  * "normal" (refit with it) or "defective with these masks" (F1-adaptive calibration). An adapter over src/worker
- * and src/workspace, which the integrations may not change; it belongs next to them.
+ * and the workspace state beside it.
  */
 
 export interface HostImage { id: string; name: string; source: ImageSource; bytes?: Uint8Array }

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InputError } from '../errors.ts';
-import { ensureOutputDir, writeFileAtomic } from '../platform/node-files.ts';
-import type { AnnotatedImage, ExportSource, ImportedImage } from './annotations.ts';
-import { buildCocoDocument, parseCocoDocument, type CocoOptions } from './coco-document.ts';
-import { buildCvatXml, parseCvatXml } from './cvat-xml.ts';
-import { buildLabelStudioTasks, parseLabelStudioTasks, type LabelStudioOptions, type LabelStudioReadOptions } from './labelstudio-tasks.ts';
-import { buildMaskPngs, decodeInstancePng, decodeMaskPng, maskPngNames } from './png-masks.ts';
+import { InputError } from '../../errors.ts';
+import { ensureOutputDir, writeFileAtomic } from './files.ts';
+import type { AnnotatedImage, ExportSource, ImportedImage } from '../../export/annotations.ts';
+import { buildCocoDocument, parseCocoDocument, type CocoOptions } from '../../export/coco-document.ts';
+import { buildCvatXml, parseCvatXml } from '../../export/cvat-xml.ts';
+import { buildLabelStudioTasks, parseLabelStudioTasks, type LabelStudioOptions, type LabelStudioReadOptions } from '../../export/labelstudio-tasks.ts';
+import { buildMaskPngs, decodeInstancePng, decodeMaskPng, maskPngNames } from '../../export/png-masks.ts';
 
 /**
  * Node writers and readers of the export formats. Every document is built in memory first (so bad input fails before

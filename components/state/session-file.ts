@@ -1,5 +1,5 @@
-import { InputError } from '../errors.ts';
-import { decodeCocoRle, encodeCocoRle } from '../export/coco-rle.ts';
+import { InputError } from '../../src/errors.ts';
+import { decodeCocoRle, encodeCocoRle } from '../../src/export/coco-rle.ts';
 import type { ImageEntry, ReviewRegion, SessionSettings } from './session.ts';
 
 /**

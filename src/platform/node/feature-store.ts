@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CachedFeatures, FeatureStore } from '../train/features.ts';
-import { writeFileAtomic } from './node-files.ts';
+import type { CachedFeatures, FeatureStore } from '../../train/features.ts';
+import { writeFileAtomic } from './files.ts';
 
 const MAGIC = 0x31544146; // "FAT1": one image's cached encoder features
 

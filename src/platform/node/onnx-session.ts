@@ -1,13 +1,13 @@
 import os from 'node:os';
-import { InputError } from '../errors.ts';
-import type { PredictInput, PredictOptions, PredictResult } from '../inp-former/predict.ts';
-import type { InpFormerConfig, KnnConfig, TensorMap } from '../types.ts';
-import { exportInpFormerOnnx, ONNX_IO } from './export-inp-former.ts';
-import { exportKnnOnnx } from './export-knn.ts';
-import { GraphBuilder } from './graph.ts';
-import { resizeBilinear } from './ops.ts';
-import { DataType, encodeModel } from './proto.ts';
-import { loadOnnxRuntime, type OnnxRuntime } from './runtime-node.ts';
+import { InputError } from '../../errors.ts';
+import type { PredictInput, PredictOptions, PredictResult } from '../../inp-former/predict.ts';
+import type { InpFormerConfig, KnnConfig, TensorMap } from '../../types.ts';
+import { exportInpFormerOnnx, ONNX_IO } from '../../onnx/export-inp-former.ts';
+import { exportKnnOnnx } from '../../onnx/export-knn.ts';
+import { GraphBuilder } from '../../onnx/graph.ts';
+import { resizeBilinear } from '../../onnx/ops.ts';
+import { DataType, encodeModel } from '../../onnx/proto.ts';
+import { loadOnnxRuntime, type OnnxRuntime } from './onnx-runtime.ts';
 
 /**
  * The `onnx` backend of `predict` in Node: our ONNX export run by onnxruntime-node, with the same

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { InputError } from '../errors.ts';
-import { loadNsfwjsBundle, type NsfwjsBundle } from './nsfwjs-weights.ts';
+import { InputError } from '../../errors.ts';
+import { loadNsfwjsBundle, type NsfwjsBundle } from '../../encoder/nsfwjs-weights.ts';
 
 /**
  * The installed nsfwjs package's model folder (`dist/models/<model>`). Resolved through Node's module resolution

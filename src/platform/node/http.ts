@@ -1,10 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InputError } from '../errors.ts';
-import { decodeImage } from '../image/decode.ts';
-import { imageDimensions } from '../image/dimensions.ts';
-import type { RgbImage } from '../types.ts';
+import { InputError } from '../../errors.ts';
+import { decodeImage } from '../../image/decode.ts';
+import { imageDimensions } from '../../image/dimensions.ts';
+import type { RgbImage } from '../../types.ts';
 
 /**
  * The small JSON-over-HTTP layer both annotation servers (Label Studio ML backend, CVAT detector) stand on:

@@ -1,8 +1,8 @@
-import { proposeRegions, type ProposalRegion, type Proposals } from '../annotate/proposals.ts';
-import type { BinaryMask } from '../export/mask.ts';
-import { rawThreshold, type ThresholdCalibration } from '../threshold/calibration.ts';
-import { calibrateF1Adaptive, calibrateFromNormals, type AcceptedSample } from '../threshold/strategies.ts';
-import type { AnomalyMap } from '../types.ts';
+import { proposeRegions, type ProposalRegion, type Proposals } from '../../src/annotate/proposals.ts';
+import type { BinaryMask } from '../../src/image/mask.ts';
+import { rawThreshold, type ThresholdCalibration } from '../../src/threshold/calibration.ts';
+import { calibrateF1Adaptive, calibrateFromNormals, type AcceptedSample } from '../../src/threshold/strategies.ts';
+import type { AnomalyMap } from '../../src/types.ts';
 import { acceptedRegions, markImage, type ImageEntry } from './session.ts';
 
 /** The model's raw output for one image, kept so the threshold can move without re-running it. */

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { GradientChannel, GradientReply, GradientRequest } from '../train/parallel.ts';
+import type { GradientChannel, GradientReply, GradientRequest } from '../../train/parallel.ts';
 
 export interface GradientThreads {
   channels: GradientChannel[];
@@ -13,7 +13,7 @@ export interface GradientThreads {
  */
 export function startGradientThreads(n: number): GradientThreads {
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`gradient threads: need a positive integer, got ${n}`);
-  const entry = new URL('./node-gradient-thread.ts', import.meta.url).href;
+  const entry = new URL('./gradient-thread.ts', import.meta.url).href;
   const workers = Array.from({ length: n }, () => new Worker(new URL('./ts-worker.mjs', import.meta.url), { workerData: { entry } }));
   const channels = workers.map((w, i): GradientChannel => {
     let pending: { resolve: (r: GradientReply) => void; reject: (e: Error) => void } | undefined;

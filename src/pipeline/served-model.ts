@@ -1,10 +1,10 @@
-import type { Detector } from '../detector.ts';
+import type { Detector } from './detector.ts';
 import { InputError } from '../errors.ts';
 import { manualCalibration } from '../threshold/strategies.ts';
 import { scoreRange } from '../threshold/calibration.ts';
 import type { AnomalyMap, Calibration, PreprocessConfig, RgbImage } from '../types.ts';
 import { imageMap } from './image-map.ts';
-import type { ProposalOptions } from './proposals.ts';
+import type { ProposalOptions } from '../annotate/proposals.ts';
 
 /**
  * What the annotation servers hold: a detector with the options `annotate` takes, and a version name. The servers

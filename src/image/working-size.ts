@@ -1,4 +1,4 @@
-import type { BinaryMask } from '../export/mask.ts';
+import type { BinaryMask } from './mask.ts';
 
 /**
  * Large-image policy. The model always sees the image squashed to its input size (224 px), whatever the original.

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { useBackend } from '../../runtime/backend.ts';
+import type { BackendName } from '../../types.ts';
 
 /**
  * Gives Node a `navigator.gpu` from the `webgpu` (Dawn) package. Must run before tfjs-backend-webgpu is imported,
@@ -23,4 +25,18 @@ export async function installNodeWebGPU(): Promise<void> {
 export function releaseNodeWebGPU(): void {
   const nav = (globalThis as any).navigator;
   if (nav?.gpu) delete nav.gpu;
+}
+
+/**
+ * Node's way to start a tfjs backend: WebGPU gets Dawn's `navigator.gpu` first, and a failure says which driver
+ * is missing.
+ */
+export async function useNodeBackend(name: BackendName): Promise<BackendName> {
+  if (name === 'webgpu') await installNodeWebGPU();
+  try {
+    return await useBackend(name);
+  } catch (e) {
+    if (name !== 'webgpu') throw e;
+    throw new Error(`${(e as Error).message} (no WebGPU adapter: install a Vulkan driver, e.g. VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json)`);
+  }
 }

@@ -1,6 +1,6 @@
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InputError } from '../errors.ts';
+import { InputError } from '../../errors.ts';
 
 /** Creates `dir` (and parents) as an output folder; a clear error if it exists as a file or cannot be made. */
 export async function ensureOutputDir(dir: string): Promise<void> {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { InputError } from '../errors.ts';
-import type { TestItem } from './evaluate-dataset.ts';
+import { InputError } from '../../errors.ts';
+import type { TestItem } from '../../evaluation/evaluate-dataset.ts';
 
 const IMAGE = /\.(png|jpe?g)$/i;
 

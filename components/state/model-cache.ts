@@ -1,4 +1,4 @@
-import { MANIFEST_FILE, parseManifest } from '../model-folder/manifest.ts';
+import { MANIFEST_FILE, parseManifest } from '../../src/model-folder/manifest.ts';
 
 /**
  * Models from a URL: a checkpoint (.pth / .safetensors) or a model folder's manifest.json (its files are fetched next

@@ -1,6 +1,5 @@
-import type { BinaryMask } from '../export/mask.ts';
-import type { DefectKind, SurfaceKind } from '../samples/surfaces.ts';
-import type { EngineName } from '../worker/protocol.ts';
+import type { BinaryMask } from '../../src/image/mask.ts';
+import type { EngineName, ImageSource } from '../../src/types.ts';
 
 /**
  * The annotator's session as plain data: what each image is, what was decided on it and with which threshold.
@@ -8,10 +7,6 @@ import type { EngineName } from '../worker/protocol.ts';
  * threshold never needs the model and only decisions (accept / reject / edit / draw / mark) are ever saved.
  */
 
-/** Where an image's pixels come from: a built-in procedural sample, or a user file kept in the store. */
-export type ImageSource =
-  | { kind: 'sample'; surface: SurfaceKind; defect: DefectKind | null; seed: number; size: number }
-  | { kind: 'file'; type: string };
 
 export type ImageStatus = 'unreviewed' | 'normal' | 'defective';
 
@@ -26,6 +21,8 @@ export interface ReviewRegion {
   /** Normalised score of the proposal it came from (0.5 = threshold). */
   score?: number;
 }
+
+export type { ImageSource };
 
 export interface ImageEntry {
   id: string;
