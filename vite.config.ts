@@ -18,6 +18,8 @@ export default defineConfig({
     headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
   },
   build: {
+    // dist/ is the library's build (npm run build); the demo pages go beside it.
+    outDir: 'dist-demo',
     target: 'es2022',
     // tfjs-wasm starts its pthreads from a blob made of one function's source text (fn.toString()); the minifier
     // rewrites that function to use helpers from the enclosing chunk, which the blob lacks ("e is not defined").

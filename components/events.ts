@@ -1,5 +1,5 @@
 import type { BinaryMask } from '../src/image/mask.ts';
-import type { EngineName } from '../src/worker/protocol.ts';
+import type { EngineName } from '../src/pipeline/model-protocol.ts';
 import type { Action } from './state/shortcuts.ts';
 
 /**

@@ -1,5 +1,6 @@
 import { LitElement, css, html, nothing } from 'lit';
-import type { EngineName, ModelInfo, WorkProgress } from '../src/worker/protocol.ts';
+import type { EngineName, ModelInfo } from '../src/pipeline/model-protocol.ts';
+import type { ProgressLine } from '../src/pipeline/progress.ts';
 import { HOLD_OUT_EVERY } from '../src/selection/held-out.ts';
 import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../src/train/recipe.ts';
 import { describeFigures, type Selection } from '../src/selection/validate.ts';
@@ -49,7 +50,7 @@ export class ModelPanel extends LitElement {
   info?: ModelInfo;
   /** The last training's validation: both detectors' figures, and whether the trained model is the one in use. */
   validation?: { selection: Selection; inUse: boolean };
-  progress?: WorkProgress;
+  progress?: ProgressLine;
   normals = 0;
   untrained = 0;
   steps: Record<keyof typeof DEFAULT_STEPS, number> = { ...DEFAULT_STEPS };
@@ -104,7 +105,7 @@ export class ModelPanel extends LitElement {
         <div role="status" data-testid="model-progress">
           ${p.total > 0 ? html`<progress max=${p.total} value=${p.done}></progress>` : html`<progress></progress>`}
           <div class="row">
-            <span>${p.stage}${p.detail ? ` · ${p.detail}` : ''} · ${amount(p)}${p.etaSeconds !== undefined ? ` · ETA ${eta(p.etaSeconds)}` : ''}</span>
+            <span>${p.label}${p.detail ? ` · ${p.detail}` : ''} · ${amount(p)}${p.etaSeconds !== undefined ? ` · ETA ${eta(p.etaSeconds)}` : ''}</span>
             <button @click=${() => emit(this, 'inp-model-action', { action: 'cancel' })}>Cancel</button>
           </div>
         </div>` : nothing}
@@ -145,7 +146,7 @@ export class ModelPanel extends LitElement {
 }
 
 /** "3/10", or "1.2/4.0 MB" for a download (total 0: unknown size). */
-function amount(p: WorkProgress): string {
+function amount(p: ProgressLine): string {
   const f = p.unit === 'bytes' ? (n: number) => (n / 1e6).toFixed(1) : String;
   return `${f(p.done)}${p.total > 0 ? `/${f(p.total)}` : ''}${p.unit === 'bytes' ? ' MB' : ''}`;
 }

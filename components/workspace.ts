@@ -10,7 +10,8 @@ import { rawThreshold, type ThresholdCalibration } from '../src/threshold/calibr
 import { ModelClient } from '../src/worker/client.ts';
 import type { WebOnnxProvider } from '../src/platform/web/onnx.ts';
 import type { Selection } from '../src/selection/validate.ts';
-import type { DecodedImage, EngineName, MapResult, ModelInfo, TrainedModel, TrainResult, WorkProgress } from '../src/worker/protocol.ts';
+import type { DecodedImage, EngineName, MapResult, ModelInfo, TrainedModel, TrainResult } from '../src/pipeline/model-protocol.ts';
+import { progressLine, type ProgressLine } from '../src/pipeline/progress.ts';
 import { sessionAnnotations } from './state/export.ts';
 import { makeSample } from '../src/samples/surfaces.ts';
 import { maskArea } from './state/mask-edit.ts';
@@ -103,7 +104,7 @@ export class Workspace extends LitElement {
   private backend?: string;
   private backendNote = '';
   private info?: ModelInfo;
-  private progress?: WorkProgress;
+  private progress?: ProgressLine;
   private job?: { cancel(): void };
   private messages: Message[] = [];
   private nextMessage = 1;
@@ -274,9 +275,9 @@ export class Workspace extends LitElement {
     if (this.progress) { this.scheduleFit(); return; }
     try {
       for (const id of normals) if (!this.registered.has(id)) await this.decoded(id);
-      const job = this.client.request({ type: 'fit', normals }, (p) => { this.progress = p; this.refresh(); });
+      const job = this.client.request({ type: 'fit', normals }, (p) => { this.progress = progressLine(p); this.refresh(); });
       this.job = job;
-      this.progress = { stage: 'fit', done: 0, total: normals.length * 3 };
+      this.progress = { label: 'fit', done: 0, total: normals.length * 3 };
       this.refresh();
       const r = await job.result;
       this.fitted = normals.join();
@@ -571,7 +572,7 @@ export class Workspace extends LitElement {
       this.job = { cancel: () => ctrl.abort() };
       const m = await downloadModel(url, {
         signal: ctrl.signal,
-        onProgress: (p) => { this.progress = { stage: 'download', done: p.loaded, total: p.total, detail: p.file, unit: 'bytes' }; this.refresh(); },
+        onProgress: (p) => { this.progress = progressLine(p); this.refresh(); },
       });
       if (m.cached) this.say('info', `${m.files.map((f) => f.name).join(', ')}: from this browser's model cache (not downloaded again)`);
       if (m.cacheNote) this.say('info', m.cacheNote);
@@ -643,7 +644,7 @@ export class Workspace extends LitElement {
     if (!this.client) return;
     try {
       // As a job: Train and Fit wait, and a fit scheduled meanwhile comes back once it is done.
-      this.progress = { stage: 'restore', done: 0, total: 1, detail: m.card.name };
+      this.progress = { label: 'restore', done: 0, total: 1, detail: m.card.name };
       this.refresh();
       const info = await this.client.request({ type: 'load-model', files: m.files, card: m.card }).result;
       this.setInfo(info);
@@ -734,9 +735,9 @@ export class Workspace extends LitElement {
     if (!this.client || this.progress) return;
     const [doing, done] = a.action === 'finetune' ? ['Fine-tuning', 'Fine-tuned'] : ['Training', 'Trained'];
     const normals = this.normals();
-    const job = this.client.request({ type: 'train', job: a.action === 'finetune' ? 'finetune' : 'train', normals, steps: a.steps }, (p) => { this.progress = p; this.refresh(); });
+    const job = this.client.request({ type: 'train', job: a.action === 'finetune' ? 'finetune' : 'train', normals, steps: a.steps }, (p) => { this.progress = progressLine(p); this.refresh(); });
     this.job = job;
-    this.progress = { stage: a.action === 'finetune' ? 'fine-tune' : 'train', done: 0, total: a.steps };
+    this.progress = { label: a.action === 'finetune' ? 'fine-tune' : 'train', done: 0, total: a.steps };
     this.refresh();
     try {
       const r = await job.result;

@@ -9,7 +9,7 @@ import '../components/workspace.ts';
 import type { SampleImage } from '../components/workspace.ts';
 import type { WebOnnxProvider } from '../src/platform/web/onnx.ts';
 import type { BackendName } from '../src/runtime/backend.ts';
-import type { EngineName } from '../src/worker/protocol.ts';
+import type { EngineName } from '../src/pipeline/model-protocol.ts';
 import { SURFACE_KINDS, type SurfaceKind } from '../src/samples/surfaces.ts';
 
 const q = new URLSearchParams(location.search);

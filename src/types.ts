@@ -174,3 +174,18 @@ export type EngineName = 'tfjs' | 'onnx';
 export type WebOnnxProvider = 'webgpu' | 'wasm';
 /** tfjs backends. */
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu';
+
+/**
+ * The one progress event of every long operation (download, encode, fit, train, validate), from the trainer up to
+ * the UI: plain data, so it crosses the worker boundary unchanged. pipeline/progress.ts turns it into a line.
+ */
+export type Progress =
+  | { stage: 'download'; file: string; loaded: number; total: number }
+  | { stage: 'encode' | 'fit' | 'validate'; done: number; total: number; elapsedSeconds?: number; etaSeconds?: number; detail?: string }
+  | {
+    stage: 'train'; step: number; steps: number; epoch: number;
+    loss: number; softMining: number; coherence: number; lr: number; gradNorm: number;
+    imagesPerSecond: number; elapsedSeconds: number; etaSeconds: number;
+    /** What the run is for, where a caller labels it (a fine-tune is a short train). */
+    job?: 'train' | 'finetune';
+  };

@@ -1,4 +1,5 @@
 import { MANIFEST_FILE, parseManifest } from '../../src/model-folder/manifest.ts';
+import type { Progress } from '../../src/types.ts';
 
 /**
  * Models from a URL: a checkpoint (.pth / .safetensors) or a model folder's manifest.json (its files are fetched next
@@ -14,7 +15,7 @@ const isLocal = (url: string) => { const u = new URL(url); return u.origin === l
 /** A session's folder of kept local models: pruning one session's never touches another's (other tabs, other databases). */
 const localDir = (session: string) => new URL(`${LOCAL_MODELS}${encodeURIComponent(session)}/`, location.origin).href;
 
-export interface DownloadProgress { file: string; loaded: number; total: number }
+export type DownloadProgress = Extract<Progress, { stage: 'download' }>;
 export interface DownloadedModel {
   files: Array<{ name: string; bytes: Uint8Array }>;
   /** Every file came from the cache (no network). */
@@ -96,7 +97,7 @@ export async function downloadModel(url: string, o: { signal?: AbortSignal; onPr
   const folder = base.pathname.endsWith('/') ? new URL(MANIFEST_FILE, base) : file(base) === MANIFEST_FILE ? base : undefined;
   if (!folder) {
     const name = file(base);
-    const got = await fetchCached(base.href, cache, o.signal, (loaded, total) => o.onProgress?.({ file: name, loaded, total }));
+    const got = await fetchCached(base.href, cache, o.signal, (loaded, total) => o.onProgress?.({ stage: 'download', file: name, loaded, total }));
     return { files: [{ name, bytes: got.bytes }], cached: got.cached, cacheNote: got.cacheNote, urls: [base.href] };
   }
   // A model folder: the manifest lists every file with its size, so progress has a total from the start.
@@ -117,7 +118,7 @@ export async function downloadModel(url: string, o: { signal?: AbortSignal; onPr
   let cacheNote = m.cacheNote;
   for (const [name, entry] of listed) {
     const at = new URL(name, folder).href;
-    const got = await fetchCached(at, cache, o.signal, (loaded) => o.onProgress?.({ file: name, loaded: before + loaded, total }));
+    const got = await fetchCached(at, cache, o.signal, (loaded) => o.onProgress?.({ stage: 'download', file: name, loaded: before + loaded, total }));
     files.push({ name, bytes: got.bytes });
     urls.push(at);
     before += entry.bytes;

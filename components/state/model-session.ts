@@ -3,7 +3,7 @@ import type { BinaryMask } from '../../src/image/mask.ts';
 import type { BackendName } from '../../src/runtime/backend.ts';
 import type { ThresholdCalibration } from '../../src/threshold/calibration.ts';
 import { ModelClient } from '../../src/worker/client.ts';
-import type { DecodedImage, ModelInfo } from '../../src/worker/protocol.ts';
+import type { DecodedImage, ModelInfo } from '../../src/pipeline/model-protocol.ts';
 import { sessionAnnotations } from './export.ts';
 import { resizeMask } from '../../src/image/working-size.ts';
 import { loopCalibration, pendingProposals, type RawResult } from './review.ts';

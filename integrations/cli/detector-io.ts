@@ -1,27 +1,20 @@
-import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
 import type { ConfigOverrides } from '../../src/checkpoint/infer-config.ts';
 import { readPth } from '../../src/checkpoint/pth.ts';
 import { readSafetensors } from '../../src/checkpoint/safetensors.ts';
-import { createDetector, type Detector } from '../../src/pipeline/detector.ts';
-import { readNsfwjsBundle } from '../../src/platform/node/nsfwjs.ts';
-import { nsfwjsTensors } from '../../src/encoder/nsfwjs-weights.ts';
-import { cnnPreprocess, parseEncoderSpec } from '../../src/encoder/patch-encoder.ts';
-import type { ModelContent } from '../../src/model-folder/manifest.ts';
+import { assembleDetector, type LoadedDetector } from '../../src/pipeline/detector.ts';
+import { nsfwjsWeights, onnxRuntimeNode, packageEncoderWeights } from '../../src/node.ts';
+import { parseEncoderSpec } from '../../src/encoder/patch-encoder.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadModelFromPath } from '../../src/platform/node/model-folder.ts';
-import { inputMultipleOf } from '../../src/inp-former/frozen-encoder.ts';
-import { createOnnxInpFormer, createOnnxKnn } from '../../src/platform/node/onnx-session.ts';
 import { loadOnnxRuntime } from '../../src/platform/node/onnx-runtime.ts';
-import { OFFICIAL_PREPROCESS } from '../../src/preprocess/preprocess.ts';
 import { useNodeBackend } from '../../src/platform/node/webgpu.ts';
 import { UsageError } from './args.ts';
-import type { Calibration, CnnEncoderConfig, CnnEncoderKind, PreprocessConfig, TensorMap } from '../../src/types.ts';
+import type { CnnEncoderConfig, CnnEncoderKind, TensorMap } from '../../src/types.ts';
 
-/** The installed nsfwjs package's MobileNetV2 weights (never copied into a model folder). */
-export async function nsfwjsWeights(): Promise<TensorMap> {
-  return nsfwjsTensors(await readNsfwjsBundle(), 'nsfwjs mobilenet_v2');
-}
+export type { LoadedDetector };
+
+export { nsfwjsWeights, packageEncoderWeights };
 
 /**
  * An `-e` encoder spec (README "Encoder specs") → config and weights. `bundled` says whether the weights belong
@@ -33,22 +26,6 @@ export async function resolveEncoderSpec(spec: string, stages?: (kind: CnnEncode
   const bytes = new Uint8Array(await readFile(file).catch(() => { throw new InputError(file, 'encoder weights not found'); }));
   const weights = /\.safetensors$/i.test(file) ? readSafetensors(bytes, file).tensors : readPth(bytes, file);
   return { config, weights, bundled: true, where: file };
-}
-
-export interface LoadedDetector {
-  detector: Detector;
-  name: string;
-  preprocess: PreprocessConfig;
-  calibration?: Calibration;
-  /** What runs it: "onnxruntime-node" or "tfjs <backend>". */
-  runtime: string;
-}
-
-/** A model folder (INP-Former or kNN) or an INP-Former checkpoint → a ready detector. */
-/** The encoder weights a model does not hold itself: nsfwjs's, from the installed package. */
-export async function packageEncoderWeights(c: ModelContent): Promise<TensorMap | undefined> {
-  const kind = c.kind === 'knn' ? c.knn.encoder.kind : c.kind === 'inp-former' ? c.config.encoder.kind : undefined;
-  return kind === 'nsfwjs-mobilenetv2' ? nsfwjsWeights() : undefined;
 }
 
 export const BACKENDS = ['onnx', 'wasm', 'cpu', 'webgpu'] as const;
@@ -75,22 +52,15 @@ export async function startBackend(flag: string | undefined, label: string): Pro
   return { onnx, tfjs };
 }
 
+/** A model folder (INP-Former or kNN) or an INP-Former checkpoint → a ready detector (onnxruntime-node with `onnx`). */
 export async function loadDetector(p: string, overrides: ConfigOverrides = {}, o: { onnx?: boolean } = {}): Promise<LoadedDetector> {
   const resolved = await loadModelFromPath(p, overrides);
-  const c = resolved.content;
-  const calibration = resolved.manifest?.calibration ? { calibration: resolved.manifest.calibration } : {};
-  const encoderWeights = await packageEncoderWeights(c);
-  if (o.onnx && c.kind !== 'encoder') {
-    const opts = { where: p, ...(encoderWeights ? { encoderWeights } : {}) };
-    const model = c.kind === 'knn' ? await createOnnxKnn(c.knn, c.tensors, opts) : await createOnnxInpFormer(c.config, c.tensors, opts);
-    const preprocess = resolved.preprocess ?? (c.kind === 'knn' ? cnnPreprocess(c.knn.encoder.kind) : OFFICIAL_PREPROCESS);
-    const detector: Detector = {
-      kind: c.kind, preprocess, inputMultiple: c.kind === 'knn' ? 1 : inputMultipleOf(c.config.encoder),
-      predict: (x, q) => model.predict(x, q), dispose: () => void model.dispose(),
-    };
-    return { detector, name: resolved.name, preprocess, runtime: 'onnxruntime-node', ...calibration };
-  }
-  const preprocess = resolved.preprocess ?? (c.kind === 'knn' ? cnnPreprocess(c.knn.encoder.kind) : undefined);
-  const detector = createDetector(c, { where: p, ...(preprocess ? { preprocess } : {}), ...(encoderWeights ? { encoderWeights } : {}) });
-  return { detector, name: resolved.name, preprocess: detector.preprocess, runtime: `tfjs ${tf.getBackend()}`, ...calibration };
+  const encoderWeights = await packageEncoderWeights(resolved.content);
+  return assembleDetector(resolved.content, {
+    name: resolved.name, where: p,
+    ...(resolved.preprocess ? { preprocess: resolved.preprocess } : {}),
+    ...(resolved.manifest?.calibration ? { calibration: resolved.manifest.calibration } : {}),
+    ...(encoderWeights ? { encoderWeights } : {}),
+    ...(o.onnx ? { onnx: await onnxRuntimeNode() } : {}),
+  });
 }

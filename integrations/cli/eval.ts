@@ -4,7 +4,7 @@ import { loadDataset } from '../../src/platform/node/dataset.ts';
 import type { DetectionMetrics } from '../../src/metrics/evaluate.ts';
 import { writeFileAtomic } from '../../src/platform/node/files.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
-import { choice, intFlag, parse, required } from './args.ts';
+import { intFlag, parse, required } from './args.ts';
 import { loadDetector, startBackend } from './detector-io.ts';
 import { readInput } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';

@@ -2,27 +2,24 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { expectedHeadShapes } from '../../src/checkpoint/load.ts';
 import { InputError } from '../../src/errors.ts';
 import { decodeImage } from '../../src/image/decode.ts';
 import { initHead } from '../../src/inp-former/init.ts';
 import { ENCODER_PREFIX, inputMultipleOf } from '../../src/inp-former/frozen-encoder.ts';
-import { createInpFormer } from '../../src/inp-former/predict.ts';
 import { cnnPreprocess, defaultTrainStages } from '../../src/encoder/patch-encoder.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
 import { loadModelFromPath, writeModelFolder, type ResolvedModel } from '../../src/platform/node/model-folder.ts';
 import { nodeFeatureStore } from '../../src/platform/node/feature-store.ts';
 import { startGradientThreads } from '../../src/platform/node/gradient-threads.ts';
 import { writeFileAtomic } from '../../src/platform/node/files.ts';
-import { inputSize, preprocess, stackBatch, validatePreprocess } from '../../src/preprocess/preprocess.ts';
+import { inputSize, validatePreprocess } from '../../src/preprocess/preprocess.ts';
+import { headOf, modelInput, runTrainingJob } from '../../src/pipeline/train-job.ts';
 import { useNodeBackend } from '../../src/platform/node/webgpu.ts';
 import { exportOfficialSafetensors } from '../../src/train/export.ts';
 import { headConfigFor } from '../../src/train/head-config.ts';
 import type { TrainMode } from '../../src/train/head-params.ts';
 import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES, fineTuneMode } from '../../src/train/recipe.ts';
 import { loadTrainState, saveTrainState, type TrainState } from '../../src/train/state.ts';
-import { train, type TrainOptions } from '../../src/train/trainer.ts';
 import type { InpFormerConfig, PreprocessConfig, TensorMap } from '../../src/types.ts';
 import { choice, intFlag, numFlag, parse, required, UsageError } from './args.ts';
 import { packageEncoderWeights, resolveEncoderSpec } from './detector-io.ts';
@@ -68,8 +65,6 @@ function autoMicroBatch(config: InpFormerConfig, size: number): number {
 /** `-e` values that name a CNN encoder rather than a file (README "Encoder specs"). */
 const CNN_SPEC = /^(nsfwjs-mobilenetv2(:|$)|(resnet18|resnet50|wide_resnet50_2)=)/;
 
-const headOf = (t: TensorMap, config: InpFormerConfig): TensorMap => new Map([...expectedHeadShapes(config).keys()].map((k) => [k, t.get(k)!]));
-
 interface Job {
   /** Encoder tensors (official `encoder.*` names) and the head to start from. */
   encoder: TensorMap;
@@ -102,7 +97,6 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
   const steps = values.steps !== undefined ? intFlag(values.steps, 'steps', 1) : values.epochs === undefined ? job.defaults.steps : undefined;
 
   await useNodeBackend(backend);
-  const model = createInpFormer(config, new Map([...job.encoder, ...job.init]), { where: job.source, ...(job.encoderWeights ? { encoderWeights: job.encoderWeights } : {}) });
   const ctl = new AbortController();
   const onInt = () => { console.error(`\n${label}: stopping after this step (Ctrl-C again to quit without saving)`); process.off('SIGINT', onInt); ctl.abort(); };
   process.on('SIGINT', onInt);
@@ -115,47 +109,50 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
   const threadCount = Math.min(batchSize, values.threads === undefined ? os.availableParallelism() : intFlag(values.threads, 'threads', 1));
   const threads = threadCount > 1 ? startGradientThreads(threadCount) : undefined;
   try {
-    const opts: TrainOptions = {
-      encoder: model, config, init: job.init, mode: job.mode, resume, signal: ctl.signal,
-      data: { count: files.length, load: async (i) => {
-        const item = preprocess(decodeImage(await readInput(files[i]), files[i]), pre, multiple > 1 ? multiple : undefined, files[i]);
-        const b = stackBatch([item]);
-        return tf.tensor4d(b.data, b.shape);
-      }, key: async (i) => `${keyBase}-${createHash('sha256').update(await readInput(files[i])).digest('hex').slice(0, 24)}` },
-      ...(values['feature-cache'] ? { featureStore: nodeFeatureStore(values['feature-cache']) } : {}),
-      steps, epochs: values.epochs === undefined ? undefined : intFlag(values.epochs, 'epochs', 1),
-      batchSize,
-      microBatch: values['micro-batch'] === undefined ? autoMicroBatch(config, inputSize(pre)) : intFlag(values['micro-batch'], 'micro-batch', 1),
-      lr: numFlag(values.lr, 'lr') ?? job.defaults.lr, tokenLr: numFlag(values['token-lr'], 'token-lr') ?? job.defaults.tokenLr, finalLr: numFlag(values['final-lr'], 'final-lr') ?? job.defaults.finalLr,
-      // A default warm-up never takes more than a quarter of a short run.
-      warmupSteps: values['warmup-steps'] !== undefined ? intFlag(values['warmup-steps'], 'warmup-steps', 0, 0)
-        : job.defaults.warmup === undefined ? undefined : Math.min(job.defaults.warmup, Math.floor((steps ?? Infinity) / 4)),
-      seed: intFlag(values.seed, 'seed', 1, 0), shuffle: !values['no-shuffle'], fewShot: values['few-shot'],
-      ...(threads ? { threads: threads.channels } : {}),
-      onProgress: (e) => {
-        if (e.phase === 'encode') { encodeBar.tick(e.done, path.basename(files[e.done - 1])); return; }
-        if (!bar) { encodeBar.end(); bar = progressReporter(`${label}: step`, e.totalSteps); }
-        bar.tick(e.step, `loss ${e.loss.toFixed(5)} (sm ${e.softMining.toFixed(5)}, c ${e.coherence.toFixed(5)}) lr ${e.lr.toExponential(2)} · ${e.imagesPerSecond.toFixed(1)} img/s`);
+    const { run: r, content } = await runTrainingJob({
+      content: { kind: 'inp-former', config, tensors: new Map([...job.encoder, ...job.init]) },
+      ...(job.encoderWeights ? { encoderWeights: job.encoderWeights } : {}),
+      preprocess: pre, mode: job.mode, where: job.source,
+      inputs: {
+        count: files.length,
+        load: async (i) => modelInput(decodeImage(await readInput(files[i]), files[i]), pre, config, files[i]),
+        key: async (i) => `${keyBase}-${createHash('sha256').update(await readInput(files[i])).digest('hex').slice(0, 24)}`,
       },
-    };
-    const r = await train(opts);
+      settings: {
+        resume, signal: ctl.signal,
+        ...(values['feature-cache'] ? { featureStore: nodeFeatureStore(values['feature-cache']) } : {}),
+        steps, epochs: values.epochs === undefined ? undefined : intFlag(values.epochs, 'epochs', 1),
+        batchSize,
+        microBatch: values['micro-batch'] === undefined ? autoMicroBatch(config, inputSize(pre)) : intFlag(values['micro-batch'], 'micro-batch', 1),
+        lr: numFlag(values.lr, 'lr') ?? job.defaults.lr, tokenLr: numFlag(values['token-lr'], 'token-lr') ?? job.defaults.tokenLr, finalLr: numFlag(values['final-lr'], 'final-lr') ?? job.defaults.finalLr,
+        // A default warm-up never takes more than a quarter of a short run.
+        warmupSteps: values['warmup-steps'] !== undefined ? intFlag(values['warmup-steps'], 'warmup-steps', 0, 0)
+          : job.defaults.warmup === undefined ? undefined : Math.min(job.defaults.warmup, Math.floor((steps ?? Infinity) / 4)),
+        seed: intFlag(values.seed, 'seed', 1, 0), shuffle: !values['no-shuffle'], fewShot: values['few-shot'],
+        ...(threads ? { threads: threads.channels } : {}),
+        onProgress: (e) => {
+          if (e.stage === 'encode') { encodeBar.tick(e.done, path.basename(files[e.done - 1])); return; }
+          if (e.stage !== 'train') return;
+          if (!bar) { encodeBar.end(); bar = progressReporter(`${label}: step`, e.steps); }
+          bar.tick(e.step, `loss ${e.loss.toFixed(5)} (sm ${e.softMining.toFixed(5)}, c ${e.coherence.toFixed(5)}) lr ${e.lr.toExponential(2)} · ${e.imagesPerSecond.toFixed(1)} img/s`);
+        },
+      },
+    });
     bar?.end();
-    if (r.cancelled) {
+    if (!content) {
       await writeFileAtomic(statePath, saveTrainState(r.state));
       console.error(`${label}: stopped at step ${r.state.step}/${r.state.run.schedule.total}; state saved to ${statePath} (continue with --resume ${statePath})`);
       process.exitCode = 130;
       return;
     }
     if (values.state) await writeFileAtomic(statePath, saveTrainState(r.state));
-    const built = await buildModelFolder(
-      { kind: 'inp-former', config, tensors: new Map([...job.encoder, ...r.head]) },
-      { name: values.name ?? path.basename(out), preprocess: pre, source: { file: path.basename(job.source), format: `${label} (${r.state.run.mode}, ${r.state.step} steps)` } },
-    );
+    const built = await buildModelFolder(content, {
+      name: values.name ?? path.basename(out), preprocess: pre, source: { file: path.basename(job.source), format: `${label} (${r.state.run.mode}, ${r.state.step} steps)` },
+    });
     await writeModelFolder(out, built);
     console.error(`${label}: ${r.state.step} steps on ${r.state.run.items} items -> ${out}`);
   } finally {
     process.off('SIGINT', onInt);
-    model.dispose();
     await threads?.close();
   }
 }

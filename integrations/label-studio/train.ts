@@ -1,19 +1,16 @@
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { mapImages, type ServedModel, type ThresholdChoice } from '../../src/pipeline/served-model.ts';
 import type { ConfigOverrides } from '../../src/checkpoint/infer-config.ts';
-import { expectedHeadShapes } from '../../src/checkpoint/load.ts';
 import { InputError } from '../../src/errors.ts';
 import { decodeImage } from '../../src/image/decode.ts';
-import { ENCODER_PREFIX, encoderTensorsOf, inputMultipleOf } from '../../src/inp-former/frozen-encoder.ts';
-import { createInpFormer } from '../../src/inp-former/predict.ts';
+import { encoderTensorsOf } from '../../src/inp-former/frozen-encoder.ts';
+import { modelInput, recipeSettings, runTrainingJob } from '../../src/pipeline/train-job.ts';
 import { fitKnnModel } from '../../src/knn/fit-model.ts';
 import { buildModelFolder, type ModelContent } from '../../src/model-folder/manifest.ts';
 import { loadModelFromPath, writeModelFolder } from '../../src/platform/node/model-folder.ts';
-import { OFFICIAL_PREPROCESS, preprocess, stackBatch } from '../../src/preprocess/preprocess.ts';
+import { OFFICIAL_PREPROCESS } from '../../src/preprocess/preprocess.ts';
 import { calibrateF1Adaptive, calibrateFromNormals } from '../../src/threshold/strategies.ts';
 import { DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../../src/train/recipe.ts';
-import { train } from '../../src/train/trainer.ts';
 import type { Calibration, PreprocessConfig, RgbImage, TensorMap } from '../../src/types.ts';
 import { loadDetector, packageEncoderWeights } from '../cli/detector-io.ts';
 import { readInput } from '../cli/images.ts';
@@ -90,25 +87,16 @@ async function refitKnn(c: Extract<ModelContent, { kind: 'knn' }>, pre: Preproce
 }
 
 async function fineTune(c: Extract<ModelContent, { kind: 'inp-former' }>, pre: PreprocessConfig, items: Item[], steps: number): Promise<ModelContent> {
-  const { config, tensors } = c;
   const encoderWeights = await packageEncoderWeights(c);
-  const model = createInpFormer(config, tensors, encoderWeights ? { encoderWeights } : {});
-  const multiple = inputMultipleOf(config.encoder);
-  try {
-    const init = new Map([...expectedHeadShapes(config).keys()].map((k) => [k, tensors.get(k)!]));
-    const recipe = FINETUNE_RECIPES[DEFAULT_FINETUNE_MODE];
-    const r = await train({
-      encoder: model, config, init, mode: DEFAULT_FINETUNE_MODE, steps, batchSize: Math.min(recipe.batch, items.length), warmupSteps: recipe.warmup,
-      lr: recipe.lr, finalLr: recipe.finalLr, tokenLr: recipe.tokenLr,
-      data: { count: items.length, load: (i) => {
-        const b = stackBatch([preprocess(decodeImage(items[i].bytes, items[i].where), pre, multiple > 1 ? multiple : undefined, items[i].where)]);
-        return tf.tensor4d(b.data, b.shape);
-      } },
-    });
-    return { kind: 'inp-former', config, tensors: new Map([...[...tensors].filter(([k]) => k.startsWith(ENCODER_PREFIX)), ...r.head]) };
-  } finally {
-    model.dispose();
-  }
+  const mode = DEFAULT_FINETUNE_MODE;
+  const recipe = recipeSettings('finetune', c.config, mode);
+  const { content } = await runTrainingJob({
+    content: c, ...(encoderWeights ? { encoderWeights } : {}), preprocess: pre, mode, where: 'model in use',
+    inputs: { count: items.length, load: (i) => modelInput(decodeImage(items[i].bytes, items[i].where), pre, c.config, items[i].where) },
+    settings: { ...recipe, steps, batchSize: Math.min(recipe.batchSize ?? 8, items.length), warmupSteps: Math.min(recipe.warmupSteps ?? 0, Math.floor(steps / 4)) },
+  });
+  if (!content) throw new Error('fine-tuning stopped before its last step');
+  return content;
 }
 
 async function calibrate(served: ServedModel, data: TrainingData, heldOut: Item[], o: TrainerOptions): Promise<ThresholdChoice> {

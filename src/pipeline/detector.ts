@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { cnnPreprocess, createPatchEncoder } from '../encoder/patch-encoder.ts';
 import { InputError } from '../errors.ts';
-import { createInpFormer, type PredictInput, type PredictOptions, type PredictResult } from '../inp-former/predict.ts';
+import { createInpFormer, type PredictOptions, type PredictResult } from '../inp-former/predict.ts';
+import { inputMultipleOf } from '../inp-former/frozen-encoder.ts';
 import { encoderTensorsOf } from '../inp-former/frozen-encoder.ts';
 import { bankFromTensors, createKnnDetector } from '../knn/knn.ts';
 import type { ModelContent } from '../model-folder/manifest.ts';
 import { OFFICIAL_PREPROCESS } from '../preprocess/preprocess.ts';
-import type { PreprocessConfig, TensorMap } from '../types.ts';
+import type { Calibration, PreprocessConfig, TensorMap } from '../types.ts';
+import type { ModelInput } from './train-job.ts';
 
 /**
  * What `predict`, `eval`, `annotate` and the servers run: an INP-Former or a kNN detector behind one interface.
@@ -18,7 +20,8 @@ export interface Detector {
   readonly preprocess: PreprocessConfig;
   /** Inputs must be a multiple of this many pixels (the ViT patch; 1 for CNNs). */
   readonly inputMultiple: number;
-  predict(input: PredictInput, opts: PredictOptions): Promise<PredictResult>;
+  /** Plain arrays in and out: the input a normalised NCHW batch, the maps and scores typed arrays. */
+  predict(input: ModelInput, opts: PredictOptions): Promise<PredictResult>;
   dispose(): void;
 }
 
@@ -27,7 +30,7 @@ export interface Detector {
  * when the folder does not hold it (the nsfwjs MobileNetV2, read from the installed package).
  */
 export function createDetector(content: ModelContent, o: { preprocess?: PreprocessConfig; encoderWeights?: TensorMap; where: string }): Detector {
-  if (content.kind === 'encoder') throw new InputError(o.where, 'is an encoder only (no INP-Former head): train a model with it, or fit a kNN detector (inp-former fit-knn)');
+  if (content.kind === 'encoder') throw encoderOnly(o.where);
   if (content.kind === 'inp-former') {
     const model = createInpFormer(content.config, content.tensors, { where: o.where, ...(o.encoderWeights ? { encoderWeights: o.encoderWeights } : {}) });
     return {
@@ -41,11 +44,11 @@ export function createDetector(content: ModelContent, o: { preprocess?: Preproce
   return {
     kind: 'knn', preprocess: o.preprocess ?? cnnPreprocess(content.knn.encoder.kind), inputMultiple: 1,
     async predict(input, p) {
-      const x = input instanceof tf.Tensor ? input : tf.tensor4d(input.data, input.shape);
+      const x = tf.tensor4d(input.data, input.shape);
       try {
         return await knn.predict(x, p);
       } finally {
-        if (x !== input) x.dispose();
+        x.dispose();
       }
     },
     dispose() {
@@ -53,4 +56,47 @@ export function createDetector(content: ModelContent, o: { preprocess?: Preproce
       encoder.dispose();
     },
   };
+}
+
+/** A detector of a model's content on an ONNX runtime (onnxruntime-node in Node): what a platform supplies. */
+export type OnnxDetectorFactory = (
+  content: Exclude<ModelContent, { kind: 'encoder' }>, o: { where: string; encoderWeights?: TensorMap },
+) => Promise<{ predict(x: ModelInput, o: PredictOptions): Promise<PredictResult>; dispose(): unknown }>;
+
+/** A ready detector and what it was loaded with. */
+export interface LoadedDetector {
+  detector: Detector;
+  name: string;
+  preprocess: PreprocessConfig;
+  calibration?: Calibration;
+  /** What runs it: "onnxruntime-node" or "tfjs <backend>". */
+  runtime: string;
+}
+
+/**
+ * The one place a model's content becomes a detector: on the platform's ONNX runtime when one is given (the
+ * CLI's default in Node), else on tfjs. Preprocessing: the model folder's, else the method's default.
+ */
+export async function assembleDetector(content: ModelContent, o: {
+  name: string; where: string; preprocess?: PreprocessConfig; calibration?: Calibration; encoderWeights?: TensorMap;
+  onnx?: { create: OnnxDetectorFactory; runtime: string };
+}): Promise<LoadedDetector> {
+  const calibration = o.calibration ? { calibration: o.calibration } : {};
+  const weights = o.encoderWeights ? { encoderWeights: o.encoderWeights } : {};
+  if (content.kind === 'encoder') throw encoderOnly(o.where);
+  const preprocess = o.preprocess ?? (content.kind === 'knn' ? cnnPreprocess(content.knn.encoder.kind) : OFFICIAL_PREPROCESS);
+  if (o.onnx) {
+    const model = await o.onnx.create(content, { where: o.where, ...weights });
+    const detector: Detector = {
+      kind: content.kind, preprocess, inputMultiple: content.kind === 'knn' ? 1 : inputMultipleOf(content.config.encoder),
+      predict: (x, q) => model.predict(x, q), dispose: () => void model.dispose(),
+    };
+    return { detector, name: o.name, preprocess, runtime: o.onnx.runtime, ...calibration };
+  }
+  const detector = createDetector(content, { where: o.where, preprocess, ...weights });
+  return { detector, name: o.name, preprocess, runtime: `tfjs ${tf.getBackend()}`, ...calibration };
+}
+
+function encoderOnly(where: string): InputError {
+  return new InputError(where, 'is an encoder only (no INP-Former head): train a model with it, or fit a kNN detector (inp-former fit-knn)');
 }

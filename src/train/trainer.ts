@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import { seededRandom } from '../inp-former/init.ts';
-import type { InpFormerConfig, TensorMap } from '../types.ts';
+import type { InpFormerConfig, Progress, TensorMap } from '../types.ts';
 import { fewShotViews } from './augment.ts';
 import { FeatureCache, type FeatureEncoder, type FeatureStore } from './features.ts';
 import { TRAIN_MODES, type TrainMode } from './head-params.ts';
@@ -26,13 +26,6 @@ export type TrainImages = tf.Tensor4D[] | {
   key?(index: number): Promise<string>;
 };
 
-export type TrainEvent =
-  | { phase: 'encode'; done: number; total: number; elapsedSeconds: number }
-  | {
-    phase: 'train'; step: number; totalSteps: number; epoch: number;
-    loss: number; softMining: number; coherence: number; lr: number; gradNorm: number;
-    imagesPerSecond: number; elapsedSeconds: number; etaSeconds: number;
-  };
 
 export interface TrainOptions {
   /** The frozen encoder (`InpFormer.encode` or a CNN token encoder). */
@@ -72,7 +65,7 @@ export interface TrainOptions {
   encodeBatch?: number;
   /** Features kept across runs (Node: a folder); used for images whose provider gives a key. */
   featureStore?: FeatureStore;
-  onProgress?: (e: TrainEvent) => void;
+  onProgress?: (e: Progress) => void;
   /** Stops between steps; the result then holds a resumable state. */
   signal?: AbortSignal;
   /** Continue a saved run: its head, optimiser moments, step and run settings replace init and the options above. */
@@ -120,7 +113,7 @@ async function fillCache(o: TrainOptions, cache: FeatureCache, started: number):
       await encodeImage(o, cache, i);
       if (key) await o.featureStore!.put(key, cache.itemsFrom(first));
     }
-    o.onProgress?.({ phase: 'encode', done: i + 1, total: count, elapsedSeconds: (performance.now() - started) / 1000 });
+    o.onProgress?.({ stage: 'encode', done: i + 1, total: count, elapsedSeconds: (performance.now() - started) / 1000 });
   }
 }
 
@@ -234,7 +227,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const elapsed = (performance.now() - trainStart) / 1000;
       const done = opt.step - firstStep;
       o.onProgress?.({
-        phase: 'train', step: opt.step, totalSteps: run.schedule.total, epoch, loss, softMining, coherence, lr, gradNorm,
+        stage: 'train', step: opt.step, steps: run.schedule.total, epoch, loss, softMining, coherence, lr, gradNorm,
         imagesPerSecond: (done * run.batchSize) / elapsed, elapsedSeconds: (performance.now() - started) / 1000,
         etaSeconds: (elapsed / done) * (run.schedule.total - opt.step),
       });

@@ -1,4 +1,5 @@
-import type { ResultOf, WorkerMessage, WorkerRequest, WorkProgress } from './protocol.ts';
+import type { ResultOf, WorkerMessage, WorkerRequest } from '../pipeline/model-protocol.ts';
+import type { Progress } from '../types.ts';
 
 /** A running request: its result, and a way to cancel it (fit and training stop between steps). */
 export interface Pending<T> { seq: number; result: Promise<T>; cancel(): void }
@@ -10,7 +11,7 @@ export interface Pending<T> { seq: number; result: Promise<T>; cancel(): void }
  */
 export class ModelClient {
   private seq = 0;
-  private readonly open = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; onProgress?: (p: WorkProgress) => void }>();
+  private readonly open = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; onProgress?: (p: Progress) => void }>();
 
   constructor(private readonly worker: Worker) {
     worker.onmessage = (ev: MessageEvent<WorkerMessage>) => {
@@ -32,7 +33,7 @@ export class ModelClient {
     return new ModelClient(new Worker(new URL('./model-worker.ts', import.meta.url), { type: 'module' }));
   }
 
-  request<K extends WorkerRequest['type']>(req: Extract<WorkerRequest, { type: K }>, onProgress?: (p: WorkProgress) => void): Pending<ResultOf[K]> {
+  request<K extends WorkerRequest['type']>(req: Extract<WorkerRequest, { type: K }>, onProgress?: (p: Progress) => void): Pending<ResultOf[K]> {
     const seq = ++this.seq;
     const result = new Promise<ResultOf[K]>((resolve, reject) => {
       this.open.set(seq, { resolve: resolve as (v: unknown) => void, reject, onProgress });

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
-import type { WorkerMemory } from '../../src/worker/protocol.ts';
+import type { WorkerMemory } from '../../src/pipeline/model-protocol.ts';
 
 /** Page helpers shared by the workspace browser tests: they drive the real page and read its worker through its own client. */
 export const SHOTS = 'test-output/screenshots';

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ModelInfo } from '../../src/worker/protocol.ts';
+import type { ModelInfo } from '../../src/pipeline/model-protocol.ts';
 import { MODEL_CACHE } from '../../components/state/model-cache.ts';
 import { fixture, HAS_FIXTURES, skipReason } from '../helpers/shared.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';

@@ -1,3 +1,4 @@
+import type { ModelInput } from '../../src/pipeline/train-job.ts';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector, type Detector } from '../../src/pipeline/detector.ts';
@@ -7,7 +8,7 @@ import { cnnTokenDim, createPatchEncoder } from '../../src/encoder/patch-encoder
 import { CheckpointError, InputError } from '../../src/errors.ts';
 import { ENCODER_PREFIX } from '../../src/inp-former/frozen-encoder.ts';
 import { initHead, seededRandom } from '../../src/inp-former/init.ts';
-import { createInpFormer, type PredictInput, type PredictOptions } from '../../src/inp-former/predict.ts';
+import { createInpFormer, type PredictOptions } from '../../src/inp-former/predict.ts';
 import { fitMemoryBank, knnTensors } from '../../src/knn/knn.ts';
 import { buildInpFormerGraph, ONNX_IO } from '../../src/onnx/export-inp-former.ts';
 import { buildKnnGraph, exportKnnOnnx, KNN_METADATA_KEY } from '../../src/onnx/export-knn.ts';
@@ -46,7 +47,7 @@ const prefixed = (t: TensorMap): TensorMap => new Map([...t].map(([k, v]) => [EN
 
 const measured: Record<string, number> = {};
 
-async function compare(name: string, onnx: OnnxDetector, ref: Pick<Detector, 'predict'>, input: PredictInput, opts: PredictOptions): Promise<void> {
+async function compare(name: string, onnx: OnnxDetector, ref: Pick<Detector, 'predict'>, input: ModelInput, opts: PredictOptions): Promise<void> {
   const a = await onnx.predict(input, opts);
   const b = await ref.predict(input, opts);
   expect([a.height, a.width, a.maps.length]).toEqual([b.height, b.width, b.maps.length]);

@@ -13,8 +13,12 @@ export interface GradientThreads {
  */
 export function startGradientThreads(n: number): GradientThreads {
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`gradient threads: need a positive integer, got ${n}`);
-  const entry = new URL('./gradient-thread.ts', import.meta.url).href;
-  const workers = Array.from({ length: n }, () => new Worker(new URL('./ts-worker.mjs', import.meta.url), { workerData: { entry } }));
+  // From the built package the thread is plain JavaScript; from a source checkout it is TypeScript, and Node's
+  // workers do not inherit tsx's loader, so ts-worker.mjs registers it first.
+  const built = import.meta.url.endsWith('.js');
+  const entry = new URL(built ? './gradient-thread.js' : './gradient-thread.ts', import.meta.url);
+  const start = () => (built ? new Worker(entry) : new Worker(new URL('./ts-worker.mjs', import.meta.url), { workerData: { entry: entry.href } }));
+  const workers = Array.from({ length: n }, start);
   const channels = workers.map((w, i): GradientChannel => {
     let pending: { resolve: (r: GradientReply) => void; reject: (e: Error) => void } | undefined;
     let dead: Error | undefined;

@@ -1,10 +1,10 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigOverrides } from '../../checkpoint/infer-config.ts';
-import { loadCheckpoint } from '../../checkpoint/load.ts';
 import { InputError } from '../../errors.ts';
-import type { ModelManifest, PreprocessConfig } from '../../types.ts';
-import { MANIFEST_FILE, openModelFolder, parseManifest, type BuiltModelFolder, type ModelContent } from '../../model-folder/manifest.ts';
+import type { ModelManifest } from '../../types.ts';
+import { openModel, type OpenedModel } from '../../model-folder/open.ts';
+import { MANIFEST_FILE, parseManifest, type BuiltModelFolder, type ModelContent } from '../../model-folder/manifest.ts';
 
 const errCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
@@ -72,27 +72,24 @@ export async function readModelFolder(dir: string): Promise<{ manifest: ModelMan
     throw new InputError(mf, `not valid JSON (${(e as Error).message})`);
   }
   const manifest = parseManifest(json, mf);
-  const files = new Map<string, Uint8Array>();
+  const files = new Map<string, Uint8Array>([[MANIFEST_FILE, new TextEncoder().encode(text)]]);
   for (const name of Object.keys(manifest.files)) files.set(name, await readBytes(path.join(dir, name)));
-  return { manifest, content: await openModelFolder(manifest, files, dir) };
+  const opened = await openModel({ files, name: dir });
+  return { manifest, content: opened.content };
 }
 
-export interface ResolvedModel { content: ModelContent; preprocess?: PreprocessConfig; manifest?: ModelManifest; name: string }
+export type ResolvedModel = OpenedModel;
 
 /**
  * A model folder or a checkpoint file (.pth / .safetensors), whichever `p` is. `overrides` apply to checkpoints
  * only: a model folder's manifest already fixes its config.
  */
-export async function loadModelFromPath(p: string, overrides: ConfigOverrides = {}): Promise<ResolvedModel> {
+export async function loadModelFromPath(p: string, overrides: ConfigOverrides = {}): Promise<OpenedModel> {
   const s = await stat(p).catch(() => undefined);
   if (!s) throw new InputError(p, 'model not found');
   if (s.isDirectory()) {
     const { manifest, content } = await readModelFolder(p);
     return { content, preprocess: manifest.preprocess, manifest, name: manifest.name };
   }
-  const c = loadCheckpoint(await readBytes(p), p, overrides);
-  const content: ModelContent = c.kind === 'inp-former'
-    ? { kind: 'inp-former', config: c.config, tensors: c.tensors }
-    : { kind: 'encoder', encoder: c.encoder, tensors: c.tensors };
-  return { content, name: path.basename(p) };
+  return { ...(await openModel({ checkpoint: await readBytes(p), name: p, overrides })), name: path.basename(p) };
 }

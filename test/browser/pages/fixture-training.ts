@@ -26,7 +26,7 @@ export async function trainFixtureSteps(model: Uint8Array, input: Uint8Array, st
     // The CLI's fixture recipe: batch 2, base lr from the first step, data in order.
     await train({
       encoder: inp, config: ck.config, init: ck.tensors, data: [x], steps, batchSize: 2, lr: 1e-3, warmupSteps: 0, shuffle: false,
-      onProgress: (e) => { if (e.phase === 'train') losses.push({ step: e.step, loss: e.loss, softMining: e.softMining, coherence: e.coherence, gradNorm: e.gradNorm, seconds: e.elapsedSeconds }); },
+      onProgress: (e) => { if (e.stage === 'train') losses.push({ step: e.step, loss: e.loss, softMining: e.softMining, coherence: e.coherence, gradNorm: e.gradNorm, seconds: e.elapsedSeconds }); },
     });
   } finally {
     x.dispose();

@@ -16,7 +16,8 @@ import { FeatureCache } from '../../../src/train/features.ts';
 import { GradientShard } from '../../../src/train/parallel.ts';
 import { loadTrainState, saveTrainState } from '../../../src/train/state.ts';
 import { createTrainableHead, disposeTrainableHead, lossAndGradients } from '../../../src/train/step.ts';
-import { epochOrder, train, type TrainEvent, type TrainOptions } from '../../../src/train/trainer.ts';
+import { epochOrder, train, type TrainOptions } from '../../../src/train/trainer.ts';
+import type { Progress } from '../../../src/types.ts';
 import type { InpFormerConfig, TensorMap } from '../../../src/types.ts';
 import { relMaxDiff } from '../../helpers/shared.ts';
 
@@ -60,10 +61,10 @@ describe('trainer', () => {
   });
 
   it('reports progress: encode, then every step with loss terms, lr, images/s and ETA', async () => {
-    const events: TrainEvent[] = [];
+    const events: Progress[] = [];
     await train(base({ onProgress: (e) => events.push(e) }));
-    const enc = events.filter((e) => e.phase === 'encode');
-    const steps = events.filter((e): e is Extract<TrainEvent, { phase: 'train' }> => e.phase === 'train');
+    const enc = events.filter((e): e is Extract<Progress, { done: number }> => e.stage === 'encode');
+    const steps = events.filter((e): e is Extract<Progress, { stage: 'train' }> => e.stage === 'train');
     expect(enc.map((e) => e.done)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(steps.map((e) => e.step)).toEqual([1, 2, 3, 4]);
     // warm-up of 1 step: linspace(0, lr, 1) = [0], then the cosine from the peak.
@@ -92,7 +93,7 @@ describe('trainer', () => {
 
     const losses = async (microBatch: number) => {
       const l: number[] = [];
-      await train(base({ microBatch, steps: 2, onProgress: (e) => { if (e.phase === 'train') l.push(e.loss); } }));
+      await train(base({ microBatch, steps: 2, onProgress: (e) => { if (e.stage === 'train') l.push(e.loss); } }));
       return l;
     };
     const [one, split] = [await losses(4), await losses(1)];
@@ -102,7 +103,7 @@ describe('trainer', () => {
   it('gradient threads (worker_threads, own tfjs each) give the one-thread run, with or without micro-batches', async () => {
     const run = async (o: Partial<TrainOptions>) => {
       const l: number[] = [];
-      const r = await train(base({ ...o, onProgress: (e) => { if (e.phase === 'train') l.push(e.loss); } }));
+      const r = await train(base({ ...o, onProgress: (e) => { if (e.stage === 'train') l.push(e.loss); } }));
       return { head: r.head, l };
     };
     const here = await run({});
@@ -145,7 +146,7 @@ describe('trainer', () => {
   it('stops on abort with a resumable state; resuming from its bytes equals the uninterrupted run', async () => {
     const whole = await train(base());
     const ctl = new AbortController();
-    const part = await train(base({ signal: ctl.signal, onProgress: (e) => { if (e.phase === 'train' && e.step === 2) ctl.abort(); } }));
+    const part = await train(base({ signal: ctl.signal, onProgress: (e) => { if (e.stage === 'train' && e.step === 2) ctl.abort(); } }));
     expect(part.cancelled).toBe(true);
     expect(part.state.step).toBe(2);
     const restored = loadTrainState(saveTrainState(part.state), 'state.safetensors');
@@ -158,7 +159,7 @@ describe('trainer', () => {
     const ctl = new AbortController();
     let steps = 0;
     setTimeout(() => ctl.abort(), 0);
-    const r = await train(base({ steps: 50, signal: ctl.signal, onProgress: (e) => { if (e.phase === 'train') steps++; } }));
+    const r = await train(base({ steps: 50, signal: ctl.signal, onProgress: (e) => { if (e.stage === 'train') steps++; } }));
     expect(r.cancelled).toBe(true);
     expect(steps).toBeLessThan(50);
   });
@@ -179,7 +180,7 @@ describe('trainer', () => {
 
   it('trains on K-shot views (22 per image) from a provider and with epochs', async () => {
     let loaded = 0;
-    const events: TrainEvent[] = [];
+    const events: Progress[] = [];
     const r = await train(base({
       data: { count: 2, load: (i) => { loaded++; return IMAGES[i].clone(); } }, fewShot: true, steps: undefined, epochs: 1, batchSize: 16,
       onProgress: (e) => events.push(e),

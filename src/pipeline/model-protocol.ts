@@ -1,5 +1,5 @@
 import type { Selection } from '../selection/validate.ts';
-import type { AnomalyMap, BackendName, EngineName, ImageSource, RgbImage, WebOnnxProvider } from '../types.ts';
+import type { AnomalyMap, BackendName, EngineName, ImageSource, Progress, RgbImage, WebOnnxProvider } from '../types.ts';
 
 export type { EngineName };
 
@@ -110,14 +110,7 @@ export interface ResultOf {
   cancel: null;
 }
 
-/** Progress of a long request: `done` of `total` units of `stage`, with an estimate of the seconds left. */
-export interface WorkProgress {
-  stage: string; done: number; total: number; etaSeconds?: number; detail?: string;
-  /** 'bytes' (a download) is shown in MB; total 0 means unknown. */
-  unit?: 'bytes';
-}
-
 export type WorkerMessage =
   | { seq: number; kind: 'ok'; value: unknown }
   | { seq: number; kind: 'error'; message: string }
-  | { seq: number; kind: 'progress'; progress: WorkProgress };
+  | { seq: number; kind: 'progress'; progress: Progress };

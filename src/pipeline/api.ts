@@ -1,0 +1,210 @@
+import * as tf from '@tensorflow/tfjs';
+import { proposeRegions, type ProposalOptions, type Proposals } from '../annotate/proposals.ts';
+import { createPatchEncoder, defaultStages } from '../encoder/patch-encoder.ts';
+import { InputError } from '../errors.ts';
+import { initHead } from '../inp-former/init.ts';
+import { ENCODER_PREFIX } from '../inp-former/frozen-encoder.ts';
+import { fitMemoryBank, knnTensors } from '../knn/knn.ts';
+import { buildModelFolder, type BuiltModelFolder } from '../model-folder/manifest.ts';
+import type { OpenedModel } from '../model-folder/open.ts';
+import { cnnPreprocess } from '../encoder/patch-encoder.ts';
+import { OFFICIAL_PREPROCESS, preprocess } from '../preprocess/preprocess.ts';
+import { calibrationAt } from '../threshold/confidence.ts';
+import { headConfigFor } from '../train/head-config.ts';
+import type { TrainMode } from '../train/head-params.ts';
+import { DEFAULT_FINETUNE_MODE } from '../train/recipe.ts';
+import type { AnomalyMap, Calibration, CnnEncoderConfig, PreprocessConfig, Progress, RgbImage, TensorMap } from '../types.ts';
+import { assembleDetector, type OnnxDetectorFactory } from './detector.ts';
+import { imageMap } from './image-map.ts';
+import { progressCounter } from './progress.ts';
+import { modelInput, recipeSettings, runTrainingJob, type JobSettings } from './train-job.ts';
+
+/**
+ * The library's face (README "Use as a library"): pixels in, plain typed arrays out, no tensor crosses it. Models
+ * are opened from bytes (model-folder/open.ts) by the caller's platform entry (`inp-former-annotate/node` reads
+ * paths; a page fetches), so everything here runs in Node and in browsers alike.
+ */
+
+/** Options fixed when a detector is created (tfjs-models' load-time config). */
+export interface DetectorOptions {
+  /** A CNN encoder's weights where the model does not hold them (nsfwjs: `nsfwjsWeights()` of the platform entry). */
+  encoderWeights?: TensorMap;
+  /** Replaces the model folder's preprocessing. */
+  preprocess?: PreprocessConfig;
+  /** Run on an ONNX runtime instead of tfjs (Node: `onnxRuntimeNode()`). */
+  onnx?: { create: OnnxDetectorFactory; runtime: string };
+}
+
+/** What `detect` answers: the raw anomaly map (where masks are cut: the image's own size under the annotate protocol) and the image score. */
+export interface Detection { map: AnomalyMap; score: number }
+
+export interface AnomalyDetector {
+  readonly kind: 'inp-former' | 'knn';
+  readonly name: string;
+  readonly preprocess: PreprocessConfig;
+  /** The calibration saved with the model, if any: what `propose` cuts with by default. */
+  readonly calibration?: Calibration;
+  /** "tfjs wasm", "onnxruntime-node", … */
+  readonly runtime: string;
+  detect(image: RgbImage): Promise<Detection>;
+  /**
+   * Defect proposals for an image: its map cut at the calibration (the model's unless given), moved by
+   * `sensitivity` (0–1, 0.5 = the calibrated cut; higher proposes more).
+   */
+  propose(image: RgbImage, o?: { calibration?: Calibration; sensitivity?: number; options?: ProposalOptions }): Promise<Proposals & { map: AnomalyMap }>;
+  dispose(): void;
+}
+
+/** An opened model → a ready detector (INP-Former or kNN). */
+export async function createAnomalyDetector(model: OpenedModel, o: DetectorOptions = {}): Promise<AnomalyDetector> {
+  const loaded = await assembleDetector(model.content, {
+    name: model.name, where: model.name,
+    // Masks are cut where the annotator sees them: at the image's own size (the annotate protocol), unless asked.
+    preprocess: o.preprocess ?? { ...(model.preprocess ?? defaultPreprocess(model.content)), protocol: 'annotate' },
+    ...(model.manifest?.calibration ? { calibration: model.manifest.calibration } : {}),
+    ...(o.encoderWeights ? { encoderWeights: o.encoderWeights } : {}),
+    ...(o.onnx ? { onnx: o.onnx } : {}),
+  });
+  const { detector } = loaded;
+  const detect = (image: RgbImage) => imageMap(detector, image, loaded.preprocess, model.name);
+  return {
+    kind: detector.kind, name: loaded.name, preprocess: loaded.preprocess, runtime: loaded.runtime,
+    ...(loaded.calibration ? { calibration: loaded.calibration } : {}),
+    detect,
+    async propose(image, p = {}) {
+      const base = p.calibration ?? loaded.calibration;
+      if (!base) throw new InputError('calibration', `${model.name} has no saved calibration: pass one (calibrateFromNormals on normal images' maps)`);
+      const calibration = p.sensitivity === undefined ? base : calibrationAt(base, 1 - checkSensitivity(p.sensitivity), 'sensitivity');
+      const { map, score } = await detect(image);
+      return { ...proposeRegions(map, score, calibration, p.options), map };
+    },
+    dispose: () => detector.dispose(),
+  };
+}
+
+/** The method's preprocessing for a model that brings none (a checkpoint): the official one, or the CNN's. */
+function defaultPreprocess(c: OpenedModel['content']): PreprocessConfig {
+  return c.kind === 'knn' ? cnnPreprocess(c.knn.encoder.kind) : OFFICIAL_PREPROCESS;
+}
+
+/** The 0–1 knob a person moves: 0.5 is the calibrated cut. */
+function checkSensitivity(s: number): number {
+  if (!(s >= 0 && s <= 1)) throw new InputError('sensitivity', `must be between 0 and 1, got ${s}`);
+  return s;
+}
+
+/** Options of `fitKnn`. */
+export interface FitKnnOptions {
+  /** The patch encoder; default nsfwjs's MobileNetV2 (blocks 2, 5, 9), whose weights `encoderWeights` must then be. */
+  encoder?: CnnEncoderConfig;
+  encoderWeights: TensorMap;
+  /** Keep the encoder's weights in the model (user-supplied ResNets); nsfwjs's come from its package on load. */
+  bundleEncoder?: boolean;
+  /** Square input side (default 224) and the greedy coreset's share of the tokens (default 0.01) and seed. */
+  size?: number;
+  coresetRatio?: number;
+  seed?: number;
+  name?: string;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+/** Normal images → a training-free kNN (PatchCore-style) model, as `inp-former fit-knn` builds it. */
+export async function fitKnn(normals: readonly RgbImage[], o: FitKnnOptions): Promise<OpenedModel> {
+  if (normals.length === 0) throw new InputError('normals', 'needs at least one normal image');
+  const size = o.size ?? 224;
+  const coresetRatio = o.coresetRatio ?? 0.01;
+  const seed = o.seed ?? 0;
+  const base = o.encoder ?? { kind: 'nsfwjs-mobilenetv2', layers: defaultStages('nsfwjs-mobilenetv2'), localAverage: true };
+  const config: CnnEncoderConfig = { ...base, grid: base.grid ?? Math.ceil(size / 8) };
+  const pre = cnnPreprocess(config.kind, size);
+  const encoder = createPatchEncoder(config, o.encoderWeights, config.kind);
+  const tick = progressCounter('fit', normals.length, (p) => o.onProgress?.(p));
+  try {
+    const bank = await fitMemoryBank(encoder, (async function* () {
+      for (const [i, image] of normals.entries()) {
+        o.signal?.throwIfAborted();
+        const x = tf.tensor4d(preprocess(image, pre, undefined, `normals[${i}]`).data, [1, 3, size, size]);
+        try { yield x; } finally { x.dispose(); }
+        tick();
+      }
+    })(), { coresetRatio, seed });
+    return {
+      name: o.name ?? `knn-${config.kind}`, preprocess: pre,
+      content: {
+        kind: 'knn', knn: { encoder: config, bankSize: bank.size, dim: bank.dim, coresetRatio, seed, images: normals.length },
+        tensors: knnTensors(bank, o.bundleEncoder ? o.encoderWeights : undefined),
+      },
+    };
+  } finally {
+    encoder.dispose();
+  }
+}
+
+/** Options of `trainModel`. */
+export interface TrainModelOptions {
+  /**
+   * What to train: a fresh head on a CNN encoder (`{ encoder, encoderWeights }`: our CNN recipe), or an opened
+   * INP-Former to fine-tune (`job: 'finetune'`) or train further.
+   */
+  from: OpenedModel | { encoder: CnnEncoderConfig; encoderWeights: TensorMap; bundleEncoder?: boolean; size?: number };
+  job?: 'train' | 'finetune';
+  /** Fine-tune mode (default the best measured: src/train/recipe.ts). */
+  mode?: TrainMode;
+  /** The CNN encoder's weights where `from` does not hold them (nsfwjs). */
+  encoderWeights?: TensorMap;
+  /** Overrides of the recipe (steps, batch size, learning rates, seed…). */
+  settings?: Omit<JobSettings, 'onProgress' | 'signal' | 'resume' | 'threads' | 'featureStore'>;
+  name?: string;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+/** Normal images → a trained (or fine-tuned) INP-Former, with the recipe `inp-former train` / `finetune` use. */
+export async function trainModel(normals: readonly RgbImage[], o: TrainModelOptions): Promise<OpenedModel> {
+  if (normals.length === 0) throw new InputError('normals', 'needs at least one normal image');
+  const job = o.job ?? 'train';
+  const mode = job === 'finetune' ? o.mode ?? DEFAULT_FINETUNE_MODE : 'full';
+  let start: OpenedModel;
+  let encoderWeights = o.encoderWeights;
+  if ('content' in o.from) {
+    start = o.from;
+  } else {
+    const size = o.from.size ?? 224;
+    const encoder = { ...o.from.encoder, grid: o.from.encoder.grid ?? Math.ceil(size / 8) };
+    const config = headConfigFor(encoder);
+    const bundled = o.from.bundleEncoder ?? encoder.kind !== 'nsfwjs-mobilenetv2';
+    const encoderTensors: TensorMap = bundled ? new Map([...o.from.encoderWeights].map(([k, v]) => [ENCODER_PREFIX + k, v])) : new Map();
+    if (!bundled) encoderWeights = o.from.encoderWeights;
+    start = {
+      name: o.name ?? `inp-former-${encoder.kind}`, preprocess: cnnPreprocess(encoder.kind, size),
+      content: { kind: 'inp-former', config, tensors: new Map([...encoderTensors, ...initHead(config, o.settings?.seed ?? 1)]) },
+    };
+  }
+  if (start.content.kind !== 'inp-former') throw new InputError(start.name, `is ${start.content.kind === 'knn' ? 'a kNN model (refit it with fitKnn)' : 'an encoder only'}: there is no INP-Former head to train`);
+  const content = start.content;
+  const pre = start.preprocess ?? cnnPreprocess('resnet18');
+  const recipe = recipeSettings(job, content.config, mode);
+  const { content: trained } = await runTrainingJob({
+    content, ...(encoderWeights ? { encoderWeights } : {}), preprocess: pre, mode, where: start.name,
+    inputs: { count: normals.length, load: (i) => modelInput(normals[i], pre, content.config, `normals[${i}]`) },
+    settings: {
+      ...recipe, ...o.settings,
+      // A recipe's warm-up never takes more than a quarter of a shorter run asked for.
+      warmupSteps: o.settings?.warmupSteps ?? Math.min(recipe.warmupSteps ?? 0, Math.floor((o.settings?.steps ?? recipe.steps ?? Infinity) / 4)),
+      ...(o.onProgress ? { onProgress: (p: Progress) => o.onProgress!(p.stage === 'train' ? { ...p, job } : p) } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    },
+  });
+  if (!trained) throw new DOMException('training cancelled', 'AbortError');
+  return { name: o.name ?? start.name, preprocess: pre, content: trained };
+}
+
+/** A model as a model folder's files in memory (manifest.json + weights.safetensors): save them anywhere, open them with `openModel`. */
+export async function saveModel(model: OpenedModel, o: { name?: string; calibration?: Calibration } = {}): Promise<Map<string, Uint8Array>> {
+  const pre = model.preprocess ?? (model.content.kind === 'knn' ? cnnPreprocess(model.content.knn.encoder.kind) : undefined);
+  if (!pre) throw new InputError(model.name, 'has no preprocessing to save (a checkpoint): pass one when creating its detector');
+  const calibration = o.calibration ?? model.manifest?.calibration;
+  const built: BuiltModelFolder = await buildModelFolder(model.content, { name: o.name ?? model.name, preprocess: pre, ...(calibration ? { calibration } : {}) });
+  return new Map([['manifest.json', new TextEncoder().encode(`${JSON.stringify(built.manifest, null, 2)}\n`)], ...built.files]);
+}

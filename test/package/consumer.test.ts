@@ -1,0 +1,103 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodePng } from '../../src/image/encode-png.ts';
+import { makeSample } from '../../src/samples/surfaces.ts';
+
+/**
+ * The package as a stranger gets it: `npm pack`, installed into a fresh project offline (from the npm cache that
+ * `npm ci` filled; package metadata it lacks comes from the registry once), then the README's "Use as a library" example run exactly as printed in plain Node ESM, and a
+ * consumer file importing every typed entry checked with `tsc --strict`.
+ */
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+let work: string;
+let tarball: string;
+
+/** The README's code block under `<!-- consumer-example -->`. */
+function readmeExample(): string {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const m = /<!-- consumer-example -->\n```js\n([\s\S]*?)```/.exec(readme);
+  if (!m) throw new Error('README.md has no consumer-example block');
+  return m[1];
+}
+
+function dirSize(dir: string): number {
+  const out = execFileSync('du', ['-sk', dir], { encoding: 'utf8' });
+  return Number(out.split('\t')[0]) * 1024;
+}
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'inp-consumer-'));
+  const packed = JSON.parse(execFileSync(NPM, ['pack', '--json', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+  tarball = path.join(work, packed[0].filename);
+  const app = path.join(work, 'app');
+  mkdirSync(path.join(app, 'normal'), { recursive: true });
+  writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  execFileSync(NPM, ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', tarball], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (let i = 0; i < 8; i++) writeFileSync(path.join(app, 'normal', `n${i}.png`), encodePng({ ...makeSample('fabric', null, i, 128).image, channels: 3 }));
+  writeFileSync(path.join(app, 'part.png'), encodePng({ ...makeSample('fabric', 'hole', 50, 128).image, channels: 3 }));
+}, 600_000);
+
+afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
+
+describe('the packed package in a fresh project', () => {
+  it('carries the built entries and no tests, benchmarks or CI files', () => {
+    const listed = JSON.parse(execFileSync(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }))[0];
+    const files: string[] = listed.files.map((f: { path: string }) => f.path);
+    for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/node.js', 'dist/src/node.d.ts', 'dist/integrations/cli/main.js', 'bin/inp-former.js']) expect(files).toContain(f);
+    expect(files.filter((f) => /^(test|bench|\.ci|integrations)\//.test(f))).toEqual([]);
+    console.log(`package: ${files.length} files, tarball ${(statSync(tarball).size / 1e6).toFixed(2)} MB, unpacked ${(listed.unpackedSize / 1e6).toFixed(2)} MB, installed with dependencies ${(dirSize(path.join(work, 'app', 'node_modules')) / 1e6).toFixed(0)} MB`);
+  });
+
+  it("runs the README's library example as printed, in plain Node", () => {
+    const app = path.join(work, 'app');
+    writeFileSync(path.join(app, 'example.mjs'), readmeExample());
+    const r = spawnSync(process.execPath, ['example.mjs'], { cwd: app, encoding: 'utf8', timeout: 300_000 });
+    expect(r.stderr).not.toMatch(/Error|ERR_/);
+    expect(r.status).toBe(0);
+    const m = /part\.png: score ([\d.]+), (\d+) proposed region/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(0.5);
+    expect(Number(m![2])).toBeGreaterThan(0);
+    const coco = JSON.parse(readFileSync(path.join(app, 'coco.json'), 'utf8'));
+    expect(coco.annotations.length).toBe(Number(m![2]));
+  }, 300_000);
+
+  it('runs its CLI from the installed bin (built JavaScript, no tsx)', () => {
+    const app = path.join(work, 'app');
+    const r = spawnSync(path.join(app, 'node_modules/.bin/inp-former'), ['--help'], { cwd: app, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/fit-knn/);
+  });
+
+  it('type-checks a strict consumer importing every typed entry', () => {
+    const app = path.join(work, 'app');
+    writeFileSync(path.join(app, 'consumer.ts'), [
+      "import { createAnomalyDetector, fitKnn, openModel, type AnomalyDetector, type Progress, type RgbImage } from 'inp-former-annotate';",
+      "import { loadDetector, nsfwjsWeights, readImage } from 'inp-former-annotate/node';",
+      'export async function run(images: RgbImage[]): Promise<number> {',
+      '  const encoderWeights = await nsfwjsWeights();',
+      '  const events: Progress[] = [];',
+      '  const model = await fitKnn(images, { encoderWeights, onProgress: (p) => events.push(p) });',
+      '  const d: AnomalyDetector = await createAnomalyDetector(model, { encoderWeights });',
+      '  const { map, score } = await d.detect(await readImage("part.png"));',
+      '  const other = await loadDetector("model-dir");',
+      '  void openModel; other.dispose(); d.dispose();',
+      '  return map.data.length + score + events.length;',
+      '}',
+    ].join('\n'));
+    writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', skipLibCheck: false, types: [] },
+      files: ['consumer.ts'],
+    }));
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', '.'], { cwd: app, encoding: 'utf8' });
+    // skipLibCheck is off so our .d.ts files are checked too; tfjs's own declarations have errors under strict
+    // (and @webgpu/types clashes with lib.dom), which are not ours to fix: only errors in our files count.
+    const ours = (r.stdout + r.stderr).split('\n').filter((l) => /^(consumer\.ts|node_modules\/inp-former-annotate\/)/.test(l));
+    expect(ours).toEqual([]);
+    expect(r.stdout).toMatch(/tfjs|lib\.dom|^$/);
+  }, 120_000);
+});

@@ -1,0 +1,63 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  calibrateFromNormals, createAnomalyDetector, fitKnn, InputError, openModel, saveModel, trainModel, type Progress, type RgbImage, type TensorMap,
+} from '../../../src/index.ts';
+import { nsfwjsWeights, useNodeBackend } from '../../../src/node.ts';
+import { makeSample } from '../../../src/samples/surfaces.ts';
+
+/** The public API end to end on procedural samples: plain pixels in, typed arrays out, no tensor left behind. */
+let weights: TensorMap;
+const normals: RgbImage[] = Array.from({ length: 8 }, (_, i) => makeSample('fabric', null, i, 96).image);
+const defect = makeSample('fabric', 'hole', 40, 96).image;
+
+beforeAll(async () => {
+  await useNodeBackend('wasm');
+  weights = await nsfwjsWeights();
+}, 60_000);
+
+describe('public API', () => {
+  it('fits the kNN, round-trips it as a model folder, detects and proposes with a sensitivity knob', async () => {
+    const events: Progress[] = [];
+    const before = tf.memory().numTensors;
+    const model = await fitKnn(normals.slice(0, 6), { encoderWeights: weights, size: 64, onProgress: (p) => events.push(p) });
+    expect(events.map((e) => e.stage)).toEqual(Array(6).fill('fit'));
+    const files = await saveModel(model);
+    expect([...files.keys()].sort()).toEqual(['manifest.json', 'weights.safetensors']);
+    const reopened = await openModel({ files, name: 'saved' });
+    const d = await createAnomalyDetector(reopened, { encoderWeights: weights });
+    expect([d.kind, d.runtime]).toEqual(['knn', 'tfjs wasm']);
+    const held = await Promise.all(normals.slice(6).map((im) => d.detect(im)));
+    const calibration = calibrateFromNormals(held.map((h) => h.map), held.map((h) => h.score));
+    const bad = await d.detect(defect);
+    expect(bad.map.data).toBeInstanceOf(Float32Array);
+    expect([bad.map.width, bad.map.height]).toEqual([96, 96]);
+    expect(bad.score).toBeGreaterThan(Math.max(...held.map((h) => h.score)));
+    const at = (sensitivity: number) => d.propose(defect, { calibration, sensitivity });
+    const [low, mid, high] = await Promise.all([at(0.2), at(0.5), at(0.9)]);
+    const area = (p: typeof mid) => p.mask.data.reduce((a, b) => a + b, 0);
+    expect(area(mid)).toBeGreaterThan(0);
+    expect(area(low)).toBeLessThanOrEqual(area(mid));
+    expect(area(high)).toBeGreaterThanOrEqual(area(mid));
+    await expect(d.propose(defect, { calibration, sensitivity: 2 })).rejects.toThrow(/sensitivity.*between 0 and 1/);
+    await expect(d.propose(defect)).rejects.toThrow(InputError);
+    d.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  }, 120_000);
+
+  it('trains an INP-Former head on the nsfwjs encoder and fine-tunes it, with one Progress type', async () => {
+    const events: Progress[] = [];
+    const encoder = { kind: 'nsfwjs-mobilenetv2' as const, layers: ['block_2', 'block_5', 'block_9'], localAverage: true };
+    const trained = await trainModel(normals.slice(0, 4), {
+      from: { encoder, encoderWeights: weights, size: 64 }, settings: { steps: 2, batchSize: 2 }, onProgress: (p) => events.push(p),
+    });
+    expect(trained.content.kind).toBe('inp-former');
+    expect(events.filter((e) => e.stage === 'train').map((e) => e.stage === 'train' && e.step)).toEqual([1, 2]);
+    const tuned = await trainModel(normals.slice(4, 6), { from: trained, job: 'finetune', encoderWeights: weights, settings: { steps: 1 } });
+    const d = await createAnomalyDetector(tuned, { encoderWeights: weights });
+    const r = await d.detect(defect);
+    expect(Number.isFinite(r.score)).toBe(true);
+    d.dispose();
+    await expect(trainModel([], { from: trained })).rejects.toThrow(/at least one normal/);
+  }, 180_000);
+});
