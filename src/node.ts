@@ -3,8 +3,7 @@
  * nsfwjs encoder read from its installed package, onnxruntime-node (optional: a clear error where it is absent),
  * atomic writers for model folders and export files. The Node platform is chosen here, once.
  */
-import { readFile } from 'node:fs/promises';
-import { decodeImage } from './image/decode.ts';
+import { readImageFile } from './platform/node/files.ts';
 import { nsfwjsTensors } from './encoder/nsfwjs-weights.ts';
 import { InputError } from './errors.ts';
 import type { ModelContent } from './model-folder/manifest.ts';
@@ -16,7 +15,7 @@ import { loadOnnxRuntime } from './platform/node/onnx-runtime.ts';
 import { createOnnxInpFormer, createOnnxKnn } from './platform/node/onnx-session.ts';
 import type { ConfigOverrides } from './checkpoint/infer-config.ts';
 import { loadModelFromPath } from './platform/node/model-folder.ts';
-import type { RgbImage, TensorMap } from './types.ts';
+import type { TensorMap } from './types.ts';
 
 export * from './index.ts';
 export { writeModelFolder } from './platform/node/model-folder.ts';
@@ -29,10 +28,7 @@ export function loadModel(path: string, overrides: ConfigOverrides = {}): Promis
 }
 
 /** A PNG or JPEG file, decoded to 8-bit RGB (EXIF orientation applied). */
-export async function readImage(path: string): Promise<RgbImage> {
-  const bytes = await readFile(path).catch((e: NodeJS.ErrnoException) => { throw new InputError(path, e.code === 'ENOENT' ? 'not found' : `cannot read (${e.code ?? e.message})`); });
-  return decodeImage(new Uint8Array(bytes), path);
-}
+export const readImage = readImageFile;
 
 /** nsfwjs's MobileNetV2 weights from the installed `nsfwjs` package (the default encoder; never copied into a model). */
 export async function nsfwjsWeights(): Promise<TensorMap> {

@@ -1,6 +1,8 @@
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../../errors.ts';
+import { decodeImage } from '../../image/decode.ts';
+import type { RgbImage } from '../../types.ts';
 
 /** Creates `dir` (and parents) as an output folder; a clear error if it exists as a file or cannot be made. */
 export async function ensureOutputDir(dir: string): Promise<void> {
@@ -26,4 +28,10 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
     await rm(tmp, { force: true });
     throw new InputError(file, `cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+}
+
+/** A PNG or JPEG file, decoded to 8-bit RGB (EXIF orientation applied); errors name the file. */
+export async function readImageFile(file: string): Promise<RgbImage> {
+  const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => { throw new InputError(file, e.code === 'ENOENT' ? 'not found' : `cannot read (${e.code ?? e.message})`); });
+  return decodeImage(new Uint8Array(bytes), file);
 }
