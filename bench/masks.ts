@@ -16,7 +16,7 @@ import { readPth } from '../src/checkpoint/pth.ts';
 import { createDetector } from '../src/pipeline/detector.ts';
 import { loadDataset } from '../src/platform/node/dataset.ts';
 import { decodeImage, decodeMask } from '../src/image/decode.ts';
-import { fitKnnModel } from '../src/knn/fit-model.ts';
+import { fitKnnModel, imageFiles } from '../src/knn/fit-model.ts';
 import { useBackend } from '../src/runtime/backend.ts';
 import { calibrateFromNormals } from '../src/threshold/strategies.ts';
 import type { AnomalyMap, PreprocessConfig } from '../src/types.ts';
@@ -40,7 +40,7 @@ for (const cat of values.categories!.split(',')) {
   const ds = await loadDataset(path.join(DATA, cat));
   const fitFiles = ds.train.slice(0, ds.train.length - holdout);
   const calFiles = ds.train.slice(ds.train.length - holdout);
-  const { content } = await fitKnnModel({ kind: 'resnet18', layers: ['layer1', 'layer2', 'layer3'], localAverage: true }, weights, 'resnet18', fitFiles, readBytes, { bundleEncoder: false });
+  const { content } = await fitKnnModel({ kind: 'resnet18', layers: ['layer1', 'layer2', 'layer3'], localAverage: true }, weights, 'resnet18', imageFiles(fitFiles, readBytes), { bundleEncoder: false });
   // Masks at the image's own size, as the annotator sees them.
   const pre: PreprocessConfig = { protocol: 'annotate', resize: 224, crop: 224, mapSize: 224, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
   const detector = createDetector(content, { preprocess: pre, encoderWeights: weights, where: 'knn' });

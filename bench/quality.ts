@@ -13,7 +13,7 @@ import { readPth } from '../src/checkpoint/pth.ts';
 import { createDetector } from '../src/pipeline/detector.ts';
 import { evaluateItems } from '../src/evaluation/evaluate-dataset.ts';
 import { loadDataset } from '../src/platform/node/dataset.ts';
-import { fitKnnModel } from '../src/knn/fit-model.ts';
+import { fitKnnModel, imageFiles } from '../src/knn/fit-model.ts';
 import { useBackend } from '../src/runtime/backend.ts';
 import type { CnnEncoderConfig, TensorMap } from '../src/types.ts';
 import { nsfwjsWeights } from '../integrations/cli/detector-io.ts';
@@ -52,7 +52,7 @@ for (const cat of values.categories!.split(',')) {
     if (!enc) throw new Error(`unknown encoder "${key}" (known: ${Object.keys(ENCODERS).join(', ')})`);
     const weights = await weightsOf(enc.config);
     const t0 = performance.now();
-    const { content, preprocess } = await fitKnnModel(enc.config, weights, key, ds.train, readBytes, { coresetRatio, bundleEncoder: false });
+    const { content, preprocess } = await fitKnnModel(enc.config, weights, key, imageFiles(ds.train, readBytes), { coresetRatio, bundleEncoder: false });
     const fitS = (performance.now() - t0) / 1000;
     const detector = createDetector(content, { preprocess, encoderWeights: weights, where: key });
     const e = await evaluateItems(detector, ds.test, preprocess, { readBytes });

@@ -20,7 +20,7 @@ export interface InpEvents {
   'inp-region-select': { key: string | null };
   /** A brush stroke, eraser stroke or polygon finished: the region's new mask (key null: a new drawn region). */
   'inp-mask-edit': { key: string | null; mask: BinaryMask };
-  'inp-threshold-input': { value: number };
+  'inp-sensitivity-input': { value: number };
   'inp-model-action': ModelActionDetail;
   /** Predict with this engine from now on. */
   'inp-model-engine': { engine: EngineName };
@@ -41,7 +41,7 @@ declare global {
     'inp-action': CustomEvent<InpEvents['inp-action']>;
     'inp-region-select': CustomEvent<InpEvents['inp-region-select']>;
     'inp-mask-edit': CustomEvent<InpEvents['inp-mask-edit']>;
-    'inp-threshold-input': CustomEvent<InpEvents['inp-threshold-input']>;
+    'inp-sensitivity-input': CustomEvent<InpEvents['inp-sensitivity-input']>;
     'inp-model-action': CustomEvent<InpEvents['inp-model-action']>;
     'inp-model-engine': CustomEvent<InpEvents['inp-model-engine']>;
     'inp-model-files': CustomEvent<InpEvents['inp-model-files']>;

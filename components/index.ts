@@ -3,6 +3,6 @@ export { ImageCanvas, type CanvasRegion } from './image-canvas.ts';
 export { ModelPanel } from './model-panel.ts';
 export { ReviewQueue, type QueueImage, type QueueProposal } from './review-queue.ts';
 export { ShortcutHelp } from './shortcut-help.ts';
-export { ThresholdControl } from './threshold-control.ts';
+export { SensitivityControl } from './sensitivity-control.ts';
 export { Workspace, COLD_START_NORMALS, type SampleImage } from './workspace.ts';
 export type { InpEvents, EditTool, ExportFormat, ModelAction } from './events.ts';

@@ -19,7 +19,7 @@ import { downloadModel, forgetModel, keepLocalModel, pruneLocalModels } from './
 import { workingSize } from '../src/image/working-size.ts';
 import { adjustCalibration, loopCalibration, pendingProposals, settleStatus, type RawResult } from './state/review.ts';
 import {
-  addRegion, DEFAULT_SETTINGS, markImage, newEntry, removeRegion, replaceRegion, type ImageEntry, type ImageSource, type SessionSettings,
+  addRegion, DEFAULT_SETTINGS, markImage, newEntry, readSettings, removeRegion, replaceRegion, type ImageEntry, type ImageSource, type SessionSettings,
 } from './state/session.ts';
 import { buildSessionFile, parseSessionFile } from './state/session-file.ts';
 import type { Action } from './state/shortcuts.ts';
@@ -32,7 +32,7 @@ import './model-panel.ts';
 import './review-queue.ts';
 import type { QueueProposal } from './review-queue.ts';
 import './shortcut-help.ts';
-import './threshold-control.ts';
+import './sensitivity-control.ts';
 
 /** The kNN detector starts (cold start) once this many images are marked normal. */
 export const COLD_START_NORMALS = 3;
@@ -162,7 +162,7 @@ export class Workspace extends LitElement {
         this.order = saved.order;
         this.entries = saved.entries;
         this.results = saved.results;
-        this.settings = { ...DEFAULT_SETTINGS, ...saved.settings };
+        this.settings = readSettings(saved.settings);
         trained = saved.model;
       } else {
         await this.replaceSession(this.samples.map((s) => s.id), new Map(this.samples.map((s) => [s.id, newEntry(s.id, s.name, s.source)])), { ...DEFAULT_SETTINGS }, new Map());
@@ -354,7 +354,7 @@ export class Workspace extends LitElement {
 
   /** The current calibration moved by the slider, or none before the model has normals. */
   private cut(): ThresholdCalibration | undefined {
-    return this.calibration && adjustCalibration(this.calibration, this.settings.threshold);
+    return this.calibration && adjustCalibration(this.calibration, 1 - this.settings.sensitivity);
   }
 
   private pendingOf(e: ImageEntry): ProposalRegion[] {
@@ -445,8 +445,8 @@ export class Workspace extends LitElement {
     if (!this.selected || !keys.includes(this.selected)) this.selected = keys.find((k) => k.startsWith('p'));
   }
 
-  private setThreshold(v: number): void {
-    this.settings = { ...this.settings, threshold: Math.min(1, Math.max(0, Math.round(v * 100) / 100)) };
+  private setSensitivity(v: number): void {
+    this.settings = { ...this.settings, sensitivity: Math.min(1, Math.max(0, Math.round(v * 100) / 100)) };
     this.selectFirstPending();
     this.refresh();
     void this.store?.putSettings(this.settings).catch((e) => this.fail(e, 'saving failed'));
@@ -515,8 +515,8 @@ export class Workspace extends LitElement {
       case 'toggle-heatmap': this.heatmap = !this.heatmap; break;
       case 'opacity-up': this.opacity = Math.min(1, this.opacity + 0.1); break;
       case 'opacity-down': this.opacity = Math.max(0, this.opacity - 0.1); break;
-      case 'threshold-up': this.setThreshold(this.settings.threshold + 0.02); break;
-      case 'threshold-down': this.setThreshold(this.settings.threshold - 0.02); break;
+      case 'sensitivity-up': this.setSensitivity(this.settings.sensitivity + 0.02); break;
+      case 'sensitivity-down': this.setSensitivity(this.settings.sensitivity - 0.02); break;
       case 'undo': this.undo(false); break;
       case 'redo': this.undo(true); break;
       case 'zoom-fit': (this.renderRoot.querySelector('inp-image-canvas') as ImageCanvas | null)?.fit(); break;
@@ -796,7 +796,7 @@ export class Workspace extends LitElement {
     try {
       const s = parseSessionFile(await file.text(), file.name);
       this.client?.dispose();
-      await this.replaceSession(s.order, s.entries, { ...DEFAULT_SETTINGS, ...s.settings }, s.files);
+      await this.replaceSession(s.order, s.entries, s.settings, s.files);
       // The previous session's model goes with it: its trained head with the store's contents, its local files here.
       void pruneLocalModels(this.dbName, this.settings.modelUrl).catch((e) => this.fail(e, 'the model cache'));
       this.info = undefined;
@@ -874,8 +874,8 @@ export class Workspace extends LitElement {
           @inp-region-select=${(ev: CustomEvent<InpEvents['inp-region-select']>) => { this.selected = ev.detail.key ?? undefined; this.refresh(); }}
           @inp-mask-edit=${(ev: CustomEvent<InpEvents['inp-mask-edit']>) => void this.editMask(ev.detail.key, ev.detail.mask).catch((err) => this.fail(err, 'edit'))}></inp-image-canvas>
         <section>
-          <inp-threshold .value=${this.settings.threshold} .method=${this.calibration?.method ?? ''} .raw=${cut?.pixelThreshold} ?disabled=${!this.calibration}
-            @inp-threshold-input=${(ev: CustomEvent<InpEvents['inp-threshold-input']>) => this.setThreshold(ev.detail.value)}></inp-threshold>
+          <inp-sensitivity .value=${this.settings.sensitivity} .method=${this.calibration?.method ?? ''} .raw=${cut?.pixelThreshold} ?disabled=${!this.calibration}
+            @inp-sensitivity-input=${(ev: CustomEvent<InpEvents['inp-sensitivity-input']>) => this.setSensitivity(ev.detail.value)}></inp-sensitivity>
         </section>
       </main>
       <aside>

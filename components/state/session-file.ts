@@ -1,6 +1,6 @@
 import { InputError } from '../../src/errors.ts';
 import { decodeCocoRle, encodeCocoRle } from '../../src/export/coco-rle.ts';
-import type { ImageEntry, ReviewRegion, SessionSettings } from './session.ts';
+import { readSettings, type ImageEntry, type ReviewRegion, type SessionSettings } from './session.ts';
 
 /**
  * Session export / import as one JSON file: every image's decisions (masks as COCO RLE), the settings, and the
@@ -58,5 +58,5 @@ export function parseSessionFile(text: string, where: string): { order: string[]
     });
   });
   const files = new Map(Object.entries(doc.files ?? {}).map(([id, b]) => [id, fromBase64(b, `${where}: files.${id}`)] as const));
-  return { order: doc.images.map((i) => i.id), entries, settings: doc.settings, files };
+  return { order: doc.images.map((i) => i.id), entries, settings: readSettings(doc.settings), files };
 }

@@ -37,8 +37,8 @@ export interface ImageEntry {
 }
 
 export interface SessionSettings {
-  /** Normalised threshold shown by the slider: 0.5 = the calibrated threshold. */
-  threshold: number;
+  /** The sensitivity knob: 0.5 = the calibrated cut, higher proposes more. */
+  sensitivity: number;
   /** Id of the image on screen. */
   current?: string;
   /** URL of the model in use when it came from one (a file opened here has one in the model cache): restored on reload. */
@@ -47,7 +47,18 @@ export interface SessionSettings {
   engine?: EngineName;
 }
 
-export const DEFAULT_SETTINGS: SessionSettings = { threshold: 0.5 };
+export const DEFAULT_SETTINGS: SessionSettings = { sensitivity: 0.5 };
+
+/**
+ * Settings as saved, also by earlier versions, which stored the knob as a normalised `threshold` (higher: fewer
+ * masks): read as sensitivity = 1 − threshold, so a saved session opens with the same masks.
+ */
+export function readSettings(saved: unknown): SessionSettings {
+  const s = (saved && typeof saved === 'object' ? saved : {}) as Partial<SessionSettings> & { threshold?: unknown };
+  const { threshold, ...rest } = s;
+  const sensitivity = typeof s.sensitivity === 'number' ? s.sensitivity : typeof threshold === 'number' ? 1 - threshold : DEFAULT_SETTINGS.sensitivity;
+  return { ...rest, sensitivity: Math.min(1, Math.max(0, Math.round(sensitivity * 100) / 100)) };
+}
 
 export function newEntry(id: string, name: string, source: ImageSource): ImageEntry {
   return { id, name, source, status: 'unreviewed', regions: [], nextRegionId: 1, updatedAt: Date.now() };

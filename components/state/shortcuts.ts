@@ -7,7 +7,7 @@ export type Action =
   | 'accept' | 'reject' | 'accept-all' | 'edit' | 'delete-region'
   | 'mark-normal' | 'mark-defective'
   | 'tool-select' | 'tool-brush' | 'tool-eraser' | 'tool-polygon-add' | 'tool-polygon-subtract' | 'brush-bigger' | 'brush-smaller'
-  | 'toggle-heatmap' | 'opacity-up' | 'opacity-down' | 'threshold-up' | 'threshold-down'
+  | 'toggle-heatmap' | 'opacity-up' | 'opacity-down' | 'sensitivity-up' | 'sensitivity-down'
   | 'undo' | 'redo' | 'zoom-fit' | 'help' | 'escape'
   /** Not on a key: a click in the image list (with the image id). */
   | 'open-image';
@@ -39,8 +39,8 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { action: 'toggle-heatmap', keys: ['h'], label: 'Show / hide the heat map', group: 'View' },
   { action: 'opacity-up', keys: ['.'], label: 'Heat map more opaque', group: 'View' },
   { action: 'opacity-down', keys: [','], label: 'Heat map more transparent', group: 'View' },
-  { action: 'threshold-up', keys: ['='], label: 'Raise the threshold (fewer, smaller masks)', group: 'View' },
-  { action: 'threshold-down', keys: ['-'], label: 'Lower the threshold', group: 'View' },
+  { action: 'sensitivity-up', keys: ['='], label: 'Raise the sensitivity (more, larger masks)', group: 'View' },
+  { action: 'sensitivity-down', keys: ['-'], label: 'Lower the sensitivity (fewer, smaller masks)', group: 'View' },
   { action: 'zoom-fit', keys: ['f', '0'], label: 'Fit image (wheel zooms, Space/middle-drag pans)', group: 'View' },
   { action: 'help', keys: ['?'], label: 'This help', group: 'View' },
   { action: 'escape', keys: ['Escape'], label: 'Close help / cancel polygon', group: 'View' },

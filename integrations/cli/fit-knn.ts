@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { fitKnnModel } from '../../src/knn/fit-model.ts';
+import { fitKnnModel, imageFiles } from '../../src/knn/fit-model.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
 import { writeModelFolder } from '../../src/platform/node/model-folder.ts';
 import { useNodeBackend } from '../../src/platform/node/webgpu.ts';
@@ -29,7 +29,7 @@ export const command = {
 
     await useNodeBackend(backend);
     const progress = progressReporter('fit-knn', files.length);
-    const { content, preprocess } = await fitKnnModel(config, enc.weights, enc.where, files, readInput, {
+    const { content, preprocess } = await fitKnnModel(config, enc.weights, enc.where, imageFiles(files, readInput), {
       size: intFlag(values.size, 'size', 224), coresetRatio, seed: intFlag(values.seed, 'seed', 0, 0), bundleEncoder: enc.bundled,
       onProgress: (d, _, f) => progress.tick(d, path.basename(f)),
     }).finally(() => progress.end());

@@ -79,8 +79,7 @@ export function createTrainer(o: TrainerOptions): Trainer {
 async function refitKnn(c: Extract<ModelContent, { kind: 'knn' }>, pre: PreprocessConfig, items: Item[], where: string): Promise<ModelContent> {
   const fromPackage = await packageEncoderWeights(c);
   const weights: TensorMap = fromPackage ?? encoderTensorsOf(c.tensors);
-  const byName = new Map(items.map((it) => [it.where, it.bytes]));
-  const { content } = await fitKnnModel(c.knn.encoder, weights, where, [...byName.keys()], async (n) => byName.get(n)!, {
+  const { content } = await fitKnnModel(c.knn.encoder, weights, where, { count: items.length, load: async (i) => ({ image: decodeImage(items[i].bytes, items[i].where), name: items[i].where }) }, {
     size: pre.resize, coresetRatio: c.knn.coresetRatio, seed: c.knn.seed, bundleEncoder: !fromPackage,
   });
   return content;

@@ -1,14 +1,13 @@
-import * as tf from '@tensorflow/tfjs';
 import { proposeRegions, type ProposalOptions, type Proposals } from '../annotate/proposals.ts';
-import { createPatchEncoder, defaultStages } from '../encoder/patch-encoder.ts';
+import { defaultStages } from '../encoder/patch-encoder.ts';
 import { InputError } from '../errors.ts';
 import { initHead } from '../inp-former/init.ts';
 import { ENCODER_PREFIX } from '../inp-former/frozen-encoder.ts';
-import { fitMemoryBank, knnTensors } from '../knn/knn.ts';
+import { fitKnnModel } from '../knn/fit-model.ts';
 import { buildModelFolder, type BuiltModelFolder } from '../model-folder/manifest.ts';
 import type { OpenedModel } from '../model-folder/open.ts';
 import { cnnPreprocess } from '../encoder/patch-encoder.ts';
-import { OFFICIAL_PREPROCESS, preprocess } from '../preprocess/preprocess.ts';
+import { OFFICIAL_PREPROCESS } from '../preprocess/preprocess.ts';
 import { calibrationAt } from '../threshold/confidence.ts';
 import { headConfigFor } from '../train/head-config.ts';
 import type { TrainMode } from '../train/head-params.ts';
@@ -112,33 +111,16 @@ export interface FitKnnOptions {
 /** Normal images → a training-free kNN (PatchCore-style) model, as `inp-former fit-knn` builds it. */
 export async function fitKnn(normals: readonly RgbImage[], o: FitKnnOptions): Promise<OpenedModel> {
   if (normals.length === 0) throw new InputError('normals', 'needs at least one normal image');
-  const size = o.size ?? 224;
-  const coresetRatio = o.coresetRatio ?? 0.01;
-  const seed = o.seed ?? 0;
-  const base = o.encoder ?? { kind: 'nsfwjs-mobilenetv2', layers: defaultStages('nsfwjs-mobilenetv2'), localAverage: true };
-  const config: CnnEncoderConfig = { ...base, grid: base.grid ?? Math.ceil(size / 8) };
-  const pre = cnnPreprocess(config.kind, size);
-  const encoder = createPatchEncoder(config, o.encoderWeights, config.kind);
+  const encoder = o.encoder ?? { kind: 'nsfwjs-mobilenetv2', layers: defaultStages('nsfwjs-mobilenetv2'), localAverage: true };
   const tick = progressCounter('fit', normals.length, (p) => o.onProgress?.(p));
-  try {
-    const bank = await fitMemoryBank(encoder, (async function* () {
-      for (const [i, image] of normals.entries()) {
-        o.signal?.throwIfAborted();
-        const x = tf.tensor4d(preprocess(image, pre, undefined, `normals[${i}]`).data, [1, 3, size, size]);
-        try { yield x; } finally { x.dispose(); }
-        tick();
-      }
-    })(), { coresetRatio, seed });
-    return {
-      name: o.name ?? `knn-${config.kind}`, preprocess: pre,
-      content: {
-        kind: 'knn', knn: { encoder: config, bankSize: bank.size, dim: bank.dim, coresetRatio, seed, images: normals.length },
-        tensors: knnTensors(bank, o.bundleEncoder ? o.encoderWeights : undefined),
-      },
-    };
-  } finally {
-    encoder.dispose();
-  }
+  const { content, preprocess } = await fitKnnModel(encoder, o.encoderWeights, encoder.kind, {
+    count: normals.length, load: async (i) => ({ image: normals[i], name: `normals[${i}]` }),
+  }, {
+    bundleEncoder: o.bundleEncoder ?? false, onProgress: () => tick(),
+    ...(o.size ? { size: o.size } : {}), ...(o.coresetRatio ? { coresetRatio: o.coresetRatio } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  return { name: o.name ?? `knn-${encoder.kind}`, preprocess, content };
 }
 
 /** Options of `trainModel`. */

@@ -25,11 +25,11 @@ function savedMap(page: Page, id: string): Promise<number[]> {
 }
 const registered = (page: Page, id: string) => page.evaluate((i) => (document.querySelector('inp-workspace') as unknown as { registered: Set<string> }).registered.has(i), id);
 
-/** Lowers the threshold (key -) until the current image has a pending proposal. */
+/** Raises the sensitivity (key =) until the current image has a pending proposal. */
 async function untilProposal(page: Page): Promise<void> {
   const pending = page.locator('inp-review-queue li[data-state="pending"]');
   for (let i = 0; i < 25 && (await pending.count()) === 0; i++) {
-    await page.keyboard.press('-');
+    await page.keyboard.press('=');
     await page.waitForTimeout(150);
   }
   expect(await pending.count()).toBeGreaterThan(0);

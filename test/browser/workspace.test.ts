@@ -34,7 +34,7 @@ async function open(page: Page, id: string): Promise<void> {
   await expect.poll(() => item(page, id).getAttribute('aria-current')).toBe('true');
 }
 
-/** Lowers the threshold (key -) until the current image has a pending proposal. */
+/** Raises the sensitivity (key =) until the current image has a pending proposal. */
 async function untilProposal(page: Page): Promise<void> {
   // The model's map for this image must exist first. "Busy" shows only once the predict loop reaches this image;
   // on a loaded machine it may still be refitting or on another image, so ask the workspace for the result itself.
@@ -45,7 +45,7 @@ async function untilProposal(page: Page): Promise<void> {
   await expect.poll(() => page.locator('inp-review-queue .busy').count(), { timeout: 60_000 }).toBe(0);
   const pending = page.locator('inp-review-queue li[data-state="pending"]');
   for (let i = 0; i < 25 && (await pending.count()) === 0; i++) {
-    await page.keyboard.press('-');
+    await page.keyboard.press('=');
     await page.waitForTimeout(150);
   }
   expect(await pending.count()).toBeGreaterThan(0);
@@ -88,7 +88,7 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     }
   });
 
-  it('runs the review loop: normals → proposals → accept, reject, brush edit, threshold, COCO export, reload', async () => {
+  it('runs the review loop: normals → proposals → accept, reject, brush edit, sensitivity, COCO export, reload', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 850 }, acceptDownloads: true });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -149,11 +149,11 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await page.screenshot({ path: `${SHOTS}/workspace-edited.png` });
     lap('edited');
 
-    // The threshold moves the masks without the model: back up to a higher value.
-    const before = Number(await page.getByTestId('threshold-value').textContent());
-    for (let k = 0; k < 5; k++) await page.keyboard.press('=');
-    await expect.poll(async () => Number(await page.getByTestId('threshold-value').textContent())).toBeCloseTo(Math.min(1, before + 0.1), 5);
-    const threshold = await page.getByTestId('threshold-value').textContent();
+    // The sensitivity moves the masks without the model: back down to a lower value.
+    const before = Number(await page.getByTestId('sensitivity-value').textContent());
+    for (let k = 0; k < 5; k++) await page.keyboard.press('-');
+    await expect.poll(async () => Number(await page.getByTestId('sensitivity-value').textContent())).toBeCloseTo(Math.max(0, before - 0.1), 5);
+    const sensitivity = await page.getByTestId('sensitivity-value').textContent();
 
     // COCO export: every image, the accepted (edited) region on the defect image.
     await open(page, defect);
@@ -177,7 +177,7 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     expect(await badge(page, defect).textContent()).toBe('defective');
     expect(await item(page, defect).getAttribute('aria-current')).toBe('true');
     expect(await page.locator('inp-review-queue li[data-state="accepted"]').textContent()).toContain('edited');
-    expect(await page.getByTestId('threshold-value').textContent()).toBe(threshold);
+    expect(await page.getByTestId('sensitivity-value').textContent()).toBe(sensitivity);
     await page.screenshot({ path: `${SHOTS}/workspace-reloaded.png` });
     lap('reloaded');
     expect(errors).toEqual([]);

@@ -1,7 +1,7 @@
 import '../../../components/image-canvas.ts';
-import '../../../components/threshold-control.ts';
+import '../../../components/sensitivity-control.ts';
 import type { ImageCanvas } from '../../../components/image-canvas.ts';
-import type { ThresholdControl } from '../../../components/threshold-control.ts';
+import type { SensitivityControl } from '../../../components/sensitivity-control.ts';
 import type { BinaryMask } from '../../../src/image/mask.ts';
 import { decodeLabelStudioRle } from '../../../src/export/labelstudio-rle.ts';
 import { buildLabelStudioTasks, labelStudioConfig, type LabelStudioPrediction } from '../../../src/export/labelstudio-tasks.ts';
@@ -12,7 +12,7 @@ import type { ModelSession } from '../../../components/state/model-session.ts';
 /**
  * The Label Studio editor with our proposals: the real editor (BrushLabels config) gets the model's regions as the
  * task's prediction and as suggestions on the annotation, so Label Studio's own ✓ / ✗ (per region) accept or reject
- * them; beside it, our threshold (re-cuts the kept map, re-suggests) and the heat map. A submitted annotation goes
+ * them; beside it, our sensitivity knob (re-cuts the kept map, re-suggests) and the heat map. A submitted annotation goes
  * back to the model: no brush regions = a normal image (memory bank refit), regions = accepted defect masks (they
  * calibrate the threshold from then on).
  */
@@ -61,29 +61,29 @@ export async function mountEditor(lsRoot: HTMLElement, panel: HTMLElement, o: Ed
   const bytes = new Uint8Array(await response.arrayBuffer());
   const decoded = await session.register({ id, name: task.name, source: { kind: 'file', type: response.headers.get('content-type') ?? '' }, bytes });
 
-  let threshold = 0.5;
-  const predictionAt = async (t: number): Promise<LabelStudioPrediction> => {
+  let sensitivity = 0.5;
+  const predictionAt = async (s: number): Promise<LabelStudioPrediction> => {
     const base = session.calibration();
-    const img = await session.proposals(id, adjustCalibration(base, t));
+    const img = await session.proposals(id, adjustCalibration(base, 1 - s));
     const [lsTask] = buildLabelStudioTasks([img], { model: session.info?.version ?? 'inp-former', calibration: base, label: labels[0] });
     o.onPrediction?.(lsTask.predictions[0]);
     return lsTask.predictions[0];
   };
-  const first = await predictionAt(threshold);
+  const first = await predictionAt(sensitivity);
 
   panel.innerHTML = `
-    <inp-threshold></inp-threshold>
+    <inp-sensitivity></inp-sensitivity>
     <label class="heat"><input type="checkbox" checked data-testid="heatmap"> Heat map</label>
     <inp-image-canvas></inp-image-canvas>
     <p class="status" role="status"></p>`;
-  const control = panel.querySelector('inp-threshold') as ThresholdControl;
+  const control = panel.querySelector('inp-sensitivity') as SensitivityControl;
   const canvas = panel.querySelector('inp-image-canvas') as ImageCanvas;
   const status = panel.querySelector('.status') as HTMLElement;
   const showModel = async () => {
     const cal = session.calibration();
-    control.value = threshold;
+    control.value = sensitivity;
     control.method = cal.method;
-    control.raw = adjustCalibration(cal, threshold).pixelThreshold;
+    control.raw = adjustCalibration(cal, 1 - sensitivity).pixelThreshold;
     canvas.image = decoded.image;
     canvas.map = (await session.predict(id)).map;
   };
@@ -91,17 +91,17 @@ export async function mountEditor(lsRoot: HTMLElement, panel: HTMLElement, o: Ed
   panel.querySelector<HTMLInputElement>('[data-testid="heatmap"]')!.addEventListener('change', (e) => { canvas.heatmap = (e.target as HTMLInputElement).checked; });
 
   let store: LsStore | undefined;
-  // Threshold moves are re-cut from the kept map; only the newest one is handed to the editor.
+  // Sensitivity moves are re-cut from the kept map; only the newest one is handed to the editor.
   let cut = 0;
-  control.addEventListener('inp-threshold-input', async (e) => {
-    threshold = e.detail.value;
+  control.addEventListener('inp-sensitivity-input', async (e) => {
+    sensitivity = e.detail.value;
     const mine = ++cut;
     try {
-      const p = await predictionAt(threshold);
+      const p = await predictionAt(sensitivity);
       if (mine !== cut || !store) return;
       store.annotationStore.selected.setSuggestions(p.result);
       await showModel();
-      status.textContent = `${p.result.length} suggested region(s) at threshold ${threshold.toFixed(2)}`;
+      status.textContent = `${p.result.length} suggested region(s) at sensitivity ${sensitivity.toFixed(2)}`;
     } catch (err) {
       status.textContent = `Could not re-cut the proposals: ${(err as Error).message}`;
     }
@@ -138,7 +138,7 @@ export async function mountEditor(lsRoot: HTMLElement, panel: HTMLElement, o: Ed
         const a = s.annotationStore.addAnnotation({ userGenerate: true });
         s.annotationStore.selectAnnotation(a.id);
         a.setSuggestions(first.result);
-        status.textContent = `${first.result.length} suggested region(s) at threshold ${threshold.toFixed(2)}`;
+        status.textContent = `${first.result.length} suggested region(s) at sensitivity ${sensitivity.toFixed(2)}`;
         resolve();
       },
       onSubmitAnnotation: (_s, a) => { void learn(a); },
