@@ -21,7 +21,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { main } from '../integrations/cli/main.ts';
 import { seededRandom } from '../src/inp-former/init.ts';
-import { TRAIN_MODES as FINETUNE_MODES } from '../src/train/head-params.ts';
+import { TRAIN_MODES as FINETUNE_MODES } from '../src/train/recipe.ts';
 import { replaceSection } from './report.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '../../shared');

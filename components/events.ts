@@ -1,6 +1,5 @@
-import type { BinaryMask } from '../src/image/mask.ts';
-import type { EngineName } from '../src/pipeline/model-protocol.ts';
 import type { Action } from './state/shortcuts.ts';
+import type { BinaryMask, EngineName } from '../src/web.ts';
 
 /**
  * Every event our elements dispatch, with its detail type. Events bubble and cross shadow roots (composed), and are

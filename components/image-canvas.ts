@@ -1,9 +1,8 @@
 import { Canvas, Circle, FabricImage, Point, Polyline, type TPointerEventInfo } from 'fabric';
 import { LitElement, css, html, type PropertyValues } from 'lit';
-import type { BinaryMask } from '../src/image/mask.ts';
-import type { AnomalyMap, RgbImage } from '../src/types.ts';
 import { emptyMask, fillPolygon, paintStroke, type Point as Pt } from './state/mask-edit.ts';
 import { emit, type EditTool } from './events.ts';
+import type { AnomalyMap, BinaryMask, RgbImage } from '../src/web.ts';
 
 /** A region as the canvas shows it; `key` is the host's name for it (events carry it back). */
 export interface CanvasRegion { key: string; mask: BinaryMask; state: 'pending' | 'accepted' | 'rejected' }

@@ -1,10 +1,6 @@
 import { LitElement, css, html, nothing } from 'lit';
-import type { EngineName, ModelInfo } from '../src/pipeline/model-protocol.ts';
-import type { ProgressLine } from '../src/pipeline/progress.ts';
-import { HOLD_OUT_EVERY } from '../src/selection/held-out.ts';
-import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../src/train/recipe.ts';
-import { describeFigures, type Selection } from '../src/selection/validate.ts';
 import { emit } from './events.ts';
+import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, describeFigures, type EngineName, FINETUNE_RECIPES, HOLD_OUT_EVERY, type ModelInfo, type ProgressLine, type Selection } from '../src/web.ts';
 
 /** Steps of a training run and of a fine-tuning until the user sets others: the recipes' (src/train/recipe.ts). */
 const DEFAULT_STEPS = { train: CNN_RECIPE.steps, finetune: FINETUNE_RECIPES[DEFAULT_FINETUNE_MODE].steps } as const;

@@ -1,22 +1,8 @@
 import { zipSync } from 'fflate';
 import { LitElement, css, html } from 'lit';
-import type { ProposalRegion } from '../src/annotate/proposals.ts';
-import { buildCocoDocument } from '../src/export/coco-document.ts';
-import { buildCvatXml } from '../src/export/cvat-xml.ts';
-import { buildLabelStudioTasks } from '../src/export/labelstudio-tasks.ts';
-import { buildMaskPngs } from '../src/export/png-masks.ts';
-import type { BackendName } from '../src/runtime/backend.ts';
-import { rawThreshold, type ThresholdCalibration } from '../src/threshold/calibration.ts';
-import { ModelClient } from '../src/worker/client.ts';
-import type { WebOnnxProvider } from '../src/platform/web/onnx.ts';
-import type { Selection } from '../src/selection/validate.ts';
-import type { DecodedImage, EngineName, MapResult, ModelInfo, TrainedModel, TrainResult } from '../src/pipeline/model-protocol.ts';
-import { progressLine, type ProgressLine } from '../src/pipeline/progress.ts';
 import { sessionAnnotations } from './state/export.ts';
-import { makeSample } from '../src/samples/surfaces.ts';
 import { maskArea } from './state/mask-edit.ts';
 import { downloadModel, forgetModel, keepLocalModel, pruneLocalModels } from './state/model-cache.ts';
-import { workingSize } from '../src/image/working-size.ts';
 import { adjustCalibration, loopCalibration, pendingProposals, settleStatus, type RawResult } from './state/review.ts';
 import {
   addRegion, DEFAULT_SETTINGS, markImage, newEntry, readSettings, removeRegion, replaceRegion, type ImageEntry, type ImageSource, type SessionSettings,
@@ -33,6 +19,7 @@ import './review-queue.ts';
 import type { QueueProposal } from './review-queue.ts';
 import './shortcut-help.ts';
 import './sensitivity-control.ts';
+import { type BackendName, buildCocoDocument, buildCvatXml, buildLabelStudioTasks, buildMaskPngs, type DecodedImage, type EngineName, makeSample, type MapResult, ModelClient, type ModelInfo, progressLine, type ProgressLine, type ProposalRegion, rawThreshold, type Selection, type ThresholdCalibration, type TrainedModel, type TrainResult, type WebOnnxProvider, workingSize } from '../src/web.ts';
 
 /** The kNN detector starts (cold start) once this many images are marked normal. */
 export const COLD_START_NORMALS = 3;

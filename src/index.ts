@@ -18,7 +18,7 @@ export { encodePng } from './image/encode-png.ts';
 
 // Models
 export { openModel, type ModelSource, type OpenedModel } from './model-folder/open.ts';
-export { parseEncoderSpec } from './encoder/patch-encoder.ts';
+export { parseEncoderSpec } from './encoder/cnn-config.ts';
 export { useBackend } from './runtime/backend.ts';
 export {
   createAnomalyDetector, fitKnn, saveModel, trainModel,

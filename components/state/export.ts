@@ -1,6 +1,4 @@
-import type { ProposalRegion } from '../../src/annotate/proposals.ts';
-import type { AnnotatedImage, AnnotatedRegion } from '../../src/export/annotations.ts';
-import { resizeMask } from '../../src/image/working-size.ts';
+import { type AnnotatedImage, type AnnotatedRegion, type ProposalRegion, resizeMask } from '../../src/web.ts';
 import { acceptedRegions, type ImageEntry } from './session.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { BinaryMask } from '../../src/image/mask.ts';
+import type { BinaryMask } from '../../src/web.ts';
 
 /** Raster edits of a 0/1 mask (brush, eraser, polygon add/subtract). Each returns a new mask; the input is kept for undo. */
 

@@ -1,5 +1,4 @@
-import { MANIFEST_FILE, parseManifest } from '../../src/model-folder/manifest.ts';
-import type { Progress } from '../../src/types.ts';
+import { MANIFEST_FILE, parseManifest, type Progress } from '../../src/web.ts';
 
 /**
  * Models from a URL: a checkpoint (.pth / .safetensors) or a model folder's manifest.json (its files are fetched next

@@ -1,11 +1,5 @@
-import type { AnnotatedImage } from '../../src/export/annotations.ts';
-import type { BinaryMask } from '../../src/image/mask.ts';
-import type { BackendName } from '../../src/runtime/backend.ts';
-import type { ThresholdCalibration } from '../../src/threshold/calibration.ts';
-import { ModelClient } from '../../src/worker/client.ts';
-import type { DecodedImage, ModelInfo } from '../../src/pipeline/model-protocol.ts';
+import { type AnnotatedImage, type BackendName, type BinaryMask, type DecodedImage, ModelClient, type ModelInfo, resizeMask, type ThresholdCalibration } from '../../src/web.ts';
 import { sessionAnnotations } from './export.ts';
-import { resizeMask } from '../../src/image/working-size.ts';
 import { loopCalibration, pendingProposals, type RawResult } from './review.ts';
 import { addRegion, markImage, newEntry, type ImageEntry, type ImageSource } from './session.ts';
 

@@ -1,8 +1,4 @@
-import { proposeRegions, type ProposalRegion, type Proposals } from '../../src/annotate/proposals.ts';
-import type { BinaryMask } from '../../src/image/mask.ts';
-import { rawThreshold, type ThresholdCalibration } from '../../src/threshold/calibration.ts';
-import { calibrateF1Adaptive, calibrateFromNormals, type AcceptedSample } from '../../src/threshold/strategies.ts';
-import type { AnomalyMap } from '../../src/types.ts';
+import { type AcceptedSample, type AnomalyMap, type BinaryMask, calibrateF1Adaptive, calibrateFromNormals, type ProposalRegion, type Proposals, proposeRegions, rawThreshold, type ThresholdCalibration } from '../../src/web.ts';
 import { acceptedRegions, markImage, type ImageEntry } from './session.ts';
 
 /** The model's raw output for one image, kept so the threshold can move without re-running it. */

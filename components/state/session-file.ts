@@ -1,5 +1,4 @@
-import { InputError } from '../../src/errors.ts';
-import { decodeCocoRle, encodeCocoRle } from '../../src/export/coco-rle.ts';
+import { decodeCocoRle, encodeCocoRle, InputError } from '../../src/web.ts';
 import { readSettings, type ImageEntry, type ReviewRegion, type SessionSettings } from './session.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { TrainedModel } from '../../src/pipeline/model-protocol.ts';
+import type { TrainedModel } from '../../src/web.ts';
 import type { RawResult } from './review.ts';
 import type { ImageEntry, SessionSettings } from './session.ts';
 

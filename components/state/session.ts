@@ -1,5 +1,4 @@
-import type { BinaryMask } from '../../src/image/mask.ts';
-import type { EngineName, ImageSource } from '../../src/types.ts';
+import type { BinaryMask, EngineName, ImageSource } from '../../src/web.ts';
 
 /**
  * The annotator's session as plain data: what each image is, what was decided on it and with which threshold.

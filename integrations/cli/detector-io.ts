@@ -4,7 +4,7 @@ import { readPth } from '../../src/checkpoint/pth.ts';
 import { readSafetensors } from '../../src/checkpoint/safetensors.ts';
 import { assembleDetector, type LoadedDetector } from '../../src/pipeline/detector.ts';
 import { nsfwjsWeights, onnxRuntimeNode, packageEncoderWeights } from '../../src/node.ts';
-import { parseEncoderSpec } from '../../src/encoder/patch-encoder.ts';
+import { parseEncoderSpec } from '../../src/encoder/cnn-config.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadModelFromPath } from '../../src/platform/node/model-folder.ts';
 import { loadOnnxRuntime } from '../../src/platform/node/onnx-runtime.ts';

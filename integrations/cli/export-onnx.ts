@@ -1,5 +1,5 @@
 import { InputError } from '../../src/errors.ts';
-import { cnnPreprocess } from '../../src/encoder/patch-encoder.ts';
+import { cnnPreprocess } from '../../src/encoder/cnn-config.ts';
 import { exportInpFormerOnnx } from '../../src/onnx/export-inp-former.ts';
 import { exportKnnOnnx } from '../../src/onnx/export-knn.ts';
 import { OPSET } from '../../src/onnx/graph.ts';

@@ -6,7 +6,7 @@ import { InputError } from '../../src/errors.ts';
 import { decodeImage } from '../../src/image/decode.ts';
 import { initHead } from '../../src/inp-former/init.ts';
 import { ENCODER_PREFIX, inputMultipleOf } from '../../src/inp-former/frozen-encoder.ts';
-import { cnnPreprocess, defaultTrainStages } from '../../src/encoder/patch-encoder.ts';
+import { cnnPreprocess, defaultTrainStages } from '../../src/encoder/cnn-config.ts';
 import { buildModelFolder } from '../../src/model-folder/manifest.ts';
 import { loadModelFromPath, writeModelFolder, type ResolvedModel } from '../../src/platform/node/model-folder.ts';
 import { nodeFeatureStore } from '../../src/platform/node/feature-store.ts';
@@ -17,7 +17,7 @@ import { headOf, modelInput, runTrainingJob } from '../../src/pipeline/train-job
 import { useNodeBackend } from '../../src/platform/node/webgpu.ts';
 import { exportOfficialSafetensors } from '../../src/train/export.ts';
 import { headConfigFor } from '../../src/train/head-config.ts';
-import type { TrainMode } from '../../src/train/head-params.ts';
+import type { TrainMode } from '../../src/train/recipe.ts';
 import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES, fineTuneMode } from '../../src/train/recipe.ts';
 import { loadTrainState, saveTrainState, type TrainState } from '../../src/train/state.ts';
 import type { InpFormerConfig, PreprocessConfig, TensorMap } from '../../src/types.ts';

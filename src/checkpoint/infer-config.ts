@@ -1,5 +1,5 @@
 import { CheckpointError } from '../errors.ts';
-import { cnnTokenDim, validateCnnEncoderConfig } from '../encoder/patch-encoder.ts';
+import { cnnTokenDim, validateCnnEncoderConfig } from '../encoder/cnn-config.ts';
 import type { EncoderConfig, InpFormerConfig, TensorMap, VitEncoderConfig } from '../types.ts';
 
 /** DINOv2's heads all have 64 channels (vit_small 384/6, vit_base 768/12, vit_large 1024/16, giant 1536/24). */

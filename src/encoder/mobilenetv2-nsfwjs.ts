@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError } from '../errors.ts';
 import type { TensorMap } from '../types.ts';
+import { MOBILENETV2_STAGES, type MobileNetV2Stage } from './cnn-config.ts';
+
+export { MOBILENETV2_STAGES, NSFWJS_MEAN, NSFWJS_STD, type MobileNetV2Stage } from './cnn-config.ts';
 
 /**
  * Keras MobileNetV2 (α = 1) as shipped in nsfwjs 4.4.0, rebuilt from its weights up to block_10. In nsfwjs's
@@ -9,11 +12,7 @@ import type { TensorMap } from '../types.ts';
  * (NSFWJS.infer), so in torchvision terms mean 0 and std 1 on ToTensor's [0, 1] values.
  */
 
-export const MOBILENETV2_STAGES = ['expanded_conv', 'block_1', 'block_2', 'block_3', 'block_4', 'block_5', 'block_6', 'block_7', 'block_8', 'block_9', 'block_10'] as const;
-export type MobileNetV2Stage = (typeof MOBILENETV2_STAGES)[number];
 
-export const NSFWJS_MEAN: [number, number, number] = [0, 0, 0];
-export const NSFWJS_STD: [number, number, number] = [1, 1, 1];
 
 /** keras.layers.BatchNormalization epsilon in keras.applications.MobileNetV2 (from the model's topology). */
 const BN_EPS = 1e-3;

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError } from '../errors.ts';
 import type { TensorMap } from '../types.ts';
+import { RESNET_STAGES, type ResNetKind, type ResNetStage } from './cnn-config.ts';
 
-export type ResNetKind = 'resnet18' | 'resnet50' | 'wide_resnet50_2';
-export type ResNetStage = 'layer1' | 'layer2' | 'layer3' | 'layer4';
-export const RESNET_STAGES: readonly ResNetStage[] = ['layer1', 'layer2', 'layer3', 'layer4'];
+export { RESNET_STAGES, type ResNetKind, type ResNetStage } from './cnn-config.ts';
+
 
 /** torchvision's definitions: blocks per stage, Bottleneck or BasicBlock, and width_per_group / 64. */
 const ARCH: Record<ResNetKind, { blocks: number[]; bottleneck: boolean; widthFactor: number }> = {

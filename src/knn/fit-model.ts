@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { cnnPreprocess, createPatchEncoder } from '../encoder/patch-encoder.ts';
+import { createPatchEncoder } from '../encoder/patch-encoder.ts';
+import { cnnPreprocess } from '../encoder/cnn-config.ts';
 import type { ModelContent } from '../model-folder/manifest.ts';
 import { decodeImage } from '../image/decode.ts';
 import { preprocess } from '../preprocess/preprocess.ts';

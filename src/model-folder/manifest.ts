@@ -3,7 +3,7 @@ import { expectedEncoderShapes, validateStateDict, validateTensors } from '../ch
 import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.ts';
 import { InputError } from '../errors.ts';
 import { OFFICIAL_PREPROCESS } from '../preprocess/preprocess.ts';
-import { validateCnnEncoderConfig } from '../encoder/patch-encoder.ts';
+import { validateCnnEncoderConfig } from '../encoder/cnn-config.ts';
 import type {
   Calibration, InpFormerConfig, KnnConfig, ModelFileEntry, ModelManifest, PreprocessConfig, TensorMap, VitEncoderConfig,
 } from '../types.ts';

@@ -1,4 +1,4 @@
-import { validateCnnEncoderConfig } from '../encoder/patch-encoder.ts';
+import { validateCnnEncoderConfig } from '../encoder/cnn-config.ts';
 import { MOBILENETV2_STAGES, type MobileNetV2Stage } from '../encoder/mobilenetv2-nsfwjs.ts';
 import { RESNET_STAGES, resnetStages, type ResNetKind } from '../encoder/resnet.ts';
 import { CheckpointError } from '../errors.ts';

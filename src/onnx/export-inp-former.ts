@@ -1,4 +1,4 @@
-import { cnnTokenDim } from '../encoder/patch-encoder.ts';
+import { cnnTokenDim } from '../encoder/cnn-config.ts';
 import { resamplePosEmbed } from '../encoder/pos-embed.ts';
 import { CheckpointError, InputError } from '../errors.ts';
 import { encoderTensorsOf, inputMultipleOf, isVit } from '../inp-former/frozen-encoder.ts';

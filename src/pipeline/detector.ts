@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { cnnPreprocess, createPatchEncoder } from '../encoder/patch-encoder.ts';
+import { createPatchEncoder } from '../encoder/patch-encoder.ts';
+import { cnnPreprocess } from '../encoder/cnn-config.ts';
 import { InputError } from '../errors.ts';
 import { createInpFormer, type PredictOptions, type PredictResult } from '../inp-former/predict.ts';
 import { inputMultipleOf } from '../inp-former/frozen-encoder.ts';

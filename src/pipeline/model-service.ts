@@ -9,7 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createDetector, type Detector } from './detector.ts';
-import { cnnPreprocess, createPatchEncoder, defaultStages, type PatchEncoder } from '../encoder/patch-encoder.ts';
+import { createPatchEncoder, type PatchEncoder } from '../encoder/patch-encoder.ts';
+import { cnnPreprocess, defaultStages } from '../encoder/cnn-config.ts';
 import { openModel } from '../model-folder/open.ts';
 import { decodeImage } from '../image/decode.ts';
 import { pilResize } from '../image/pil-resize.ts';
@@ -24,7 +25,7 @@ import { makeSample } from '../samples/surfaces.ts';
 import { holdOutSplit, scoreDetector, validationImages } from '../selection/held-out.ts';
 import { selectDetector, type Selection } from '../selection/validate.ts';
 import { headConfigFor } from '../train/head-config.ts';
-import type { TrainMode } from '../train/head-params.ts';
+import type { TrainMode } from '../train/recipe.ts';
 import { DEFAULT_FINETUNE_MODE } from '../train/recipe.ts';
 import type { CnnEncoderConfig, ImageSource, InpFormerConfig, KnnConfig, PreprocessConfig, Progress, RgbImage, TensorMap, WebOnnxProvider } from '../types.ts';
 import { progressCounter } from './progress.ts';

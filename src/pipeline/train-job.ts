@@ -4,7 +4,7 @@ import { ENCODER_PREFIX, inputMultipleOf } from '../inp-former/frozen-encoder.ts
 import { createInpFormer } from '../inp-former/predict.ts';
 import type { ModelContent } from '../model-folder/manifest.ts';
 import { preprocess, stackBatch } from '../preprocess/preprocess.ts';
-import type { TrainMode } from '../train/head-params.ts';
+import type { TrainMode } from '../train/recipe.ts';
 import { CNN_RECIPE, FINETUNE_RECIPES } from '../train/recipe.ts';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer.ts';
 import type { InpFormerConfig, PreprocessConfig, RgbImage, TensorMap } from '../types.ts';

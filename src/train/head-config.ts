@@ -1,5 +1,5 @@
 import { defaultGroups, defaultTargetLayers } from '../checkpoint/infer-config.ts';
-import { cnnTokenDim } from '../encoder/patch-encoder.ts';
+import { cnnTokenDim } from '../encoder/cnn-config.ts';
 import type { EncoderConfig, InpFormerConfig } from '../types.ts';
 import { CNN_RECIPE } from './recipe.ts';
 

@@ -4,10 +4,7 @@ import { InputError } from '../errors.ts';
 import type { CrossBlockParams, HeadParams } from '../inp-former/weights.ts';
 import type { Linear, Mlp, Norm } from '../runtime/ops.ts';
 import type { InpFormerConfig, TensorMap } from '../types.ts';
-
-/** Which head tensors a run trains: the whole head, or (fine-tune) the INP tokens, optionally with the extractor. */
-export type TrainMode = 'full' | 'tokens' | 'tokens+extractor';
-export const TRAIN_MODES: readonly TrainMode[] = ['full', 'tokens', 'tokens+extractor'];
+import type { TrainMode } from './recipe.ts';
 
 /** The INP tokens' official name. */
 export const INP_TOKENS = 'prototype_token';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend, type BackendName } from '../runtime/backend.ts';
 import type { InpFormerConfig, TensorMap } from '../types.ts';
 import { uploadBatch, type HostBatch } from './features.ts';
-import type { TrainMode } from './head-params.ts';
+import type { TrainMode } from './recipe.ts';
 import type { LossTerms } from './loss.ts';
 import { createTrainableHead, disposeTrainableHead, distanceSums, lossAndGradients, type Layers, type TrainableHead } from './step.ts';
 

@@ -1,5 +1,8 @@
 import { InputError } from '../errors.ts';
-import type { TrainMode } from './head-params.ts';
+
+/** Which head tensors a run trains: the whole head, or (fine-tune) the INP tokens, optionally with the extractor. */
+export type TrainMode = 'full' | 'tokens' | 'tokens+extractor';
+export const TRAIN_MODES: readonly TrainMode[] = ['full', 'tokens', 'tokens+extractor'];
 
 /**
  * Our training recipe for INP-Formers over CNN token encoders (ResNets, the nsfwjs MobileNetV2). It differs from

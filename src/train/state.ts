@@ -3,7 +3,8 @@ import { expectedHeadShapes } from '../checkpoint/load.ts';
 import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.ts';
 import { InputError } from '../errors.ts';
 import type { InpFormerConfig, TensorMap } from '../types.ts';
-import { checkHeadTensors, fromOfficialLayout, isTrained, tensorsToMap, TRAIN_MODES, type TrainMode } from './head-params.ts';
+import { checkHeadTensors, fromOfficialLayout, isTrained, tensorsToMap } from './head-params.ts';
+import { TRAIN_MODES, type TrainMode } from './recipe.ts';
 import type { WarmCosineSchedule } from './schedule.ts';
 import type { OptimizerState, TrainableHead } from './step.ts';
 

@@ -3,7 +3,8 @@ import { headForward } from '../inp-former/model.ts';
 import { mapParams, uploadHead, type HeadParams } from '../inp-former/weights.ts';
 import type { InpFormerConfig, TensorMap } from '../types.ts';
 import { clipByGlobalNorm } from './clip.ts';
-import { INP_TOKENS, isTrained, namedHeadParams, type NamedParam, type TrainMode } from './head-params.ts';
+import { INP_TOKENS, isTrained, namedHeadParams, type NamedParam } from './head-params.ts';
+import { type TrainMode } from './recipe.ts';
 import { inpFormerLoss, pointDistanceSums, type LossTerms } from './loss.ts';
 import { stableAdamWUpdate, zeroMoments, STABLE_ADAMW_DEFAULTS, type MomentState, type StableAdamWConfig } from './stable-adamw.ts';
 

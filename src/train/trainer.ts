@@ -4,7 +4,7 @@ import { seededRandom } from '../inp-former/init.ts';
 import type { InpFormerConfig, Progress, TensorMap } from '../types.ts';
 import { fewShotViews } from './augment.ts';
 import { FeatureCache, type FeatureEncoder, type FeatureStore } from './features.ts';
-import { TRAIN_MODES, type TrainMode } from './head-params.ts';
+import { TRAIN_MODES, type TrainMode } from './recipe.ts';
 import type { LossTerms } from './loss.ts';
 import { ParallelGradients, type GradientChannel } from './parallel.ts';
 import { validateSchedule, warmCosineLr } from './schedule.ts';
