@@ -24,8 +24,16 @@ export class ExportMenu extends LitElement {
     label.file input { display: none; }
     small { color: #6b7385; }
   `;
-  count = 0;
-  disabled = false;
+  declare count: number;
+  declare disabled: boolean;
+
+  // Declared, not initialised as class fields: under a consumer's useDefineForClassFields a field would shadow
+  // Lit's reactive accessor (setting it would not re-render). Defaults are set here instead.
+  constructor() {
+    super();
+    this.count = 0;
+    this.disabled = false;
+  }
 
   override render() {
     return html`

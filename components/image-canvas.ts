@@ -42,15 +42,26 @@ export class ImageCanvas extends LitElement {
     .stage { position: absolute; inset: 0; }
     .hint { position: absolute; left: 8px; bottom: 6px; color: #cfd6e4; font: 12px system-ui, sans-serif; pointer-events: none; text-shadow: 0 1px 2px #000; }
   `;
-  image?: RgbImage;
-  map?: AnomalyMap;
-  range?: [number, number];
-  heatmap = true;
-  opacity = 0.45;
-  regions: CanvasRegion[] = [];
-  selected?: string;
-  tool: EditTool = 'select';
-  brushSize = 8;
+  declare image?: RgbImage;
+  declare map?: AnomalyMap;
+  declare range?: [number, number];
+  declare heatmap: boolean;
+  declare opacity: number;
+  declare regions: CanvasRegion[];
+  declare selected?: string;
+  declare tool: EditTool;
+  declare brushSize: number;
+
+  // Declared, not initialised as class fields: under a consumer's useDefineForClassFields a field would shadow
+  // Lit's reactive accessor (setting it would not re-render). Defaults are set here instead.
+  constructor() {
+    super();
+    this.heatmap = true;
+    this.opacity = 0.45;
+    this.regions = [];
+    this.tool = 'select';
+    this.brushSize = 8;
+  }
 
   private fc?: Canvas;
   private base?: FabricImage;

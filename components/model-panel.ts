@@ -41,15 +41,25 @@ export class ModelPanel extends LitElement {
     form.url { margin-top: .35rem; }
     form.url input { flex: 1; min-width: 0; font: inherit; border: 1px solid #c4cbd8; border-radius: 4px; padding: .2rem .4rem; }
   `;
-  backend?: string;
-  backendNote = '';
-  info?: ModelInfo;
+  declare backend?: string;
+  declare backendNote: string;
+  declare info?: ModelInfo;
   /** The last training's validation: both detectors' figures, and whether the trained model is the one in use. */
-  validation?: { selection: Selection; inUse: boolean };
-  progress?: ProgressLine;
-  normals = 0;
-  untrained = 0;
-  steps: Record<keyof typeof DEFAULT_STEPS, number> = { ...DEFAULT_STEPS };
+  declare validation?: { selection: Selection; inUse: boolean };
+  declare progress?: ProgressLine;
+  declare normals: number;
+  declare untrained: number;
+  declare steps: Record<keyof typeof DEFAULT_STEPS, number>;
+
+  // Declared, not initialised as class fields: under a consumer's useDefineForClassFields a field would shadow
+  // Lit's reactive accessor (setting it would not re-render). Defaults are set here instead.
+  constructor() {
+    super();
+    this.backendNote = '';
+    this.normals = 0;
+    this.untrained = 0;
+    this.steps = { ...DEFAULT_STEPS };
+  }
 
   override render() {
     const busy = !!this.progress;

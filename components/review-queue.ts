@@ -44,11 +44,19 @@ export class ReviewQueue extends LitElement {
     .busy { color: #3467d6; }
     .empty { color: #6b7385; font-style: italic; }
   `;
-  images: QueueImage[] = [];
-  current?: string;
-  proposals: QueueProposal[] = [];
-  selected?: string;
-  busy?: string;
+  declare images: QueueImage[];
+  declare current?: string;
+  declare proposals: QueueProposal[];
+  declare selected?: string;
+  declare busy?: string;
+
+  // Declared, not initialised as class fields: under a consumer's useDefineForClassFields a field would shadow
+  // Lit's reactive accessor (setting it would not re-render). Defaults are set here instead.
+  constructor() {
+    super();
+    this.images = [];
+    this.proposals = [];
+  }
 
   private act(action: Action, extra: { key?: string; id?: string } = {}) {
     emit(this, 'inp-action', { action, ...extra });

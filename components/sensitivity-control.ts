@@ -37,7 +37,7 @@ export class SensitivityControl extends LitElement {
           @input=${(e: Event) => emit(this, 'inp-sensitivity-input', { value: Number((e.target as HTMLInputElement).value) })}>
         <output data-testid="sensitivity-value">${this.value.toFixed(2)}</output>
       </label>
-      <small>${this.disabled ? 'calibrates once the model has normals' : `0.50 = calibrated (${this.method})${this.raw !== undefined ? ` · raw threshold ${this.raw.toPrecision(4)}` : ''} · keys − / = (higher: more masks)`}</small>
+      <small>${this.disabled ? 'calibrates once the model has normals' : `0.50 = calibrated${this.method ? ` (${this.method})` : ''}${this.raw !== undefined ? ` · raw threshold ${this.raw.toPrecision(4)}` : ''} · keys − / = (higher: more masks)`}</small>
     `;
   }
 }

@@ -17,7 +17,14 @@ export class ShortcutHelp extends LitElement {
     div.k { display: flex; justify-content: space-between; gap: 1rem; padding: .12rem 0; break-inside: avoid; }
     kbd { font: 11px ui-monospace, monospace; background: #eef0f4; border: 1px solid #c9ced8; border-radius: 3px; padding: 0 .3rem; margin-left: .2rem; white-space: nowrap; }
   `;
-  open = false;
+  declare open: boolean;
+
+  // Declared, not initialised as class fields: under a consumer's useDefineForClassFields a field would shadow
+  // Lit's reactive accessor (setting it would not re-render). Defaults are set here instead.
+  constructor() {
+    super();
+    this.open = false;
+  }
 
   private readonly onKey = (e: KeyboardEvent) => {
     const t = e.composedPath()[0];

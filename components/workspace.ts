@@ -69,14 +69,24 @@ export class Workspace extends LitElement {
     kbd { font: 11px ui-monospace, monospace; background: #eef0f4; border: 1px solid #c9ced8; border-radius: 3px; padding: 0 .25rem; }
   `;
 
-  samples: SampleImage[] = [];
-  backends?: BackendName[];
-  inputSize = 224;
-  dbName = 'inp-workspace';
-  engine?: EngineName;
-  providers?: WebOnnxProvider[];
+  declare samples: SampleImage[];
+  declare backends?: BackendName[];
+  declare inputSize: number;
+  declare dbName: string;
+  declare engine?: EngineName;
+  declare providers?: WebOnnxProvider[];
   /** Bumped on every change the view depends on (Lit re-renders). */
-  view = 0;
+  declare view: number;
+
+  // Declared, not initialised as class fields: under a consumer's useDefineForClassFields a field would shadow
+  // Lit's reactive accessor (setting it would not re-render). Defaults are set here instead.
+  constructor() {
+    super();
+    this.samples = [];
+    this.inputSize = 224;
+    this.dbName = 'inp-workspace';
+    this.view = 0;
+  }
 
   private store?: SessionStore;
   private client?: ModelClient;

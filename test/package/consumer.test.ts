@@ -3,6 +3,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAS_CHROMIUM, launchChromium } from '../browser/chromium.ts';
+import { canvasDrawn } from '../browser/workspace-page.ts';
+import { serveFolder } from '../helpers/static-server.ts';
 import { encodePng } from '../../src/image/encode-png.ts';
 import { makeSample } from '../../src/samples/surfaces.ts';
 
@@ -73,11 +76,53 @@ describe('the packed package in a fresh project', () => {
     expect(r.stdout + r.stderr).toMatch(/fit-knn/);
   });
 
+  it.skipIf(!HAS_CHROMIUM)("builds a Vite page importing the elements; in Chromium a property renders, a typed event arrives and the workspace runs its worker", async () => {
+    const app = path.join(work, 'app');
+    mkdirSync(path.join(app, 'web'), { recursive: true });
+    writeFileSync(path.join(app, 'web/index.html'), '<!doctype html><meta charset="utf-8"><inp-sensitivity id="knob"></inp-sensitivity><script type="module" src="./main.js"></script>');
+    writeFileSync(path.join(app, 'web/main.js'), [
+      "import { SensitivityControl } from 'inp-former-annotate/components';",
+      "const knob = document.querySelector('#knob');",
+      "knob.addEventListener('inp-sensitivity-input', (e) => { window.got = e.detail; });",
+      'knob.value = 0.8;',
+      "const ws = document.createElement('inp-workspace');",
+      "ws.samples = [0, 1].map((seed) => ({ id: 'n' + seed, name: 'n' + seed + '.png', source: { kind: 'sample', surface: 'fabric', defect: null, seed, size: 128 } }));",
+      "ws.backends = ['wasm'];",
+      "ws.style.cssText = 'display: block; height: 700px';",
+      'document.body.append(ws);',
+      'window.ready = knob instanceof SensitivityControl;',
+    ].join('\n'));
+    const b = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', 'web', '--outDir', '../web-dist', '--emptyOutDir', '--logLevel', 'error'], { cwd: app, encoding: 'utf8' });
+    expect(b.stderr).toBe('');
+    expect(b.status).toBe(0);
+    const site = await serveFolder(path.join(app, 'web-dist'));
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${site.url}/index.html`);
+      await expect.poll(() => page.evaluate(() => (window as unknown as { ready?: boolean }).ready)).toBe(true);
+      await expect.poll(() => page.locator('#knob [data-testid="sensitivity-value"]').textContent()).toBe('0.80');
+      await page.locator('#knob input').fill('0.3');
+      await expect.poll(() => page.evaluate(() => (window as unknown as { got?: unknown }).got)).toEqual({ value: 0.3 });
+      await expect.poll(() => canvasDrawn(page), { timeout: 60_000 }).toBe(true);
+      await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      await site.close();
+    }
+  }, 300_000);
+
   it('type-checks a strict consumer importing every typed entry', () => {
     const app = path.join(work, 'app');
     writeFileSync(path.join(app, 'consumer.ts'), [
       "import { createAnomalyDetector, fitKnn, openModel, type AnomalyDetector, type Progress, type RgbImage } from 'inp-former-annotate';",
       "import { loadDetector, nsfwjsWeights, readImage } from 'inp-former-annotate/node';",
+      "import { SensitivityControl, type InpEvents } from 'inp-former-annotate/components';",
+      "export const knob: SensitivityControl = new SensitivityControl();",
+      "export const onInput = (e: CustomEvent<InpEvents['inp-sensitivity-input']>): number => e.detail.value;",
       'export async function run(images: RgbImage[]): Promise<number> {',
       '  const encoderWeights = await nsfwjsWeights();',
       '  const events: Progress[] = [];',
@@ -90,7 +135,7 @@ describe('the packed package in a fresh project', () => {
       '}',
     ].join('\n'));
     writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', skipLibCheck: false, types: [] },
+      compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom', 'dom.iterable'], skipLibCheck: false, types: [] },
       files: ['consumer.ts'],
     }));
     const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', '.'], { cwd: app, encoding: 'utf8' });
