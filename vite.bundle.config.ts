@@ -32,7 +32,12 @@ export default defineConfig({
     emptyOutDir: true,
     copyPublicDir: false,
     rollupOptions: {
-      input: { components: 'components/index.ts' },
+      // components.js registers every element; each element also has its own entry (shared code in chunks/).
+      input: {
+        components: 'components/index.ts',
+        ...Object.fromEntries(['workspace', 'sensitivity-control', 'image-canvas', 'review-queue', 'model-panel', 'export-menu', 'shortcut-help']
+          .map((n) => [n, `components/${n}.ts`])),
+      },
       preserveEntrySignatures: 'exports-only',
       output: { entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js', assetFileNames: 'assets/[name]-[hash][extname]' },
     },

@@ -12,6 +12,11 @@ const FORMATS: Array<[ExportFormat, string, string]> = [
 /**
  * <inp-export-menu>: the export formats and session import. Properties: count (images that would be exported),
  * disabled. Emits inp-export (the host builds the file and downloads it) and inp-import-session.
+ *
+ * @prop {number} count - How many images an export would hold (shown in the note).
+ * @prop {boolean} disabled - No export while the session is empty.
+ * @fires inp-export - {format}: the user picked a format (coco, png-masks, labelstudio, cvat, session).
+ * @fires inp-import-session - {file}: the user chose a session file to import.
  */
 export class ExportMenu extends LitElement {
   static override properties = { count: { type: Number }, disabled: { type: Boolean } };

@@ -31,6 +31,18 @@ function canvasOf(w: number, h: number, paint: (px: Uint8ClampedArray) => void):
  * min–max), heatmap (shown or not), opacity, regions, selected (key),
  * tool, brushSize (pixels of the image). Zoom with the wheel, pan with Space+drag or the middle button, `fit()`.
  * Events: inp-region-select (click), inp-mask-edit (a finished stroke or polygon, with the region's new mask).
+ *
+ * @prop {RgbImage | undefined} image - The image at its working size.
+ * @prop {AnomalyMap | undefined} map - The raw anomaly map drawn as the heat map.
+ * @prop {[number, number] | undefined} range - Map values shown from cold to hot.
+ * @prop {boolean} heatmap - Show the heat map.
+ * @prop {number} opacity - Heat-map opacity, 0–1.
+ * @prop {CanvasRegion[]} regions - Proposals and decided regions with their masks.
+ * @prop {string | undefined} selected - Key of the selected region.
+ * @prop {EditTool} tool - select, brush, eraser, polygon-add or polygon-subtract.
+ * @prop {number} brushSize - Brush radius in working-size pixels (attribute brush-size).
+ * @fires inp-region-select - {key}: a region was clicked (null: empty space).
+ * @fires inp-mask-edit - {key, mask}: a stroke or polygon finished; the region's new mask.
  */
 export class ImageCanvas extends LitElement {
   static override properties = {

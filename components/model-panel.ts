@@ -14,6 +14,18 @@ const ENGINES: Record<EngineName, string> = { tfjs: 'tfjs', onnx: 'onnxruntime-w
  * Properties: backend (tfjs's), backendNote (why others were skipped), info, progress (while a job or download
  * runs), normals (how many images are marked normal), untrained (normals the INP-Former has not been trained on yet:
  * Fine-tune offers them). Emits inp-model-action, inp-model-engine, inp-model-files and inp-model-url.
+ *
+ * @prop {string | undefined} backend - The tfjs backend in use.
+ * @prop {string} backendNote - Why other backends were skipped.
+ * @prop {ModelInfo | undefined} info - The model in use, its card and engine.
+ * @prop {{ selection: Selection; inUse: boolean } | undefined} validation - The last training's validation figures.
+ * @prop {ProgressLine | undefined} progress - The running job's progress (download, fit, train…).
+ * @prop {number} normals - Normal images in the session.
+ * @prop {number} untrained - Normals the model has not learnt from yet.
+ * @fires inp-model-action - {action[, steps]}: fit, train, finetune, cancel or use-trained.
+ * @fires inp-model-engine - {engine}: predict with tfjs or onnx from now on.
+ * @fires inp-model-files - {files}: model files the user chose.
+ * @fires inp-model-url - {url}: load a model from a URL.
  */
 export class ModelPanel extends LitElement {
   static override properties = {

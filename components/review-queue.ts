@@ -11,6 +11,14 @@ export interface QueueProposal { key: string; label: string; score?: number; sta
  * reject / edit, mark normal / defective and previous / next. Properties: images, current (id), proposals,
  * selected (proposal key), busy (text shown while the model works on this image). Emits inp-action for every
  * button; the same actions have keyboard shortcuts (<inp-shortcut-help>).
+ *
+ * @prop {QueueImage[]} images - The session's images with their status.
+ * @prop {string | undefined} current - Id of the image on the canvas.
+ * @prop {QueueProposal[]} proposals - The current image's proposals and decided regions.
+ * @prop {string | undefined} selected - Key of the selected region.
+ * @prop {string | undefined} busy - Id of an image whose map is being computed.
+ * @fires inp-action - {action, key?, id?}: accept, reject, edit, open an image….
+ * @fires inp-region-select - {key}: a region was picked in the list.
  */
 export class ReviewQueue extends LitElement {
   static override properties = {

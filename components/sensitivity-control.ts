@@ -6,6 +6,12 @@ import { emit } from './events.ts';
  * higher proposes more (it is 1 − the anomalib-normalised cut, so the same value means the same across models).
  * Properties: value, method (where the calibration came from), raw (the raw map threshold it stands for),
  * disabled. Emits inp-sensitivity-input while dragging; the host re-cuts the kept raw maps, so the model never re-runs.
+ *
+ * @prop {number} value - The sensitivity, 0–1 (0.5 = the calibrated cut; higher proposes more).
+ * @prop {string} method - Where the calibration came from.
+ * @prop {number | undefined} raw - The raw map threshold the value stands for.
+ * @prop {boolean} disabled - No knob before the model is calibrated.
+ * @fires inp-sensitivity-input - {value}: the user moved the knob.
  */
 export class SensitivityControl extends LitElement {
   static override properties = { value: { type: Number }, method: { type: String }, raw: { type: Number }, disabled: { type: Boolean } };

@@ -5,6 +5,9 @@ import { emit } from './events.ts';
 /**
  * <inp-shortcut-help>: turns key presses into inp-action events (ignoring keys typed into form fields) and shows
  * every shortcut in an overlay when `open`. The host decides what each action does.
+ *
+ * @prop {boolean} open - The help sheet is shown (reflected as the open attribute).
+ * @fires inp-action - {action}: a key press mapped to its action.
  */
 export class ShortcutHelp extends LitElement {
   static override properties = { open: { type: Boolean, reflect: true } };

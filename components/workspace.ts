@@ -41,6 +41,13 @@ interface Message { id: number; kind: 'error' | 'info'; text: string }
  * Properties: samples (the images of a new session), backends (tfjs backends, in the order to try), inputSize (model
  * input side), dbName (IndexedDB database; one session per name), engine (prediction engine, overriding the one
  * chosen in the model panel), providers (onnxruntime-web execution providers to try).
+ *
+ * @prop {SampleImage[]} samples - The built-in images a new session starts with.
+ * @prop {BackendName[] | undefined} backends - tfjs backends to try, in order (default webgpu, webgl, wasm, cpu).
+ * @prop {number} inputSize - The model's input side (attribute input-size).
+ * @prop {string} dbName - The IndexedDB session name (attribute db-name).
+ * @prop {EngineName | undefined} engine - tfjs or onnx.
+ * @prop {WebOnnxProvider[] | undefined} providers - onnxruntime-web providers to try.
  */
 export class Workspace extends LitElement {
   static override properties = {

@@ -21,7 +21,7 @@ export { openModel, type ModelSource, type OpenedModel } from './model-folder/op
 export { parseEncoderSpec } from './encoder/cnn-config.ts';
 export { useBackend } from './runtime/backend.ts';
 export {
-  createAnomalyDetector, fitKnn, saveModel, trainModel,
+  createAnomalyDetector, fitKnn, openModelUrl, saveModel, trainModel,
   type AnomalyDetector, type Detection, type DetectorOptions, type FitKnnOptions, type TrainModelOptions,
 } from './pipeline/api.ts';
 export type { OnnxDetectorFactory } from './pipeline/detector.ts';

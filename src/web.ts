@@ -33,3 +33,4 @@ export { rawThreshold, type ThresholdCalibration } from './threshold/calibration
 export { calibrationAt } from './threshold/confidence.ts';
 export type { AcceptedSample } from './threshold/strategies.ts';
 export { MANIFEST_FILE, parseManifest } from './model-folder/manifest.ts';
+export { fetchBytes, fetchModelFiles, type FileGetter } from './model-folder/fetch.ts';

@@ -1,4 +1,4 @@
-import { MANIFEST_FILE, parseManifest, type Progress } from '../../src/web.ts';
+import { fetchBytes, fetchModelFiles, MANIFEST_FILE, type Progress } from '../../src/web.ts';
 
 /**
  * Models from a URL: a checkpoint (.pth / .safetensors) or a model folder's manifest.json (its files are fetched next
@@ -36,27 +36,6 @@ async function openCache(): Promise<Cache | string> {
   }
 }
 
-/** Reads a response body in chunks, reporting bytes as they arrive (total from Content-Length, else 0). */
-async function readBody(r: Response, onBytes: (loaded: number, total: number) => void): Promise<Uint8Array<ArrayBuffer>> {
-  const total = Number(r.headers.get('content-length') ?? 0);
-  if (!r.body) return new Uint8Array(await r.arrayBuffer());
-  const chunks: Uint8Array[] = [];
-  let loaded = 0;
-  const reader = r.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.byteLength;
-    // A compressed response's Content-Length counts encoded bytes: past it, the size is unknown.
-    onBytes(loaded, loaded <= total ? total : 0);
-  }
-  const out = new Uint8Array(new ArrayBuffer(loaded));
-  let at = 0;
-  for (const c of chunks) { out.set(c, at); at += c.byteLength; }
-  return out;
-}
-
 async function fetchCached(url: string, cache: Cache | string, signal: AbortSignal | undefined, onBytes: (loaded: number, total: number) => void): Promise<Fetched> {
   const hit = typeof cache === 'string' ? undefined : await cache.match(url);
   if (hit) {
@@ -65,18 +44,10 @@ async function fetchCached(url: string, cache: Cache | string, signal: AbortSign
     return { bytes, cached: true };
   }
   if (isLocal(url)) throw new Error(`${decodeURIComponent(url.split('/').pop()!)}: this model came from a local file and is no longer in this browser's cache; open the file again`);
-  let r: Response;
-  try {
-    r = await fetch(url, { signal });
-  } catch (e) {
-    if ((e as Error).name === 'AbortError') throw e;
-    throw new Error(`${url}: could not be downloaded (${(e as Error).message}; offline, or the server does not allow this page)`);
-  }
-  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}${r.statusText ? ` ${r.statusText}` : ''}`);
-  const bytes = await readBody(r, onBytes);
+  const bytes = new Uint8Array(await fetchBytes(url, onBytes, signal));
   if (typeof cache === 'string') return { bytes, cached: false, cacheNote: cache };
   try {
-    await cache.put(url, new Response(bytes, { headers: { 'content-type': r.headers.get('content-type') ?? 'application/octet-stream', 'content-length': String(bytes.byteLength) } }));
+    await cache.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) } }));
     return { bytes, cached: false };
   } catch (e) {
     return { bytes, cached: false, cacheNote: `${url} was not cached (${(e as Error).message})` };
@@ -92,39 +63,19 @@ export async function downloadModel(url: string, o: { signal?: AbortSignal; onPr
     throw new Error(`"${url}" is not a URL`);
   }
   const cache = await openCache();
-  const file = (u: URL) => decodeURIComponent(u.pathname.split('/').pop() || u.hostname);
-  const folder = base.pathname.endsWith('/') ? new URL(MANIFEST_FILE, base) : file(base) === MANIFEST_FILE ? base : undefined;
-  if (!folder) {
-    const name = file(base);
-    const got = await fetchCached(base.href, cache, o.signal, (loaded, total) => o.onProgress?.({ stage: 'download', file: name, loaded, total }));
-    return { files: [{ name, bytes: got.bytes }], cached: got.cached, cacheNote: got.cacheNote, urls: [base.href] };
-  }
-  // A model folder: the manifest lists every file with its size, so progress has a total from the start.
-  const m = await fetchCached(folder.href, cache, o.signal, () => {});
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(m.bytes));
-  } catch {
-    throw new Error(`${folder.href}: is not a model folder's ${MANIFEST_FILE} (not JSON)`);
-  }
-  const manifest = parseManifest(json, folder.href);
-  const listed = Object.entries(manifest.files);
-  const total = listed.reduce((s, [, f]) => s + f.bytes, 0);
-  const files = [{ name: MANIFEST_FILE, bytes: m.bytes }];
-  const urls = [folder.href];
-  let before = 0;
-  let cached = m.cached;
-  let cacheNote = m.cacheNote;
-  for (const [name, entry] of listed) {
-    const at = new URL(name, folder).href;
-    const got = await fetchCached(at, cache, o.signal, (loaded) => o.onProgress?.({ stage: 'download', file: name, loaded: before + loaded, total }));
-    files.push({ name, bytes: got.bytes });
-    urls.push(at);
-    before += entry.bytes;
-    cached &&= got.cached;
-    cacheNote ??= got.cacheNote;
-  }
-  return { files, cached, cacheNote, urls };
+  let cached = true;
+  let cacheNote: string | undefined;
+  const got = await fetchModelFiles(base, {
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.onProgress ? { onProgress: (p: Progress) => { if (p.stage === 'download') o.onProgress!(p); } } : {}),
+    get: async (at, onBytes, signal) => {
+      const f = await fetchCached(at, cache, signal, onBytes);
+      cached &&= f.cached;
+      cacheNote ??= f.cacheNote;
+      return f.bytes;
+    },
+  });
+  return { ...got, cached, ...(cacheNote ? { cacheNote } : {}) };
 }
 
 /** Drops a model's files from the cache: one that failed to load must not come back from it on the next try. */

@@ -5,7 +5,8 @@ import { initHead } from '../inp-former/init.ts';
 import { ENCODER_PREFIX } from '../inp-former/frozen-encoder.ts';
 import { fitKnnModel } from '../knn/fit-model.ts';
 import { buildModelFolder, type BuiltModelFolder } from '../model-folder/manifest.ts';
-import type { OpenedModel } from '../model-folder/open.ts';
+import { fetchModelFiles, type FileGetter } from '../model-folder/fetch.ts';
+import { openModel, type OpenedModel } from '../model-folder/open.ts';
 import { cnnPreprocess } from '../encoder/cnn-config.ts';
 import { OFFICIAL_PREPROCESS } from '../preprocess/preprocess.ts';
 import { calibrationAt } from '../threshold/confidence.ts';
@@ -23,6 +24,18 @@ import { modelInput, recipeSettings, runTrainingJob, type JobSettings } from './
  * are opened from bytes (model-folder/open.ts) by the caller's platform entry (`inp-former-annotate/node` reads
  * paths; a page fetches), so everything here runs in Node and in browsers alike.
  */
+
+/**
+ * A model from a URL (a checkpoint, or a model folder's manifest.json or folder URL ending in /), downloaded with
+ * download Progress events and opened; every folder file is checked against the manifest's sha256.
+ */
+export async function openModelUrl(url: string | URL, o: { onProgress?: (p: Progress) => void; signal?: AbortSignal; get?: FileGetter } = {}): Promise<OpenedModel> {
+  const { files } = await fetchModelFiles(url, o);
+  const name = String(url);
+  return files.length === 1 && files[0].name !== 'manifest.json'
+    ? openModel({ checkpoint: files[0].bytes, name: files[0].name })
+    : openModel({ files: new Map(files.map((f) => [f.name, f.bytes])), name });
+}
 
 /** Options fixed when a detector is created (tfjs-models' load-time config). */
 export interface DetectorOptions {

@@ -19,11 +19,11 @@ const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 let work: string;
 let tarball: string;
 
-/** The README's code block under `<!-- consumer-example -->`. */
-function readmeExample(): string {
+/** The README's code block under `<!-- name -->`, as printed. */
+function readmeBlock(name: string): string {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const m = /<!-- consumer-example -->\n```js\n([\s\S]*?)```/.exec(readme);
-  if (!m) throw new Error('README.md has no consumer-example block');
+  const m = new RegExp(`<!-- ${name} -->\\n\`\`\`js\\n([\\s\\S]*?)\`\`\``).exec(readme);
+  if (!m) throw new Error(`README.md has no ${name} block`);
   return m[1];
 }
 
@@ -52,12 +52,19 @@ describe('the packed package in a fresh project', () => {
     const files: string[] = listed.files.map((f: { path: string }) => f.path);
     for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/node.js', 'dist/src/node.d.ts', 'dist/integrations/cli/main.js', 'bin/inp-former.js']) expect(files).toContain(f);
     expect(files.filter((f) => /^(test|bench|\.ci|integrations)\//.test(f))).toEqual([]);
+    // The custom-elements manifest (package.json "customElements") describes every element: properties and events.
+    const cem = JSON.parse(readFileSync(path.join(work, 'app/node_modules/inp-former-annotate/dist/custom-elements.json'), 'utf8'));
+    const elements = cem.modules.flatMap((m: { declarations?: Array<{ tagName?: string; members?: Array<{ kind: string; name: string }>; events?: Array<{ name: string }> }> }) => m.declarations ?? []).filter((d: { tagName?: string }) => d.tagName);
+    const knob = elements.find((d: { tagName?: string }) => d.tagName === 'inp-sensitivity');
+    expect(elements.map((d: { tagName: string }) => d.tagName).sort()).toEqual(['inp-export-menu', 'inp-image-canvas', 'inp-model-panel', 'inp-review-queue', 'inp-sensitivity', 'inp-shortcut-help', 'inp-workspace']);
+    expect(knob.members.map((m: { name: string }) => m.name)).toEqual(expect.arrayContaining(['value', 'method', 'raw', 'disabled']));
+    expect(knob.events.map((e: { name: string }) => e.name)).toEqual(['inp-sensitivity-input']);
     console.log(`package: ${files.length} files, tarball ${(statSync(tarball).size / 1e6).toFixed(2)} MB, unpacked ${(listed.unpackedSize / 1e6).toFixed(2)} MB, installed with dependencies ${(dirSize(path.join(work, 'app', 'node_modules')) / 1e6).toFixed(0)} MB`);
   });
 
   it("runs the README's library example as printed, in plain Node", () => {
     const app = path.join(work, 'app');
-    writeFileSync(path.join(app, 'example.mjs'), readmeExample());
+    writeFileSync(path.join(app, 'example.mjs'), readmeBlock('consumer-example'));
     const r = spawnSync(process.execPath, ['example.mjs'], { cwd: app, encoding: 'utf8', timeout: 300_000 });
     expect(r.stderr).not.toMatch(/Error|ERR_/);
     expect(r.status).toBe(0);
@@ -80,18 +87,7 @@ describe('the packed package in a fresh project', () => {
     const app = path.join(work, 'app');
     mkdirSync(path.join(app, 'web'), { recursive: true });
     writeFileSync(path.join(app, 'web/index.html'), '<!doctype html><meta charset="utf-8"><inp-sensitivity id="knob"></inp-sensitivity><script type="module" src="./main.js"></script>');
-    writeFileSync(path.join(app, 'web/main.js'), [
-      "import { SensitivityControl } from 'inp-former-annotate/components';",
-      "const knob = document.querySelector('#knob');",
-      "knob.addEventListener('inp-sensitivity-input', (e) => { window.got = e.detail; });",
-      'knob.value = 0.8;',
-      "const ws = document.createElement('inp-workspace');",
-      "ws.samples = [0, 1].map((seed) => ({ id: 'n' + seed, name: 'n' + seed + '.png', source: { kind: 'sample', surface: 'fabric', defect: null, seed, size: 128 } }));",
-      "ws.backends = ['wasm'];",
-      "ws.style.cssText = 'display: block; height: 700px';",
-      'document.body.append(ws);',
-      'window.ready = knob instanceof SensitivityControl;',
-    ].join('\n'));
+    writeFileSync(path.join(app, 'web/main.js'), readmeBlock('consumer-elements'));
     const b = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', 'web', '--outDir', '../web-dist', '--emptyOutDir', '--logLevel', 'error'], { cwd: app, encoding: 'utf8' });
     expect(b.stderr).toBe('');
     expect(b.status).toBe(0);
@@ -100,14 +96,16 @@ describe('the packed package in a fresh project', () => {
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
+      const logged: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => logged.push(m.text()));
       await page.goto(`${site.url}/index.html`);
-      await expect.poll(() => page.evaluate(() => (window as unknown as { ready?: boolean }).ready)).toBe(true);
       await expect.poll(() => page.locator('#knob [data-testid="sensitivity-value"]').textContent()).toBe('0.80');
       await page.locator('#knob input').fill('0.3');
-      await expect.poll(() => page.evaluate(() => (window as unknown as { got?: unknown }).got)).toEqual({ value: 0.3 });
+      await expect.poll(() => logged).toContain('sensitivity 0.3');
       await expect.poll(() => canvasDrawn(page), { timeout: 60_000 }).toBe(true);
-      await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+      // The README's order: webgpu where the browser offers it, else wasm.
+      await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toMatch(/webgpu|wasm/);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
@@ -121,6 +119,8 @@ describe('the packed package in a fresh project', () => {
       "import { createAnomalyDetector, fitKnn, openModel, type AnomalyDetector, type Progress, type RgbImage } from 'inp-former-annotate';",
       "import { loadDetector, nsfwjsWeights, readImage } from 'inp-former-annotate/node';",
       "import { SensitivityControl, type InpEvents } from 'inp-former-annotate/components';",
+      "import { SensitivityControl as Knob } from 'inp-former-annotate/components/sensitivity-control';",
+      "export const sameClass: boolean = Knob === SensitivityControl;",
       "export const knob: SensitivityControl = new SensitivityControl();",
       "export const onInput = (e: CustomEvent<InpEvents['inp-sensitivity-input']>): number => e.detail.value;",
       'export async function run(images: RgbImage[]): Promise<number> {',

@@ -1,10 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  calibrateFromNormals, createAnomalyDetector, fitKnn, InputError, openModel, saveModel, trainModel, type Progress, type RgbImage, type TensorMap,
+  calibrateFromNormals, createAnomalyDetector, fitKnn, InputError, openModel, openModelUrl, saveModel, trainModel, type Progress, type RgbImage, type TensorMap,
 } from '../../../src/index.ts';
 import { nsfwjsWeights, useNodeBackend } from '../../../src/node.ts';
 import { makeSample } from '../../../src/samples/surfaces.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { serveFolder } from '../../helpers/static-server.ts';
 
 /** The public API end to end on procedural samples: plain pixels in, typed arrays out, no tensor left behind. */
 let weights: TensorMap;
@@ -60,4 +64,23 @@ describe('public API', () => {
     d.dispose();
     await expect(trainModel([], { from: trained })).rejects.toThrow(/at least one normal/);
   }, 180_000);
+
+  it('opens a model folder from a URL with download progress, and names the URL when it fails', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'inp-url-'));
+    const site = await serveFolder(dir);
+    try {
+      const files = await saveModel(await fitKnn(normals.slice(0, 2), { encoderWeights: weights, size: 32 }));
+      for (const [name, bytes] of files) writeFileSync(path.join(dir, name), bytes);
+      const events: Progress[] = [];
+      const m = await openModelUrl(`${site.url}/manifest.json`, { onProgress: (p) => events.push(p) });
+      expect(m.content.kind).toBe('knn');
+      const last = events.at(-1)!;
+      expect(last.stage === 'download' && last.loaded === last.total && last.total === files.get('weights.safetensors')!.byteLength).toBe(true);
+      await expect(openModelUrl(`${site.url}/missing/manifest.json`)).rejects.toThrow(/missing\/manifest.json.*HTTP 404/);
+      await expect(openModelUrl('not a url')).rejects.toThrow(/not an absolute URL/);
+    } finally {
+      await site.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
