@@ -3,7 +3,7 @@ import { LitElement, css, html } from 'lit';
 import { sessionAnnotations } from './state/export.ts';
 import { maskArea } from './state/mask-edit.ts';
 import { downloadModel, forgetModel, keepLocalModel, pruneLocalModels } from './state/model-cache.ts';
-import { adjustCalibration, loopCalibration, pendingProposals, settleStatus, type RawResult } from './state/review.ts';
+import { adjustCalibration, allRejected, loopCalibration, pendingProposals, settleStatus, type RawResult } from './state/review.ts';
 import {
   addRegion, DEFAULT_SETTINGS, markImage, newEntry, readSettings, removeRegion, replaceRegion, type ImageEntry, type ImageSource, type SessionSettings,
 } from './state/session.ts';
@@ -43,7 +43,7 @@ interface Message { id: number; kind: 'error' | 'info'; text: string }
  * chosen in the model panel), providers (onnxruntime-web execution providers to try).
  *
  * @prop {SampleImage[]} samples - The built-in images a new session starts with.
- * @prop {BackendName[] | undefined} backends - tfjs backends to try, in order (default webgpu, webgl, wasm, cpu).
+ * @prop {BackendName[] | undefined} backends - tfjs backends to try, in order (default webgpu, webgl, wasm, cpu, skipping a software GPU).
  * @prop {number} inputSize - The model's input side (attribute input-size).
  * @prop {string} dbName - The IndexedDB session name (attribute db-name).
  * @prop {EngineName | undefined} engine - tfjs or onnx.
@@ -186,7 +186,7 @@ export class Workspace extends LitElement {
     void this.showCurrent();
     try {
       const engine = { engine: this.engine ?? this.settings.engine ?? 'tfjs', providers: this.providers };
-      const r = await this.client.request({ type: 'init', backends: this.backends ?? ['webgpu', 'webgl', 'wasm', 'cpu'], inputSize: this.inputSize, engine }).result;
+      const r = await this.client.request({ type: 'init', ...(this.backends ? { backends: this.backends } : {}), inputSize: this.inputSize, engine }).result;
       this.backend = r.backend;
       this.backendNote = r.failures.length ? `skipped: ${r.failures.join('; ')}` : '';
       this.setInfo(r.info);
@@ -375,8 +375,10 @@ export class Workspace extends LitElement {
     const prev = this.entries.get(next.id);
     let e = next;
     if (undoable) {
-      e = settleStatus(next, this.pendingOf(next).length);
-      if (e.status === 'normal' && prev?.status !== 'normal' && next.status !== 'normal') this.say('info', `${e.name}: every proposal rejected, so it is now a normal image`);
+      e = settleStatus(next);
+      if (allRejected(e, this.pendingOf(e).length) && !(prev && allRejected(prev, this.pendingOf(prev).length))) {
+        this.say('info', `${e.name}: every proposal rejected. Press G if it is a normal image (it then teaches the model), or draw what it missed`);
+      }
       const h = this.history.get(e.id) ?? { undo: [], redo: [] };
       if (prev) h.undo.push(prev);
       h.redo = [];

@@ -21,10 +21,11 @@ export class ModelSession {
   private constructor(private readonly client: ModelClient, readonly backend: BackendName) {}
 
   /** Starts the worker on the first backend that works (tfjs tries them in order). */
-  static async start(backends: BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'], inputSize = 224): Promise<ModelSession> {
+  /** `backends`: tried in this order; by default webgpu → webgl → wasm → cpu, skipping a software GPU. */
+  static async start(backends?: BackendName[], inputSize = 224): Promise<ModelSession> {
     const client = ModelClient.start();
     try {
-      const r = await client.request({ type: 'init', backends, inputSize }).result;
+      const r = await client.request({ type: 'init', ...(backends ? { backends } : {}), inputSize }).result;
       return new ModelSession(client, r.backend);
     } catch (e) {
       client.dispose();

@@ -1,5 +1,5 @@
 import { type AcceptedSample, type AnomalyMap, type BinaryMask, calibrateF1Adaptive, calibrateFromNormals, type ProposalRegion, type Proposals, proposeRegions, rawThreshold, type ThresholdCalibration } from '../../src/web.ts';
-import { acceptedRegions, markImage, type ImageEntry } from './session.ts';
+import { acceptedRegions, type ImageEntry } from './session.ts';
 
 /** The model's raw output for one image, kept so the threshold can move without re-running it. */
 export interface RawResult { map: AnomalyMap; score: number; model: string }
@@ -29,16 +29,17 @@ export function pendingProposals(entry: ImageEntry, raw: RawResult, calibration:
 }
 
 /**
- * After a decision: an image whose proposals were all rejected, with nothing accepted, is a normal image (it
- * then feeds the memory bank); accepting anything makes it defective.
+ * After a decision: accepting anything makes an image defective. Nothing makes it normal but the annotator's own
+ * G: a rejected proposal says the model was wrong there, not that the image is defect-free, and a normal feeds the
+ * memory bank (a missed defect there would teach the model that defect).
  */
-export function settleStatus(entry: ImageEntry, pendingCount: number): ImageEntry {
-  const accepted = acceptedRegions(entry).length;
-  if (accepted > 0 && entry.status !== 'defective') return { ...entry, status: 'defective' };
-  if (accepted === 0 && pendingCount === 0 && entry.regions.some((r) => r.state === 'rejected') && entry.status === 'unreviewed') {
-    return markImage(entry, 'normal');
-  }
-  return entry;
+export function settleStatus(entry: ImageEntry): ImageEntry {
+  return acceptedRegions(entry).length > 0 && entry.status !== 'defective' ? { ...entry, status: 'defective' } : entry;
+}
+
+/** Every proposal decided, none accepted, the image not yet marked: the moment to ask the annotator for G. */
+export function allRejected(entry: ImageEntry, pendingCount: number): boolean {
+  return entry.status === 'unreviewed' && pendingCount === 0 && acceptedRegions(entry).length === 0 && entry.regions.some((r) => r.state === 'rejected');
 }
 
 /** Union of an image's accepted regions (all zero for a normal image). */

@@ -66,7 +66,8 @@ export interface MapResult { id: string; map: AnomalyMap; score: number; ms: num
 export interface FitResult { info: ModelInfo; normals: MapResult[] }
 
 export type WorkerRequest =
-  | { type: 'init'; backends: BackendName[]; inputSize: number; engine?: EngineChoice }
+  /** `backends`: tried in this order; absent, the default order with software GPU adapters skipped (they are slower than wasm). */
+  | { type: 'init'; backends?: BackendName[]; inputSize: number; engine?: EngineChoice }
   /** Registers an image and returns it at its working size for display. */
   | { type: 'decode'; id: string; name: string; source: ImageSource; bytes?: Uint8Array }
   /** Builds the kNN memory bank from these normal images; answers with held-out maps of the normals. */

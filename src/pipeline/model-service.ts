@@ -27,7 +27,7 @@ import { selectDetector, type Selection } from '../selection/validate.ts';
 import { headConfigFor } from '../train/head-config.ts';
 import type { TrainMode } from '../train/recipe.ts';
 import { DEFAULT_FINETUNE_MODE } from '../train/recipe.ts';
-import type { CnnEncoderConfig, ImageSource, InpFormerConfig, KnnConfig, PreprocessConfig, Progress, RgbImage, TensorMap, WebOnnxProvider } from '../types.ts';
+import type { BackendName, CnnEncoderConfig, ImageSource, InpFormerConfig, KnnConfig, PreprocessConfig, Progress, RgbImage, TensorMap, WebOnnxProvider } from '../types.ts';
 import { progressCounter } from './progress.ts';
 import { recipeSettings, runTrainingJob, type ModelInput } from './train-job.ts';
 import { workingSize } from '../image/working-size.ts';
@@ -41,6 +41,8 @@ import type {
 export interface ModelServicePlatform {
   /** nsfwjs's MobileNetV2 weights (the default encoder), fetched once by the service. */
   nsfwjsWeights(): Promise<TensorMap>;
+  /** GPU backends this platform offers only in software, with why (a browser's SwiftShader adapter). */
+  softwareGpuBackends?(): Promise<Partial<Record<BackendName, string>>>;
   /** Runs before the first backend starts (a browser points tfjs-wasm at its binaries). */
   prepareBackends?(): Promise<void>;
   /** onnxruntime over an exported model's bytes, for the onnx engine. */
@@ -61,6 +63,9 @@ export interface ModelService {
 }
 
 interface Registered { name: string; source: ImageSource; bytes?: Uint8Array; workWidth: number; workHeight: number }
+
+/** The backends tried when the page names none: the fastest first. */
+const DEFAULT_BACKENDS: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
 /** A bank this large (tokens) is kept whole; beyond it the greedy coreset keeps BANK_ROWS rows. */
 const BANK_ROWS = 16_384;
@@ -468,8 +473,11 @@ export function createModelService(platform: ModelServicePlatform): ModelService
         info = noModel();
         choose(req.engine ?? { engine: 'tfjs' });
         await platform.prepareBackends?.();
-        const { backend, failures } = await useFirstBackend(req.backends);
-        return { value: { backend, failures, info: modelInfo() } };
+        // Asked by name, a backend is tried even in software; by default a software GPU is skipped, saying why.
+        const skipped: Partial<Record<BackendName, string>> = req.backends ? {} : await platform.softwareGpuBackends?.() ?? {};
+        const order = (req.backends ?? DEFAULT_BACKENDS).filter((b) => !skipped[b]);
+        const { backend, failures } = await useFirstBackend(order);
+        return { value: { backend, failures: [...Object.entries(skipped).map(([b, why]) => `${b}: ${why}`), ...failures], info: modelInfo() } };
       }
       case 'decode': {
         const r: Registered = { name: req.name, source: req.source, bytes: req.bytes, workWidth: 0, workHeight: 0 };

@@ -7,6 +7,7 @@
 import { createModelService } from '../pipeline/model-service.ts';
 import type { WorkerMessage, WorkerRequest } from '../pipeline/model-protocol.ts';
 import { fetchNsfwjsWeights } from '../platform/web/nsfwjs.ts';
+import { softwareGpuBackends } from '../platform/web/gpu.ts';
 import { configureWebWasm } from '../platform/web/wasm.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -14,6 +15,7 @@ declare const self: DedicatedWorkerGlobalScope;
 const service = createModelService({
   nsfwjsWeights: fetchNsfwjsWeights,
   prepareBackends: configureWebWasm,
+  softwareGpuBackends,
   // onnxruntime-web (30 MB of wasm) loads only when the onnx engine is chosen.
   onnx: async (bytes, o) => (await import('../platform/web/onnx.ts')).createWebOnnxModel(bytes, o),
 });

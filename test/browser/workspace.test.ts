@@ -109,7 +109,8 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await page.getByText(/Model fitted on 8 normal images/).waitFor({ timeout: 120_000 });
     console.log(`workspace: normals marked at ${((fitStart - t0) / 1000).toFixed(1)} s, fitted after ${((Date.now() - fitStart) / 1000).toFixed(1)} s`);
 
-    // Reject every proposal of an image the annotator judges acceptable: with nothing accepted it becomes a normal.
+    // Reject every proposal of an image the annotator judges acceptable: it stays unreviewed (a rejection is not a
+    // verdict on the image), the workspace asks for G, and only G makes it normal.
     const normalLike = 'fabric-scratch-1001';
     await open(page, normalLike);
     await untilProposal(page);
@@ -117,6 +118,9 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
       await page.keyboard.press('r');
       await page.waitForTimeout(100);
     }
+    await page.getByText(/every proposal rejected\. Press G/).waitFor({ timeout: 10_000 });
+    expect(await badge(page, normalLike).textContent()).toBe('unreviewed');
+    await page.keyboard.press('g');
     await expect.poll(() => badge(page, normalLike).textContent()).toBe('normal');
 
     lap('rejected');
@@ -301,6 +305,18 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
       await page.close();
       host.close();
     }
+  });
+
+  it('by default skips a software GPU adapter (SwiftShader) for wasm and says why; asked by name it still runs', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${vite.url}/?db=be-default-${Date.now()}`);
+    await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toBe('wasm');
+    expect(await page.locator('inp-model-panel div.note').textContent()).toMatch(/webgpu: software WebGPU adapter.*slower than wasm/);
+    await page.screenshot({ path: `${SHOTS}/workspace-software-gpu.png` });
+    expect(errors).toEqual([]);
+    await page.close();
   });
 
   for (const [backends, want, extra] of [['wasm', 'wasm', ''], ['webgl', 'webgl', ''], ['webgpu', 'webgpu', '&input=32&size=64'], ['nonexistent,wasm', 'wasm', '']] as const) {

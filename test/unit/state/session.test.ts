@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adjustCalibration, pendingProposals, settleStatus } from '../../../components/state/review.ts';
+import { adjustCalibration, allRejected, pendingProposals, settleStatus } from '../../../components/state/review.ts';
 import { buildSessionFile, parseSessionFile } from '../../../components/state/session-file.ts';
 import { addRegion, DEFAULT_SETTINGS, markImage, newEntry, readSettings } from '../../../components/state/session.ts';
 import { actionFor, SHORTCUTS } from '../../../components/state/shortcuts.ts';
@@ -39,16 +39,19 @@ describe('session settings', () => {
 });
 
 describe('review', () => {
-  it('pending proposals leave out what a decision covers, and an image with all rejected and none pending becomes normal', () => {
+  it('pending proposals leave out what a decision covers; accepting makes an image defective, only G makes it normal', () => {
     const raw = { map, score: 8, model: 'v' };
     const e = newEntry('a', 'a.png', { kind: 'file', type: 'image/png' });
     // Regions under MIN_REGION_AREA (16 px) are dropped: this 2-pixel map proposes nothing.
     expect(pendingProposals(e, raw, cal).pending).toEqual([]);
     const rejected = addRegion(e, { state: 'rejected', origin: 'model', edited: false, mask: mask([0, 1, 1, 0]) });
-    expect(settleStatus(rejected, 0).status).toBe('normal');
-    expect(settleStatus(rejected, 1).status).toBe('unreviewed');
+    // Rejecting every proposal never makes an image normal by itself: it asks for G.
+    expect(settleStatus(rejected).status).toBe('unreviewed');
+    expect(allRejected(rejected, 0)).toBe(true);
+    expect(allRejected(rejected, 1)).toBe(false);
     const accepted = addRegion(e, { state: 'accepted', origin: 'model', edited: false, mask: mask([0, 1, 0, 0]) });
-    expect(settleStatus(accepted, 0).status).toBe('defective');
+    expect(settleStatus(accepted).status).toBe('defective');
+    expect(allRejected(accepted, 0)).toBe(false);
     expect(pendingProposals(markImage(accepted, 'normal'), raw, cal).pending).toEqual([]);
   });
 });

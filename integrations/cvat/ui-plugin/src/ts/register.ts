@@ -7,7 +7,7 @@ import { createAnomalyPlugin, type CvatCore } from './plugin.ts';
 export interface ComponentBuilderArgs { core: CvatCore & { plugins: { register(plugin: object): Promise<void> } } }
 export type ComponentBuilder = (args: ComponentBuilderArgs) => { name: string; destructor: () => void };
 
-/** `backends`: tfjs backends to try, in order (default webgpu → webgl → wasm → cpu). */
+/** `backends`: tfjs backends to try, in order (default webgpu → webgl → wasm → cpu, skipping a software GPU). */
 export function anomalyBuilder(backends?: BackendName[]): ComponentBuilder {
   return ({ core }) => {
     let started: Promise<ModelSession> | undefined;
