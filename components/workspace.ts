@@ -1,16 +1,17 @@
 import { zipSync } from 'fflate';
 import { LitElement, css, html } from 'lit';
 import { sessionAnnotations } from './state/export.ts';
+import { COLD_START_NORMALS, ModelController } from './state/model-controller.ts';
+import { SessionState } from './state/session-state.ts';
 import { maskArea } from './state/mask-edit.ts';
-import { downloadModel, forgetModel, keepLocalModel, pruneLocalModels } from './state/model-cache.ts';
-import { adjustCalibration, allRejected, loopCalibration, pendingProposals, settleStatus, type RawResult } from './state/review.ts';
+import { pruneLocalModels } from './state/model-cache.ts';
+import { adjustCalibration, allRejected, loopCalibration, pendingProposals, settleStatus } from './state/review.ts';
 import {
-  addRegion, DEFAULT_SETTINGS, markImage, newEntry, readSettings, removeRegion, replaceRegion, type ImageEntry, type ImageSource, type SessionSettings,
+  addRegion, markImage, removeRegion, replaceRegion, type ImageEntry, type ImageSource, type SessionSettings,
 } from './state/session.ts';
 import { buildSessionFile, parseSessionFile } from './state/session-file.ts';
 import type { Action } from './state/shortcuts.ts';
-import { openSessionStore, type SavedModel, type SessionStore } from './state/session-store.ts';
-import type { EditTool, ExportFormat, InpEvents, ModelActionDetail } from './events.ts';
+import type { EditTool, ExportFormat, InpEvents } from './events.ts';
 import type { CanvasRegion, ImageCanvas } from './image-canvas.ts';
 import './export-menu.ts';
 import './image-canvas.ts';
@@ -19,14 +20,12 @@ import './review-queue.ts';
 import type { QueueProposal } from './review-queue.ts';
 import './shortcut-help.ts';
 import './sensitivity-control.ts';
-import { type BackendName, buildCocoDocument, buildCvatXml, buildLabelStudioTasks, buildMaskPngs, type DecodedImage, type EngineName, makeSample, type MapResult, ModelClient, type ModelInfo, progressLine, type ProgressLine, type ProposalRegion, rawThreshold, type Selection, type ThresholdCalibration, type TrainedModel, type TrainResult, type WebOnnxProvider, workingSize } from '../src/web.ts';
+import {
+  type BackendName, buildCocoDocument, buildCvatXml, buildLabelStudioTasks, buildMaskPngs, type EngineName, type ProposalRegion, rawThreshold, type ThresholdCalibration,
+  type WebOnnxProvider,
+} from '../src/web.ts';
 
-/** The kNN detector starts (cold start) once this many images are marked normal. */
-export const COLD_START_NORMALS = 3;
-const FIT_DEBOUNCE_MS = 400;
-const DISPLAY_CACHE = 8;
-/** performance.measure name of one image's proposals (decode + model + save), see predictQueue. */
-const PREDICT_MEASURE = 'inp-predict';
+export { COLD_START_NORMALS };
 
 export interface SampleImage { id: string; name: string; source: ImageSource }
 
@@ -95,21 +94,7 @@ export class Workspace extends LitElement {
     this.view = 0;
   }
 
-  private store?: SessionStore;
-  private client?: ModelClient;
-  private order: string[] = [];
-  private entries = new Map<string, ImageEntry>();
-  private results = new Map<string, RawResult>();
-  private settings: SessionSettings = { ...DEFAULT_SETTINGS };
   private calibration?: ThresholdCalibration;
-  private display = new Map<string, DecodedImage>();
-  private registered = new Set<string>();
-  private history = new Map<string, { undo: ImageEntry[]; redo: ImageEntry[] }>();
-  private backend?: string;
-  private backendNote = '';
-  private info?: ModelInfo;
-  private progress?: ProgressLine;
-  private job?: { cancel(): void };
   private messages: Message[] = [];
   private nextMessage = 1;
   private selected?: string;
@@ -118,27 +103,34 @@ export class Workspace extends LitElement {
   private heatmap = true;
   private opacity = 0.45;
   private help = false;
-  private busy?: string;
-  private fitTimer?: ReturnType<typeof setTimeout>;
-  private fitted = '';
-  /** Normals the INP-Former in use was last trained or fine-tuned on (none for a model just loaded). */
-  private trainedOn = new Set<string>();
-  /** The last training's result (its model folder too, so the user can still pick it) and its validation. */
-  private lastTraining?: TrainResult;
-  private validation?: { selection: Selection; inUse: boolean };
-  private predicting = false;
   private ready = false;
+  private readonly session = new SessionState();
+  /** The detector side (worker, model, jobs); this element keeps the review and the view. */
+  private readonly model = new ModelController({
+    options: this,
+    session: this.session,
+    currentId: () => this.currentId,
+    normals: () => this.normals(),
+    recalibrate: () => this.recalibrate(),
+    selectFirstPending: () => this.selectFirstPending(),
+    refresh: () => this.refresh(),
+    say: (kind, text) => this.say(kind, text),
+    fail: (e, what) => this.fail(e, what),
+    commit: (next, undoable) => this.commit(next, undoable),
+    go: (id) => this.go(id),
+    replaceSession: (order, entries, settings, files) => this.replaceSession(order, entries, settings, files),
+    setReady: () => { this.ready = true; },
+  });
 
   override connectedCallback(): void {
     super.connectedCallback();
-    void this.start();
+    void this.model.start();
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    clearTimeout(this.fitTimer);
-    this.client?.dispose();
-    this.store?.close();
+    this.model.dispose();
+    this.session.store?.close();
   }
 
   private refresh(): void { this.view++; }
@@ -156,201 +148,34 @@ export class Workspace extends LitElement {
 
   // ---------------------------------------------------------------- start-up
 
-  private async start(): Promise<void> {
-    let trained: SavedModel | undefined;
-    try {
-      this.store?.close();
-      this.store = await openSessionStore(this.dbName);
-      const saved = await this.store.load();
-      if (saved.order.length) {
-        this.order = saved.order;
-        this.entries = saved.entries;
-        this.results = saved.results;
-        this.settings = readSettings(saved.settings);
-        trained = saved.model;
-      } else {
-        await this.replaceSession(this.samples.map((s) => s.id), new Map(this.samples.map((s) => [s.id, newEntry(s.id, s.name, s.source)])), { ...DEFAULT_SETTINGS }, new Map());
-      }
-    } catch (e) {
-      this.fail(e, 'the saved session could not be opened (working without saving)');
-      if (!this.order.length) {
-        this.order = this.samples.map((s) => s.id);
-        this.entries = new Map(this.samples.map((s) => [s.id, newEntry(s.id, s.name, s.source)]));
-      }
-    }
-    this.settings.current ??= this.order[0];
-    this.recalibrate();
-    this.ready = true;
-    this.refresh();
-    this.client = ModelClient.start();
-    void this.showCurrent();
-    try {
-      const engine = { engine: this.engine ?? this.settings.engine ?? 'tfjs', providers: this.providers };
-      const r = await this.client.request({ type: 'init', ...(this.backends ? { backends: this.backends } : {}), inputSize: this.inputSize, engine }).result;
-      this.backend = r.backend;
-      this.backendNote = r.failures.length ? `skipped: ${r.failures.join('; ')}` : '';
-      this.setInfo(r.info);
-      this.refresh();
-      // The model in use comes back (a trained head from the session, a URL's from the browser's cache); the kNN fit
-      // is skipped while it is in use.
-      if (trained) await this.restoreTrained(trained);
-      else if (this.settings.modelUrl) await this.loadModelUrl(this.settings.modelUrl);
-      this.scheduleFit(0);
-    } catch (e) {
-      this.backend = 'none';
-      this.fail(e, 'the model could not start');
-    }
-  }
-
   private async replaceSession(order: string[], entries: Map<string, ImageEntry>, settings: SessionSettings, files: Map<string, Uint8Array>): Promise<void> {
-    this.order = order;
-    this.entries = entries;
-    this.settings = settings;
-    this.results = new Map();
-    this.history.clear();
-    this.display.clear();
-    this.registered.clear();
-    this.trainedOn.clear();
-    this.fitted = '';
-    if (!this.store) return;
-    await this.store.clear();
-    for (const [id, b] of files) await this.store.putFile(id, b);
-    for (const e of entries.values()) await this.store.putEntry(e);
-    await this.store.putOrder(order);
-    await this.store.putSettings(settings);
+    this.session.order = order;
+    this.session.entries = entries;
+    this.session.settings = settings;
+    this.session.results = new Map();
+    this.session.history.clear();
+    this.model.forgetSession();
+    if (!this.session.store) return;
+    await this.session.store.clear();
+    for (const [id, b] of files) await this.session.store.putFile(id, b);
+    for (const e of entries.values()) await this.session.store.putEntry(e);
+    await this.session.store.putOrder(order);
+    await this.session.store.putSettings(settings);
   }
 
   // ---------------------------------------------------------------- images and the model
 
-  private get currentId(): string | undefined { return this.settings.current; }
-  private get current(): ImageEntry | undefined { return this.currentId ? this.entries.get(this.currentId) : undefined; }
-
-  /** Decodes (in the worker) and registers an image; the working-size pixels are cached for display. */
-  private async decoded(id: string): Promise<DecodedImage> {
-    const have = this.display.get(id);
-    if (have && this.registered.has(id)) return have;
-    const e = this.entries.get(id)!;
-    const bytes = e.source.kind === 'file' ? await this.store?.getFile(id) : undefined;
-    if (e.source.kind === 'file' && !bytes) throw new Error(`${e.name}: its bytes are not in this browser's storage`);
-    const d = await this.client!.request({ type: 'decode', id, name: e.name, source: e.source, bytes }).result;
-    this.registered.add(id);
-    this.display.set(id, d);
-    // Keep the pixels of the last few images for display, never evicting the one on screen.
-    if (this.display.size > DISPLAY_CACHE) this.display.delete([...this.display.keys()].find((k) => k !== this.currentId)!);
-    // Re-read the entry: decisions may have been made on it while the worker decoded.
-    const now = this.entries.get(id)!;
-    if (!now.size) await this.commit({ ...now, size: { width: d.width, height: d.height, workWidth: d.workWidth, workHeight: d.workHeight } }, false);
-    return d;
-  }
-
-  private async showCurrent(): Promise<void> {
-    const id = this.currentId;
-    if (!id || !this.client) return;
-    const e = this.entries.get(id)!;
-    if (!this.display.has(id) && e.source.kind === 'sample') {
-      // Samples are cheap to generate here: the page shows one at once, before the worker has even loaded tfjs.
-      const { image } = makeSample(e.source.surface, e.source.defect, e.source.seed, e.source.size);
-      this.display.set(id, { width: image.width, height: image.height, ...workingSize(image.width, image.height), image });
-      this.refresh();
-    }
-    try {
-      await this.decoded(id);
-      this.refresh();
-      void this.predictQueue();
-    } catch (e) {
-      this.fail(e, this.entries.get(id)?.name ?? id);
-    }
-  }
+  private get currentId(): string | undefined { return this.session.settings.current; }
+  private get current(): ImageEntry | undefined { return this.currentId ? this.session.entries.get(this.currentId) : undefined; }
 
   private normals(): string[] {
-    return this.order.filter((id) => this.entries.get(id)?.status === 'normal');
-  }
-
-  /** Refits after normals change (debounced, so marking several in a row fits once). */
-  private scheduleFit(delay = FIT_DEBOUNCE_MS): void {
-    clearTimeout(this.fitTimer);
-    this.fitTimer = setTimeout(() => void this.fit(false), delay);
-  }
-
-  private async fit(forced: boolean): Promise<void> {
-    const normals = this.normals();
-    if (!this.client || !this.backend || this.backend === 'none' || this.info?.kind === 'inp-former') return;
-    if (!forced && (normals.length < COLD_START_NORMALS || normals.join() === this.fitted)) return;
-    if (this.progress) { this.scheduleFit(); return; }
-    try {
-      for (const id of normals) if (!this.registered.has(id)) await this.decoded(id);
-      const job = this.client.request({ type: 'fit', normals }, (p) => { this.progress = progressLine(p); this.refresh(); });
-      this.job = job;
-      this.progress = { label: 'fit', done: 0, total: normals.length * 3 };
-      this.refresh();
-      const r = await job.result;
-      this.fitted = normals.join();
-      this.setInfo(r.info);
-      // Every non-normal map came from the old bank: drop them; normals get their held-out maps.
-      for (const id of [...this.results.keys()]) if (!normals.includes(id)) this.results.delete(id);
-      await this.store?.clearResults();
-      for (const n of r.normals) await this.saveResult(n);
-      this.recalibrate();
-      this.say('info', `Model fitted on ${normals.length} normal images`);
-    } catch (e) {
-      if ((e as Error).message !== 'cancelled') this.fail(e, 'fitting the kNN detector failed');
-      else this.say('info', 'Fit cancelled');
-    } finally {
-      this.progress = undefined;
-      this.job = undefined;
-      this.refresh();
-    }
-    void this.predictQueue();
-  }
-
-  private async saveResult(m: MapResult): Promise<void> {
-    const r: RawResult = { map: m.map, score: m.score, model: this.info?.version ?? '' };
-    this.results.set(m.id, r);
-    await this.store?.putResult(m.id, r);
-  }
-
-  /** Predicts missing maps: the current image first, then the others from there on, one at a time. */
-  private async predictQueue(): Promise<void> {
-    if (this.predicting || !this.client || !this.info || this.info.kind === 'none' || this.progress) return;
-    this.predicting = true;
-    try {
-      for (;;) {
-        const start = Math.max(0, this.order.indexOf(this.currentId ?? ''));
-        const rotated = [...this.order.slice(start), ...this.order.slice(0, start)];
-        // A kNN's normals have held-out maps from the fit; an INP-Former's normals are predicted like any image.
-        const id = rotated.find((i) => !this.results.has(i) && (this.info!.kind === 'inp-former' || this.entries.get(i)?.status !== 'normal'));
-        if (!id || this.progress) break;
-        if (id === this.currentId) { this.busy = 'Model is looking at this image…'; this.refresh(); }
-        try {
-          const t0 = performance.now();
-          const normals = this.info.normals;
-          await this.decoded(id);
-          const m = await this.client.request({ type: 'predict', id }).result;
-          // onnxruntime-web failed on this image and tfjs took over: the panel and a message say so.
-          if (m.engine.failure !== this.info.engine.failure) this.setInfo({ ...this.info, engine: m.engine });
-          await this.saveResult(m);
-          // User Timing entries (devtools, bench/workspace.ts): the page's wait per image, the worker's model time and
-          // how many normals the model had.
-          performance.measure(PREDICT_MEASURE, { start: t0, detail: { id, modelMs: m.ms, normals } });
-        } catch (e) {
-          this.fail(e, this.entries.get(id)?.name ?? id);
-          // Do not retry a failing image in a loop: give it an empty slot until the model changes.
-          this.results.set(id, { map: { width: 1, height: 1, data: new Float32Array(1) }, score: 0, model: 'failed' });
-        }
-        if (id === this.currentId) this.busy = undefined;
-        if (id === this.currentId || this.entries.get(id)?.status === 'normal') { this.recalibrate(); this.selectFirstPending(); this.refresh(); }
-      }
-    } finally {
-      this.predicting = false;
-      this.busy = undefined;
-      this.refresh();
-    }
+    return this.session.order.filter((id) => this.session.entries.get(id)?.status === 'normal');
   }
 
   private recalibrate(): void {
     try {
-      const usable = new Map([...this.results].filter(([, r]) => r.model !== 'failed'));
-      this.calibration = loopCalibration(this.order.map((id) => this.entries.get(id)!).filter(Boolean), usable);
+      const usable = new Map([...this.session.results].filter(([, r]) => r.model !== 'failed'));
+      this.calibration = loopCalibration(this.session.order.map((id) => this.session.entries.get(id)!).filter(Boolean), usable);
     } catch (e) {
       this.fail(e, 'calibration');
     }
@@ -358,11 +183,11 @@ export class Workspace extends LitElement {
 
   /** The current calibration moved by the slider, or none before the model has normals. */
   private cut(): ThresholdCalibration | undefined {
-    return this.calibration && adjustCalibration(this.calibration, 1 - this.settings.sensitivity);
+    return this.calibration && adjustCalibration(this.calibration, 1 - this.session.settings.sensitivity);
   }
 
   private pendingOf(e: ImageEntry): ProposalRegion[] {
-    const r = this.results.get(e.id);
+    const r = this.session.results.get(e.id);
     const cal = this.cut();
     if (!r || r.model === 'failed' || !cal || !e.size || r.map.width !== e.size.workWidth) return [];
     return pendingProposals(e, r, cal).pending;
@@ -372,26 +197,26 @@ export class Workspace extends LitElement {
 
   /** Applies a change to an image: undo history, the loop's rules, IndexedDB, calibration, refit when normals change. */
   private async commit(next: ImageEntry, undoable = true): Promise<void> {
-    const prev = this.entries.get(next.id);
+    const prev = this.session.entries.get(next.id);
     let e = next;
     if (undoable) {
       e = settleStatus(next);
       if (allRejected(e, this.pendingOf(e).length) && !(prev && allRejected(prev, this.pendingOf(prev).length))) {
         this.say('info', `${e.name}: every proposal rejected. Press G if it is a normal image (it then teaches the model), or draw what it missed`);
       }
-      const h = this.history.get(e.id) ?? { undo: [], redo: [] };
+      const h = this.session.history.get(e.id) ?? { undo: [], redo: [] };
       if (prev) h.undo.push(prev);
       h.redo = [];
-      this.history.set(e.id, h);
+      this.session.history.set(e.id, h);
     }
-    this.entries.set(e.id, e);
+    this.session.entries.set(e.id, e);
     this.refresh();
     try {
-      await this.store?.putEntry(e);
+      await this.session.store?.putEntry(e);
     } catch (err) {
       this.fail(err, 'saving failed');
     }
-    if (prev && (prev.status === 'normal') !== (e.status === 'normal')) this.scheduleFit();
+    if (prev && (prev.status === 'normal') !== (e.status === 'normal')) this.model.scheduleFit();
     if (prev?.status !== e.status || prev.regions !== e.regions) this.recalibrate();
     this.refresh();
   }
@@ -436,11 +261,11 @@ export class Workspace extends LitElement {
   private async go(id: string | undefined): Promise<void> {
     if (!id || id === this.currentId) return;
     (this.renderRoot.querySelector('inp-image-canvas') as ImageCanvas | null)?.cancelPolygon();
-    this.settings = { ...this.settings, current: id };
+    this.session.settings = { ...this.session.settings, current: id };
     this.selected = undefined;
     this.refresh();
-    void this.store?.putSettings(this.settings).catch((e) => this.fail(e, 'saving failed'));
-    await this.showCurrent();
+    void this.session.store?.putSettings(this.session.settings).catch((e) => this.fail(e, 'saving failed'));
+    await this.model.showCurrent();
     this.selectFirstPending();
     this.refresh();
   }
@@ -452,19 +277,19 @@ export class Workspace extends LitElement {
   }
 
   private setSensitivity(v: number): void {
-    this.settings = { ...this.settings, sensitivity: Math.min(1, Math.max(0, Math.round(v * 100) / 100)) };
+    this.session.settings = { ...this.session.settings, sensitivity: Math.min(1, Math.max(0, Math.round(v * 100) / 100)) };
     this.selectFirstPending();
     this.refresh();
-    void this.store?.putSettings(this.settings).catch((e) => this.fail(e, 'saving failed'));
+    void this.session.store?.putSettings(this.session.settings).catch((e) => this.fail(e, 'saving failed'));
   }
 
   private undo(redo: boolean): void {
     const e = this.current;
-    const h = e && this.history.get(e.id);
+    const h = e && this.session.history.get(e.id);
     const target = h && (redo ? h.redo.pop() : h.undo.pop());
     if (!e || !h || !target) return;
     (redo ? h.undo : h.redo).push(e);
-    void this.commit(target, false).then(() => { if ((e.status === 'normal') !== (target.status === 'normal')) this.scheduleFit(); });
+    void this.commit(target, false).then(() => { if ((e.status === 'normal') !== (target.status === 'normal')) this.model.scheduleFit(); });
   }
 
   private readonly onAction = (ev: CustomEvent<InpEvents['inp-action']>) => {
@@ -475,12 +300,12 @@ export class Workspace extends LitElement {
   private async run(action: Action, key?: string, id?: string): Promise<void> {
     const keys = this.proposalList().map((p) => p.key);
     const at = this.selected ? keys.indexOf(this.selected) : -1;
-    const i = this.order.indexOf(this.currentId ?? '');
+    const i = this.session.order.indexOf(this.currentId ?? '');
     const e = this.current;
     if (this.help && action !== 'help' && action !== 'escape') return;
     switch (action) {
-      case 'next-image': return this.go(this.order[Math.min(this.order.length - 1, i + 1)]);
-      case 'prev-image': return this.go(this.order[Math.max(0, i - 1)]);
+      case 'next-image': return this.go(this.session.order[Math.min(this.session.order.length - 1, i + 1)]);
+      case 'prev-image': return this.go(this.session.order[Math.max(0, i - 1)]);
       case 'open-image': return this.go(id);
       case 'next-proposal': this.selected = keys[(at + 1) % keys.length]; break;
       case 'prev-proposal': this.selected = keys[(at - 1 + keys.length) % keys.length]; break;
@@ -521,8 +346,8 @@ export class Workspace extends LitElement {
       case 'toggle-heatmap': this.heatmap = !this.heatmap; break;
       case 'opacity-up': this.opacity = Math.min(1, this.opacity + 0.1); break;
       case 'opacity-down': this.opacity = Math.max(0, this.opacity - 0.1); break;
-      case 'sensitivity-up': this.setSensitivity(this.settings.sensitivity + 0.02); break;
-      case 'sensitivity-down': this.setSensitivity(this.settings.sensitivity - 0.02); break;
+      case 'sensitivity-up': this.setSensitivity(this.session.settings.sensitivity + 0.02); break;
+      case 'sensitivity-down': this.setSensitivity(this.session.settings.sensitivity - 0.02); break;
       case 'undo': this.undo(false); break;
       case 'redo': this.undo(true); break;
       case 'zoom-fit': (this.renderRoot.querySelector('inp-image-canvas') as ImageCanvas | null)?.fit(); break;
@@ -533,238 +358,6 @@ export class Workspace extends LitElement {
   }
 
   // ---------------------------------------------------------------- files, models, export
-
-  private async openFiles(files: File[]): Promise<void> {
-    let added = 0;
-    for (const f of files) {
-      const id = `file-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-      const bytes = new Uint8Array(await f.arrayBuffer());
-      const name = f.webkitRelativePath || f.name;
-      try {
-        // Decode first: a file that is not an image never enters the session.
-        const d = await this.client!.request({ type: 'decode', id, name, source: { kind: 'file', type: f.type }, bytes }).result;
-        const e: ImageEntry = { ...newEntry(id, name, { kind: 'file', type: f.type }), size: { width: d.width, height: d.height, workWidth: d.workWidth, workHeight: d.workHeight } };
-        this.registered.add(id);
-        this.display.set(id, d);
-        await this.store?.putFile(id, bytes);
-        this.entries.set(id, e);
-        await this.store?.putEntry(e);
-        this.order = [...this.order, id];
-        await this.store?.putOrder(this.order);
-        added++;
-        if (d.width !== d.workWidth) this.say('info', `${name}: ${d.width}×${d.height}, shown and annotated at ${d.workWidth}×${d.workHeight}; exports are full size`);
-      } catch (err) {
-        this.fail(err, name);
-      }
-    }
-    if (added) await this.go(this.order[this.order.length - added]);
-    this.refresh();
-  }
-
-  /** Local files are kept in the model cache first, so a reload restores them like a URL model. */
-  private loadModel(files: File[]): Promise<void> {
-    return this.useModel(files.map((f) => f.name).join(', '), async () => {
-      const payload = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
-      const kept = await keepLocalModel(this.dbName, payload);
-      if (kept.cacheNote) this.say('info', kept.cacheNote);
-      return { files: payload, url: kept.url, urls: kept.urls };
-    });
-  }
-
-  /** Downloads with progress (cancellable), or reads the browser's cache, then loads as a file would be. */
-  private loadModelUrl(url: string): Promise<void> {
-    return this.useModel(url, async () => {
-      const ctrl = new AbortController();
-      this.job = { cancel: () => ctrl.abort() };
-      const m = await downloadModel(url, {
-        signal: ctrl.signal,
-        onProgress: (p) => { this.progress = progressLine(p); this.refresh(); },
-      });
-      if (m.cached) this.say('info', `${m.files.map((f) => f.name).join(', ')}: from this browser's model cache (not downloaded again)`);
-      if (m.cacheNote) this.say('info', m.cacheNote);
-      return { files: m.files, url, urls: m.urls };
-    });
-  }
-
-  /**
-   * Gets a model's files (and the cache URLs they are kept under), hands them to the worker and drops the old model's
-   * maps; `url` is remembered (and a trained head forgotten) so a reload restores the model. On failure the current
-   * model and the session stay, with a visible message, and the files leave the cache so a retry does not read them
-   * back.
-   */
-  private async useModel(label: string, get: () => Promise<{ files: Array<{ name: string; bytes: Uint8Array }>; url?: string; urls: string[] }>): Promise<void> {
-    if (!this.client) return;
-    let urls: string[] = [];
-    try {
-      this.busy = `Loading ${label}…`;
-      this.refresh();
-      const m = await get();
-      urls = m.urls;
-      this.progress = undefined;
-      const info = await this.client.request({ type: 'load-model', files: m.files }).result;
-      this.setInfo(info);
-      this.validation = undefined;
-      this.trainedOn = new Set();
-      this.results.clear();
-      await this.store?.clearResults();
-      this.recalibrate();
-      void this.rememberModel(m.url);
-      this.say('info', `Model loaded: ${info.name}`);
-    } catch (e) {
-      const cancelled = (e as Error).name === 'AbortError';
-      if (cancelled) this.say('info', `Loading ${label} cancelled (the current model stays)`);
-      else this.fail(e, 'the model could not be loaded (the current model stays)');
-      await forgetModel(urls).catch((err) => this.fail(err, 'the model cache'));
-    } finally {
-      this.busy = undefined;
-      this.progress = undefined;
-      this.job = undefined;
-      this.refresh();
-    }
-    void this.predictQueue();
-  }
-
-  /**
-   * Remembers the model in use with the session: a head trained here (saved whole), else the URL of a user's model
-   * (its files are in the model cache), else neither (the kNN, fitted again from the normals). One transaction, then
-   * the session's local model files that are no longer in use leave the cache. If the save fails, the message says so
-   * and a reload goes back to the model saved before.
-   */
-  private async rememberModel(url: string | undefined, trained?: SavedModel): Promise<void> {
-    const before = this.settings.modelUrl;
-    // In memory first: a settings write that starts meanwhile (next image, threshold) must not bring the old URL back.
-    this.settings = { ...this.settings, modelUrl: url };
-    try {
-      await this.store?.putModel(this.settings, trained);
-    } catch (e) {
-      this.settings = { ...this.settings, modelUrl: before };
-      void this.store?.putSettings(this.settings).catch((err) => this.fail(err, 'saving failed'));
-      this.fail(e, `${trained ? 'the trained model' : 'the model in use'} could not be saved with the session (a reload goes back to the previous model)`);
-      return;
-    }
-    await pruneLocalModels(this.dbName, url).catch((e) => this.fail(e, 'the model cache'));
-  }
-
-  /** A head trained here, back from the session: the same card and version, so the maps saved with it stay valid. */
-  private async restoreTrained(m: SavedModel): Promise<void> {
-    if (!this.client) return;
-    try {
-      // As a job: Train and Fit wait, and a fit scheduled meanwhile comes back once it is done.
-      this.progress = { label: 'restore', done: 0, total: 1, detail: m.card.name };
-      this.refresh();
-      const info = await this.client.request({ type: 'load-model', files: m.files, card: m.card }).result;
-      this.setInfo(info);
-      this.trainedOn = new Set(m.trainedOn);
-      for (const [id, r] of this.results) if (r.model !== info.version) this.results.delete(id);
-      this.recalibrate();
-    } catch (e) {
-      this.fail(e, 'the model trained in this session could not be restored (the kNN detector takes over; Train makes a new one)');
-    } finally {
-      this.progress = undefined;
-      this.refresh();
-    }
-    void this.predictQueue();
-  }
-
-  /** The model in use, and a message when onnxruntime-web has just failed on it (tfjs took over). */
-  private setInfo(next: ModelInfo): void {
-    const failure = next.engine.failure;
-    if (failure && failure !== this.info?.engine.failure) this.say('error', failure);
-    this.info = next;
-  }
-
-  /** Switches the prediction engine (the maps already made stay: both engines run the same model). */
-  private async setEngine(engine: EngineName): Promise<void> {
-    if (!this.client) return;
-    this.settings = { ...this.settings, engine };
-    void this.store?.putSettings(this.settings).catch((e) => this.fail(e, 'saving failed'));
-    try {
-      this.busy = `Starting ${engine === 'onnx' ? 'onnxruntime-web' : 'tfjs'}…`;
-      this.refresh();
-      this.setInfo(await this.client.request({ type: 'engine', choice: { engine, providers: this.providers } }).result);
-    } catch (e) {
-      this.fail(e, 'the engine could not be switched');
-    } finally {
-      this.busy = undefined;
-      this.refresh();
-    }
-  }
-
-  /** Back from an INP-Former to the kNN detector (after a confirmation: the INP-Former is forgotten). */
-  private async dropModel(): Promise<void> {
-    if (!this.client || !confirm(`Replace ${this.info?.name} by a kNN detector fitted on the ${this.normals().length} normals? The INP-Former is discarded.`)) return;
-    try {
-      this.setInfo(await this.client.request({ type: 'drop-model' }).result);
-      this.validation = undefined;
-      this.trainedOn = new Set();
-      this.results.clear();
-      await this.store?.clearResults();
-      this.recalibrate();
-      await this.rememberModel(undefined);
-    } catch (e) {
-      this.fail(e, 'the model could not be dropped');
-      return;
-    }
-    await this.fit(true);
-  }
-
-  /** A trained model becomes the one in use: its maps replace the old ones and it is saved with the session. */
-  private async adoptTrained(info: ModelInfo, model: TrainedModel, trainedOn: string[]): Promise<void> {
-    this.setInfo(info);
-    this.trainedOn = new Set(trainedOn);
-    this.results.clear();
-    await this.store?.clearResults();
-    this.recalibrate();
-    await this.rememberModel(undefined, { ...model, trainedOn });
-  }
-
-  /** The user's pick of a trained model that validated no better: loaded from its folder with its card. */
-  private async useTrained(): Promise<void> {
-    const t = this.lastTraining;
-    if (!this.client || !t || this.progress) return;
-    try {
-      const info = await this.client.request({ type: 'load-model', files: t.model.files, card: t.model.card }).result;
-      await this.adoptTrained(info, t.model, t.trainedOn);
-      this.validation = { selection: t.selection, inUse: true };
-      this.say('info', `${info.name} is in use (your choice; it scored lower on the held-out images)`);
-    } catch (e) {
-      this.fail(e, 'the trained model could not be put in use (the current model stays)');
-    }
-    this.refresh();
-    void this.predictQueue();
-  }
-
-  private async modelAction(a: ModelActionDetail): Promise<void> {
-    if (a.action === 'cancel') { this.job?.cancel(); return; }
-    if (a.action === 'use-trained') { await this.useTrained(); return; }
-    if (a.action === 'fit') { await (this.info?.kind === 'inp-former' ? this.dropModel() : this.fit(true)); return; }
-    if (!this.client || this.progress) return;
-    const [doing, done] = a.action === 'finetune' ? ['Fine-tuning', 'Fine-tuned'] : ['Training', 'Trained'];
-    const normals = this.normals();
-    const job = this.client.request({ type: 'train', job: a.action === 'finetune' ? 'finetune' : 'train', normals, steps: a.steps }, (p) => { this.progress = progressLine(p); this.refresh(); });
-    this.job = job;
-    this.progress = { label: a.action === 'finetune' ? 'fine-tune' : 'train', done: 0, total: a.steps };
-    this.refresh();
-    try {
-      const r = await job.result;
-      this.lastTraining = r;
-      this.validation = { selection: r.selection, inUse: r.selection.keep === 'candidate' };
-      if (r.selection.keep === 'current') {
-        this.say('info', `${done} on ${r.trainedOn.length} normals (${a.steps} steps), but it scored no higher on the held-out images than the model in use, which stays (see the model panel)`);
-        return;
-      }
-      await this.adoptTrained(r.info, r.model, r.trainedOn);
-      this.say('info', `${done} on ${r.trainedOn.length} normals (${a.steps} steps), checked on ${r.selection.candidate.normals} held-out normals: ${r.info.name}`);
-    } catch (e) {
-      if ((e as Error).message === 'cancelled') this.say('info', `${doing} cancelled (the current model stays)`);
-      else this.fail(e, `${doing} failed (the current model stays)`);
-    } finally {
-      this.progress = undefined;
-      this.job = undefined;
-      this.refresh();
-    }
-    void this.predictQueue();
-  }
 
   private download(name: string, data: BlobPart, type: string): void {
     const url = URL.createObjectURL(new Blob([data], { type }));
@@ -778,17 +371,17 @@ export class Workspace extends LitElement {
   private async exportAs(format: ExportFormat): Promise<void> {
     if (format === 'session') {
       const files = new Map<string, Uint8Array>();
-      for (const id of this.order) {
-        if (this.entries.get(id)?.source.kind !== 'file') continue;
-        const b = await this.store?.getFile(id);
+      for (const id of this.session.order) {
+        if (this.session.entries.get(id)?.source.kind !== 'file') continue;
+        const b = await this.session.store?.getFile(id);
         if (b) files.set(id, b);
       }
-      this.download('session.json', JSON.stringify(buildSessionFile(this.order, this.entries, this.settings, files)), 'application/json');
+      this.download('session.json', JSON.stringify(buildSessionFile(this.session.order, this.session.entries, this.session.settings, files)), 'application/json');
       return;
     }
-    const images = sessionAnnotations(this.order, this.entries, (e) => this.pendingOf(e));
+    const images = sessionAnnotations(this.session.order, this.session.entries, (e) => this.pendingOf(e));
     const source = {
-      model: this.info?.name ?? 'none',
+      model: this.model.info?.name ?? 'none',
       calibration: this.cut() ?? { method: 'manual' as const, pixelThreshold: 0, min: 0, max: 1 },
       maskSize: 'image',
     };
@@ -801,18 +394,18 @@ export class Workspace extends LitElement {
   private async importSession(file: File): Promise<void> {
     try {
       const s = parseSessionFile(await file.text(), file.name);
-      this.client?.dispose();
+      this.model.client?.dispose();
       await this.replaceSession(s.order, s.entries, s.settings, s.files);
       // The previous session's model goes with it: its trained head with the store's contents, its local files here.
-      void pruneLocalModels(this.dbName, this.settings.modelUrl).catch((e) => this.fail(e, 'the model cache'));
-      this.info = undefined;
+      void pruneLocalModels(this.dbName, this.session.settings.modelUrl).catch((e) => this.fail(e, 'the model cache'));
+      this.model.info = undefined;
       this.calibration = undefined;
       this.say('info', `Session imported: ${s.order.length} images`);
-      this.settings.current ??= this.order[0];
+      this.session.settings.current ??= this.session.order[0];
       // A fresh worker: the old one holds the previous session's images and bank.
       this.ready = false;
       this.refresh();
-      await this.start();
+      await this.model.start();
     } catch (e) {
       this.fail(e, 'the session could not be imported (nothing was changed)');
     }
@@ -830,17 +423,17 @@ export class Workspace extends LitElement {
 
   private statusLine(): string {
     const n = this.normals().length;
-    if (!this.backend) return 'Starting the model…';
-    if (this.info?.kind === 'none' || !this.info) return n < COLD_START_NORMALS ? `Mark ${COLD_START_NORMALS - n} more normal image${COLD_START_NORMALS - n === 1 ? '' : 's'} (G) to start the model` : 'Fitting…';
-    const reviewed = this.order.filter((id) => this.entries.get(id)?.status !== 'unreviewed').length;
-    return `${reviewed}/${this.order.length} reviewed · ${n} normals · calibration: ${this.calibration?.method ?? 'none yet'}`;
+    if (!this.model.backend) return 'Starting the model…';
+    if (this.model.info?.kind === 'none' || !this.model.info) return n < COLD_START_NORMALS ? `Mark ${COLD_START_NORMALS - n} more normal image${COLD_START_NORMALS - n === 1 ? '' : 's'} (G) to start the model` : 'Fitting…';
+    const reviewed = this.session.order.filter((id) => this.session.entries.get(id)?.status !== 'unreviewed').length;
+    return `${reviewed}/${this.session.order.length} reviewed · ${n} normals · calibration: ${this.calibration?.method ?? 'none yet'}`;
   }
 
   override render() {
     if (!this.ready) return html`<header><h1>Anomaly pre-annotation</h1><span class="status">Opening the session…</span></header>`;
     const e = this.current;
-    const d = e && this.display.get(e.id);
-    const r = e && this.results.get(e.id);
+    const d = e && this.model.display.get(e.id);
+    const r = e && this.session.results.get(e.id);
     const map = r && d && r.model !== 'failed' && r.map.width === d.workWidth ? r.map : undefined;
     const proposals = this.proposalList();
     const pending = e ? this.pendingOf(e) : [];
@@ -861,9 +454,9 @@ export class Workspace extends LitElement {
         <button @click=${() => void this.run('help')} title="Keyboard shortcuts">? Shortcuts</button>
       </header>
       <aside>
-        <inp-review-queue .images=${this.order.map((id) => this.entries.get(id)!).map((x) => ({
+        <inp-review-queue .images=${this.session.order.map((id) => this.session.entries.get(id)!).map((x) => ({
           id: x.id, name: x.name, status: x.status, accepted: x.regions.filter((g) => g.state === 'accepted').length, rejected: x.regions.filter((g) => g.state === 'rejected').length, pending: 0,
-        }))} .current=${this.currentId} .proposals=${proposals} .selected=${this.selected} .busy=${this.busy}
+        }))} .current=${this.currentId} .proposals=${proposals} .selected=${this.selected} .busy=${this.model.busy}
           @inp-action=${this.onAction} @inp-region-select=${(ev: CustomEvent<InpEvents['inp-region-select']>) => { this.selected = ev.detail.key ?? undefined; this.refresh(); }}></inp-review-queue>
       </aside>
       <main>
@@ -880,21 +473,21 @@ export class Workspace extends LitElement {
           @inp-region-select=${(ev: CustomEvent<InpEvents['inp-region-select']>) => { this.selected = ev.detail.key ?? undefined; this.refresh(); }}
           @inp-mask-edit=${(ev: CustomEvent<InpEvents['inp-mask-edit']>) => void this.editMask(ev.detail.key, ev.detail.mask).catch((err) => this.fail(err, 'edit'))}></inp-image-canvas>
         <section>
-          <inp-sensitivity .value=${this.settings.sensitivity} .method=${this.calibration?.method ?? ''} .raw=${cut?.pixelThreshold} ?disabled=${!this.calibration}
+          <inp-sensitivity .value=${this.session.settings.sensitivity} .method=${this.calibration?.method ?? ''} .raw=${cut?.pixelThreshold} ?disabled=${!this.calibration}
             @inp-sensitivity-input=${(ev: CustomEvent<InpEvents['inp-sensitivity-input']>) => this.setSensitivity(ev.detail.value)}></inp-sensitivity>
         </section>
       </main>
       <aside>
         <section><h2>Model</h2>
-          <inp-model-panel .backend=${this.backend} .backendNote=${this.backendNote} .info=${this.info} .validation=${this.validation} .progress=${this.progress} .normals=${this.normals().length}
-            .untrained=${this.info?.kind === 'inp-former' ? this.normals().filter((id) => !this.trainedOn.has(id)).length : 0}
-            @inp-model-action=${(ev: CustomEvent<InpEvents['inp-model-action']>) => void this.modelAction(ev.detail)}
-            @inp-model-engine=${(ev: CustomEvent<InpEvents['inp-model-engine']>) => void this.setEngine(ev.detail.engine)}
-            @inp-model-files=${(ev: CustomEvent<InpEvents['inp-model-files']>) => void this.loadModel(ev.detail.files)}
-            @inp-model-url=${(ev: CustomEvent<InpEvents['inp-model-url']>) => void this.loadModelUrl(ev.detail.url)}></inp-model-panel>
+          <inp-model-panel .backend=${this.model.backend} .backendNote=${this.model.backendNote} .info=${this.model.info} .validation=${this.model.validation} .progress=${this.model.progress} .normals=${this.normals().length}
+            .untrained=${this.model.info?.kind === 'inp-former' ? this.normals().filter((id) => !this.model.trainedOn.has(id)).length : 0}
+            @inp-model-action=${(ev: CustomEvent<InpEvents['inp-model-action']>) => void this.model.modelAction(ev.detail)}
+            @inp-model-engine=${(ev: CustomEvent<InpEvents['inp-model-engine']>) => void this.model.setEngine(ev.detail.engine)}
+            @inp-model-files=${(ev: CustomEvent<InpEvents['inp-model-files']>) => void this.model.loadModel(ev.detail.files)}
+            @inp-model-url=${(ev: CustomEvent<InpEvents['inp-model-url']>) => void this.model.loadModelUrl(ev.detail.url)}></inp-model-panel>
         </section>
         <section><h2>Export</h2>
-          <inp-export-menu .count=${this.order.filter((id) => this.entries.get(id)?.size).length}
+          <inp-export-menu .count=${this.session.order.filter((id) => this.session.entries.get(id)?.size).length}
             @inp-export=${(ev: CustomEvent<InpEvents['inp-export']>) => void this.exportAs(ev.detail.format).catch((err) => this.fail(err, 'export'))}
             @inp-import-session=${(ev: CustomEvent<InpEvents['inp-import-session']>) => void this.importSession(ev.detail.file)}></inp-export-menu>
         </section>
@@ -911,7 +504,7 @@ export class Workspace extends LitElement {
     const input = ev.target as HTMLInputElement;
     const files = [...(input.files ?? [])].filter((f) => !f.name.startsWith('.'));
     input.value = '';
-    if (files.length) void this.openFiles(files);
+    if (files.length) void this.model.openFiles(files);
   }
 }
 

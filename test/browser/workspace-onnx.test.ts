@@ -13,15 +13,15 @@ const NORMALS = ['fabric-good-00', 'fabric-good-01', 'fabric-good-02'];
 
 const engine = (page: Page) => page.getByTestId('engine').textContent();
 
-type Ws = { info?: ModelInfo; results: Map<string, { model: string; map: { data: Float32Array } }> };
-const info = (page: Page) => page.evaluate(() => (document.querySelector('inp-workspace') as unknown as Ws).info);
+type Ws = { model: { info?: ModelInfo }; session: { results: Map<string, { model: string; map: { data: Float32Array } }> } };
+const info = (page: Page) => page.evaluate(() => (document.querySelector('inp-workspace') as unknown as Ws).model.info);
 /** The image's saved map (its proposals are cut from it), once it comes from the model in use. */
 async function savedMap(page: Page, id: string): Promise<number[]> {
   await expect.poll(() => page.evaluate((i) => {
     const ws = document.querySelector('inp-workspace') as unknown as Ws;
-    return ws.results.get(i)?.model === ws.info?.version;
+    return ws.session.results.get(i)?.model === ws.model.info?.version;
   }, id), { timeout: 120_000, interval: 500 }).toBe(true);
-  return page.evaluate((i) => Array.from((document.querySelector('inp-workspace') as unknown as Ws).results.get(i)!.map.data), id);
+  return page.evaluate((i) => Array.from((document.querySelector('inp-workspace') as unknown as Ws).session.results.get(i)!.map.data), id);
 }
 /** Largest difference of two maps relative to the reference's maximum. */
 function relDiff(a: number[], ref: number[]): number {

@@ -20,14 +20,14 @@ export async function markNormal(page: Page, id: string): Promise<void> {
 
 /** The worker's tfjs memory and live ONNX sessions. */
 export function memory(page: Page): Promise<WorkerMemory> {
-  return page.evaluate(() => (document.querySelector('inp-workspace') as unknown as { client: Client }).client.request({ type: 'memory' }).result as Promise<WorkerMemory>);
+  return page.evaluate(() => (document.querySelector('inp-workspace') as unknown as { model: { client: Client } }).model.client.request({ type: 'memory' }).result as Promise<WorkerMemory>);
 }
 
 /** A fresh map of a registered image from the model in the worker now, and the engine that made it. */
 export function predictNow(page: Page, id: string): Promise<{ map: number[]; engine: string }> {
   return page.evaluate(async (i) => {
-    const ws = document.querySelector('inp-workspace') as unknown as { client: Client };
-    const r = (await ws.client.request({ type: 'predict', id: i }).result) as { map: { data: Float32Array }; engine: { engine: string; provider?: string } };
+    const ws = document.querySelector('inp-workspace') as unknown as { model: { client: Client } };
+    const r = (await ws.model.client.request({ type: 'predict', id: i }).result) as { map: { data: Float32Array }; engine: { engine: string; provider?: string } };
     return { map: Array.from(r.map.data), engine: [r.engine.engine, r.engine.provider].filter(Boolean).join('/') };
   }, id);
 }

@@ -15,15 +15,15 @@ const card = (page: Page) => page.getByTestId('model-card').textContent();
 interface Seen { info?: ModelInfo; mapModel: Record<string, string>; calibration?: string }
 function seen(page: Page): Promise<Seen> {
   return page.evaluate(() => {
-    const ws = document.querySelector('inp-workspace') as unknown as { info?: ModelInfo; results: Map<string, { model: string }>; calibration?: { method: string } };
-    return { info: ws.info, mapModel: Object.fromEntries([...ws.results].map(([id, r]) => [id, r.model])), calibration: ws.calibration?.method };
+    const ws = document.querySelector('inp-workspace') as unknown as { model: { info?: ModelInfo }; session: { results: Map<string, { model: string }> }; calibration?: { method: string } };
+    return { info: ws.model.info, mapModel: Object.fromEntries([...ws.session.results].map(([id, r]) => [id, r.model])), calibration: ws.calibration?.method };
   });
 }
 /** The image's saved raw map (the one its proposals are cut from). */
 function savedMap(page: Page, id: string): Promise<number[]> {
-  return page.evaluate((i) => Array.from((document.querySelector('inp-workspace') as unknown as { results: Map<string, { map: { data: Float32Array } }> }).results.get(i)!.map.data), id);
+  return page.evaluate((i) => Array.from((document.querySelector('inp-workspace') as unknown as { session: { results: Map<string, { map: { data: Float32Array } }> } }).session.results.get(i)!.map.data), id);
 }
-const registered = (page: Page, id: string) => page.evaluate((i) => (document.querySelector('inp-workspace') as unknown as { registered: Set<string> }).registered.has(i), id);
+const registered = (page: Page, id: string) => page.evaluate((i) => (document.querySelector('inp-workspace') as unknown as { model: { registered: Set<string> } }).model.registered.has(i), id);
 
 /** Raises the sensitivity (key =) until the current image has a pending proposal. */
 async function untilProposal(page: Page): Promise<void> {

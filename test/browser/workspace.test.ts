@@ -39,8 +39,8 @@ async function untilProposal(page: Page): Promise<void> {
   // The model's map for this image must exist first. "Busy" shows only once the predict loop reaches this image;
   // on a loaded machine it may still be refitting or on another image, so ask the workspace for the result itself.
   await expect.poll(() => page.evaluate(() => {
-    const ws = document.querySelector('inp-workspace') as unknown as { results: Map<string, unknown>; settings: { current?: string } };
-    return ws.results.has(ws.settings.current ?? '');
+    const ws = document.querySelector('inp-workspace') as unknown as { session: { results: Map<string, unknown>; settings: { current?: string } } };
+    return ws.session.results.has(ws.session.settings.current ?? '');
   }), { timeout: 120_000 }).toBe(true);
   await expect.poll(() => page.locator('inp-review-queue .busy').count(), { timeout: 60_000 }).toBe(0);
   const pending = page.locator('inp-review-queue li[data-state="pending"]');
