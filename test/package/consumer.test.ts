@@ -83,10 +83,21 @@ describe('the packed package in a fresh project', () => {
     expect(r.stdout + r.stderr).toMatch(/fit-knn/);
   });
 
-  it.skipIf(!HAS_CHROMIUM)("builds a Vite page importing the elements; in Chromium a property renders, a typed event arrives and the workspace runs its worker", async () => {
+  it.skipIf(!HAS_CHROMIUM)("builds a Vite page importing the elements and the root API; in Chromium a property renders, a typed event arrives, the API runs and the workspace runs its worker", async () => {
     const app = path.join(work, 'app');
     mkdirSync(path.join(app, 'web'), { recursive: true });
-    writeFileSync(path.join(app, 'web/index.html'), '<!doctype html><meta charset="utf-8"><inp-sensitivity id="knob"></inp-sensitivity><script type="module" src="./main.js"></script>');
+    writeFileSync(path.join(app, 'web/index.html'), '<!doctype html><meta charset="utf-8"><inp-sensitivity id="knob"></inp-sensitivity><script type="module" src="./main.js"></script><script type="module" src="./api.js"></script>');
+    // The root API in the same browser bundle, from plain JavaScript: pixels → PNG → pixels, a map → proposals → COCO.
+    writeFileSync(path.join(app, 'web/api.js'), [
+      "import { buildCocoDocument, decodeImage, encodePng, manualCalibration, proposeRegions, toAnnotatedImage } from 'inp-former-annotate';",
+      'const width = 8, height = 8;',
+      'const rgb = new Uint8Array(width * height * 3).map((_, i) => i % 251);',
+      "const back = decodeImage(encodePng({ width, height, channels: 3, data: rgb }), 'round-trip.png');",
+      'const map = { width, height, data: new Float32Array(width * height).map((_, i) => (i % width > 4 && i < 40 ? 0.9 : 0.1)) };',
+      'const calibration = manualCalibration(0.5, { min: 0, max: 1 });',
+      "const coco = buildCocoDocument([toAnnotatedImage('part.png', proposeRegions(map, 0.9, calibration))], { model: 'demo', calibration });",
+      'window.apiResult = { same: back.data.every((v, i) => v === rgb[i]), annotations: coco.annotations.length, area: coco.annotations[0]?.area };',
+    ].join('\n'));
     writeFileSync(path.join(app, 'web/main.js'), readmeBlock('consumer-elements'));
     const b = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', 'web', '--outDir', '../web-dist', '--emptyOutDir', '--logLevel', 'error'], { cwd: app, encoding: 'utf8' });
     expect(b.stderr).toBe('');
@@ -103,6 +114,7 @@ describe('the packed package in a fresh project', () => {
       await expect.poll(() => page.locator('#knob [data-testid="sensitivity-value"]').textContent()).toBe('0.80');
       await page.locator('#knob input').fill('0.3');
       await expect.poll(() => logged).toContain('sensitivity 0.3');
+      await expect.poll(() => page.evaluate(() => (window as unknown as { apiResult?: unknown }).apiResult)).toEqual({ same: true, annotations: 1, area: 15 });
       await expect.poll(() => canvasDrawn(page), { timeout: 60_000 }).toBe(true);
       // The README's order: webgpu where the browser offers it, else wasm.
       await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toMatch(/webgpu|wasm/);
