@@ -88,6 +88,11 @@ export function validateTensors(t: TensorMap, expected: Map<string, number[]>, w
     misShaped.length ? listed(misShaped) : '',
   ].filter(Boolean);
   if (problems.length) throw new CheckpointError(where, problems.join('; '));
+  checkFinite(t, where);
+}
+
+/** Throws on the first NaN or ±Inf in a float tensor, naming the tensor and the element: such a model maps to NaN. */
+export function checkFinite(t: TensorMap, where: string): void {
   for (const [k, v] of t) {
     const d = v.data;
     if (!(d instanceof Float32Array || d instanceof Float64Array)) continue;

@@ -1,5 +1,5 @@
 import { validateConfig, validateEncoderConfig } from '../checkpoint/infer-config.ts';
-import { expectedEncoderShapes, validateStateDict, validateTensors } from '../checkpoint/load.ts';
+import { checkFinite, expectedEncoderShapes, validateStateDict, validateTensors } from '../checkpoint/load.ts';
 import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.ts';
 import { InputError } from '../errors.ts';
 import { OFFICIAL_PREPROCESS } from '../preprocess/preprocess.ts';
@@ -52,6 +52,8 @@ function checkContent(content: ModelContent, where: string): void {
     const want = [content.knn.bankSize, content.knn.dim];
     if (!bank) throw new InputError(`${where}: ${MEMORY_BANK}`, 'tensor is missing');
     if (bank.shape.join() !== want.join()) throw new InputError(`${where}: ${MEMORY_BANK}`, `has shape [${bank.shape}], the manifest says [${want}]`);
+    // A NaN in the bank makes every distance NaN, so predict would answer a null score instead of an error.
+    checkFinite(content.tensors, where);
   }
 }
 

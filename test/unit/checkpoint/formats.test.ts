@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -110,5 +111,28 @@ describe('model folder', () => {
     await expect(writeModelFolder(user, await buildModelFolder({ kind: 'inp-former', config: CFG, tensors: t }, { name: 'x' })))
       .rejects.toThrow(/photos: folder exists and is not a model folder/);
     expect(readFileSync(path.join(user, 'holiday.jpg'), 'utf8')).toBe('precious');
+  });
+});
+
+describe('kNN model folder weights', () => {
+  const knn = (bank: Float32Array) => ({
+    kind: 'knn' as const,
+    knn: { encoder: { kind: 'nsfwjs-mobilenetv2' as const, layers: ['block_2'], localAverage: true, grid: 4 }, bankSize: 2, dim: 2, coresetRatio: 1, seed: 0, images: 1 },
+    tensors: new Map([['memory_bank', { dtype: 'F32' as const, shape: [2, 2], data: bank }]]) as TensorMap,
+  });
+  const pre = { protocol: 'official' as const, resize: 32, crop: 32, mapSize: 32, mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number] };
+
+  it('refuses a NaN or infinite memory bank, naming the tensor and element, when writing and when reading a folder', async () => {
+    await expect(buildModelFolder(knn(Float32Array.of(0, 1, Number.NaN, 2)), { name: 'bad', preprocess: pre })).rejects.toThrow(/bad: memory_bank.*NaN at element 2/);
+    const good = await buildModelFolder(knn(Float32Array.of(0, 1, 2, 3)), { name: 'good', preprocess: pre });
+    const dir = mkdtempSync(path.join(tmpdir(), 'inp-knn-nan-'));
+    await writeModelFolder(dir, good);
+    // Tamper with the weights after the fact (sha256 updated too, as a careless tool would): reading still refuses.
+    const bytes = writeSafetensors(knn(Float32Array.of(0, Number.POSITIVE_INFINITY, 2, 3)).tensors);
+    writeFileSync(path.join(dir, 'weights.safetensors'), bytes);
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    manifest.files['weights.safetensors'] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength };
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+    await expect(readModelFolder(dir)).rejects.toThrow(/memory_bank.*Infinity at element 1/);
   });
 });
