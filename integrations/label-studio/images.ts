@@ -2,16 +2,19 @@ import { decodeDataUri } from '../../src/io/base64.ts';
 import { HttpError } from '../../src/platform/node/http.ts';
 
 /**
- * Task images as the Label Studio ML SDK fetches them: `data:` URIs inline; Label Studio paths (/data/upload/…,
- * /data/local-files/?d=…) and absolute URLs on LABEL_STUDIO_URL's own origin with `Authorization: Token <key>`.
+ * Task images as the Label Studio ML SDK fetches them: `data:` URIs inline; Label Studio paths (/data/upload/…, also
+ * written `upload/…`; /storage-data/uploaded/?filepath=…; /data/local-files/?d=…) and absolute URLs on
+ * LABEL_STUDIO_URL's own origin, authorised as the SDK does (labelStudioAuth).
  * Any other host is refused before it is contacted: the API key must never leave for another server, and the
  * backend must not become a proxy into the network it runs in.
  */
 export interface ImageSource {
   /** LABEL_STUDIO_URL, e.g. http://localhost:8080 (a path prefix is kept). */
   labelStudioUrl?: string;
-  /** LABEL_STUDIO_API_KEY. */
+  /** LABEL_STUDIO_API_KEY: a legacy token or a Personal Access Token. */
   apiKey?: string;
+  /** Built from apiKey on first use and kept (a PAT's access token is reused until it expires). */
+  auth?: LabelStudioAuth;
   timeoutMs: number;
   maxBytes: number;
 }
@@ -27,7 +30,9 @@ export function resolveImageUrl(ref: string, src: ImageSource, where: string): U
   }
   if (!ls) throw new HttpError(400, `${where}: "${ref}" is a Label Studio URL, but LABEL_STUDIO_URL is not set: start the backend with LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY`);
   const base = new URL(ls);
-  const url = scheme ? new URL(ref) : new URL(`${ls.replace(/\/+$/, '')}/${ref.replace(/^\/+/, '')}`);
+  // Uploads appear as /data/upload/…, and in older tasks and exports as upload/… or /upload/… (served at /data/upload/).
+  const path = ref.replace(/^\/+/, '').replace(/^upload\//, 'data/upload/');
+  const url = scheme ? new URL(ref) : new URL(`${ls.replace(/\/+$/, '')}/${path}`);
   if (url.origin !== base.origin) {
     throw new HttpError(403, `${where}: refusing to fetch ${url.origin}: only images on LABEL_STUDIO_URL (${base.origin}) or inline data: URIs are fetched`);
   }
@@ -39,13 +44,15 @@ export async function fetchTaskImage(ref: unknown, src: ImageSource, where: stri
   if (typeof ref !== 'string' || !ref) throw new HttpError(400, `${where}: must be the image URL (a non-empty string), got ${JSON.stringify(ref)}`);
   if (/^data:/i.test(ref)) return checkSize(decodeDataUri(ref, where), src.maxBytes, where);
   let url = resolveImageUrl(ref, src, where);
-  const headers: Record<string, string> = src.apiKey ? { authorization: `Token ${src.apiKey}` } : {};
+  if (src.apiKey && src.labelStudioUrl) src.auth ??= labelStudioAuth(src.labelStudioUrl, src.apiKey, src.timeoutMs);
   const signal = AbortSignal.timeout(src.timeoutMs);
+  let retried = false;
   for (let hop = 0; ; hop++) {
     let res: Response;
     try {
       // Redirects are followed by hand, so each hop gets the same-origin check before the token goes with it.
-      res = await fetch(url, { headers, redirect: 'manual', signal });
+      const authorization = await src.auth?.header(where);
+      res = await fetch(url, { headers: authorization ? { authorization } : {}, redirect: 'manual', signal });
     } catch (e) {
       const err = e as Error;
       if (err.name === 'TimeoutError') throw new HttpError(504, `${where}: ${url.href} did not answer within ${src.timeoutMs} ms`);
@@ -56,6 +63,14 @@ export async function fetchTaskImage(ref: unknown, src: ImageSource, where: stri
       await res.body?.cancel();
       if (hop >= MAX_REDIRECTS) throw new HttpError(422, `${where}: more than ${MAX_REDIRECTS} redirects from ${ref}`);
       url = resolveImageUrl(new URL(location, url).href, src, `${where} (redirected)`);
+      continue;
+    }
+    // An access token can expire between two requests: swap the PAT for a new one once, then ask again.
+    if (res.status === 401 && src.auth?.kind === 'pat' && !retried) {
+      await res.body?.cancel();
+      retried = true;
+      src.auth.expire();
+      hop--;
       continue;
     }
     if (!res.ok) {
@@ -87,4 +102,63 @@ function checkSize(b: Uint8Array, limit: number, where: string): Uint8Array {
 
 function tooBig(n: number, limit: number, where: string): never {
   throw new HttpError(413, `${where}: image is ${n > limit ? `over ${limit}` : n} bytes; the limit is ${limit} bytes`);
+}
+
+/**
+ * Label Studio's API keys as its SDK uses them: a legacy token goes as `Authorization: Token <key>`; a Personal
+ * Access Token is a JWT refresh token, swapped at /api/token/refresh/ for a short-lived access token that goes as
+ * `Authorization: Bearer <access>`, swapped again shortly before it expires or when Label Studio answers 401.
+ */
+export interface LabelStudioAuth {
+  readonly kind: 'legacy' | 'pat';
+  header(where: string): Promise<string>;
+  /** Forget the access token (Label Studio refused it): the next header swaps the PAT again. */
+  expire(): void;
+}
+
+/** The `exp` (seconds) of a JWT, or undefined when `token` is not a JWT. */
+function jwtExpiry(token: string): number | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof payload.exp === 'number' ? payload.exp : Number.POSITIVE_INFINITY;
+  } catch {
+    return undefined;
+  }
+}
+
+export function labelStudioAuth(labelStudioUrl: string, apiKey: string, timeoutMs: number): LabelStudioAuth {
+  if (jwtExpiry(apiKey) === undefined) return { kind: 'legacy', header: async () => `Token ${apiKey}`, expire: () => {} };
+  let access: { token: string; exp: number } | undefined;
+  /** One swap at a time: concurrent requests wait for the same one. */
+  let swapping: Promise<{ token: string; exp: number }> | undefined;
+  const refreshUrl = `${labelStudioUrl.replace(/\/+$/, '')}/api/token/refresh/`;
+  const swap = async (where: string) => {
+    let res: Response;
+    try {
+      res = await fetch(refreshUrl, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh: apiKey }), signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      throw new HttpError(422, `${where}: cannot reach ${refreshUrl} to swap the Personal Access Token (${(e as Error).message})`);
+    }
+    const body = (await res.json().catch(() => ({}))) as { access?: unknown };
+    if (!res.ok || typeof body.access !== 'string') {
+      throw new HttpError(422, `${where}: Label Studio refused the Personal Access Token at ${refreshUrl} (${res.status}): check LABEL_STUDIO_API_KEY (revoked or expired?)`);
+    }
+    return { token: body.access, exp: jwtExpiry(body.access) ?? 0 };
+  };
+  return {
+    kind: 'pat',
+    expire: () => { access = undefined; },
+    async header(where) {
+      // 30 s of margin: a token that expires in flight is as good as expired.
+      if (!access || access.exp * 1000 < Date.now() + 30_000) {
+        swapping ??= swap(where).finally(() => { swapping = undefined; });
+        access = await swapping;
+      }
+      return `Bearer ${access.token}`;
+    },
+  };
 }

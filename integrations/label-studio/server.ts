@@ -60,8 +60,6 @@ interface Project {
   lastError?: string;
 }
 
-/** Label Studio webhook events this backend has no use for: acknowledged as the SDK does, not refused. */
-const IGNORED_EVENTS = new Set(['PROJECT_CREATED', 'PROJECT_UPDATED', 'PROJECT_DELETED', 'TASKS_CREATED', 'TASKS_DELETED', 'ANNOTATIONS_CREATED', 'REVIEW_CREATED', 'REVIEW_UPDATED', 'REVIEWS_DELETED']);
 const HANDLED_EVENTS = ['ANNOTATION_CREATED', 'ANNOTATION_UPDATED', 'ANNOTATION_DELETED', 'ANNOTATIONS_DELETED', 'START_TRAINING'];
 
 /** /health's account of a project's last training: which version stays in use, and why (both validation figures). */
@@ -188,8 +186,9 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
     const body = objectBody(req.body, '/webhook');
     const action = body.action;
     if (typeof action !== 'string') throw new HttpError(400, '/webhook: "action" must be a string (e.g. ANNOTATION_CREATED, START_TRAINING)');
-    if (IGNORED_EVENTS.has(action)) return { body: { status: 'Unknown event' } };
-    if (!HANDLED_EVENTS.includes(action)) throw new HttpError(400, `/webhook: unknown action "${action}" (handled: ${HANDLED_EVENTS.join(', ')})`);
+    // Events this backend has no use for (PROJECT_UPDATED, LABEL_LINK_CREATED, …, and any a newer Label Studio adds)
+    // are acknowledged as the ML SDK does: 200 {"status": "Unknown event"}, never refused.
+    if (!HANDLED_EVENTS.includes(action)) return { body: { status: 'Unknown event' } };
     const p = project(projectId(body.project));
     if (action === 'START_TRAINING') return { status: 201, body: { status: 'ok', result: startTraining(p) } };
     if (action === 'ANNOTATION_CREATED' || action === 'ANNOTATION_UPDATED') collect(p, body, action);

@@ -22,6 +22,13 @@ const CONFIG = `<View>
   </BrushLabels>
 </View>`;
 const KEY = 'test-api-key';
+/** A JWT-shaped token (the stand-in does not check signatures; Label Studio does). */
+const jwt = (payload: object) => ['{"alg":"HS256","typ":"JWT"}', JSON.stringify(payload)].map((s) => Buffer.from(s).toString('base64url')).join('.') + '.c2ln';
+/** A Personal Access Token: a JWT refresh token. */
+const PAT = jwt({ token_type: 'refresh', exp: 4102444800, user_id: 1 });
+let refreshes = 0;
+const issued = new Set<string>();
+let revokeNext = false;
 
 /** A §1.1 /predict body, as Label Studio's MLApi.make_predictions sends it. */
 const predictBody = (tasks: { id: number; image: string }[]) => ({
@@ -85,10 +92,27 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
       expected.set(path.basename(t.fileName), union(t.regions, s.image.width * s.image.height));
     }
 
-    // A stand-in Label Studio that serves /data/upload/3/<file> only with the right API key.
+    // A stand-in Label Studio (written from its SDK and docs, not Label Studio itself): uploads at /data/upload/3/<file>
+    // and /storage-data/uploaded/?filepath=upload/3/<file>, for a legacy `Token` key or a `Bearer` access token that
+    // POST /api/token/refresh/ gives for the Personal Access Token; a token it has revoked gets 401.
     ls = http.createServer((req, res) => {
-      const name = decodeURIComponent((req.url ?? '').replace(/^\/data\/upload\/3\//, ''));
-      if (req.headers.authorization !== `Token ${KEY}`) { res.writeHead(401).end('{"detail":"Authentication credentials were not provided."}'); return; }
+      const u = new URL(req.url ?? '/', 'http://x');
+      if (req.method === 'POST' && u.pathname === '/api/token/refresh/') {
+        let body = '';
+        req.on('data', (c) => { body += c; });
+        req.on('end', () => {
+          refreshes++;
+          if (JSON.parse(body).refresh !== PAT) { res.writeHead(401).end('{"detail":"Token is invalid"}'); return; }
+          const access = jwt({ token_type: 'access', exp: Math.floor(Date.now() / 1000) + 3600, n: refreshes });
+          issued.add(access);
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access }));
+        });
+        return;
+      }
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (bearer && revokeNext) { revokeNext = false; issued.delete(bearer); }
+      if (req.headers.authorization !== `Token ${KEY}` && !(bearer && issued.has(bearer))) { res.writeHead(401).end('{"detail":"Authentication credentials were not provided."}'); return; }
+      const name = decodeURIComponent(u.pathname === '/storage-data/uploaded/' ? (u.searchParams.get('filepath') ?? '').replace(/^upload\/3\//, '') : u.pathname.replace(/^\/data\/upload\/3\//, ''));
       const bytes = files.get(name);
       if (!bytes) { res.writeHead(404).end('not found'); return; }
       res.writeHead(200, { 'content-type': 'image/png' }).end(bytes);
@@ -155,11 +179,11 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     let r = await post('/predict', '{"tasks": [');
     expect(r.status).toBe(400);
     expect(r.json.error).toMatch(/not valid JSON/);
-    r = await post('/webhook', { action: 'SOMETHING_ELSE', project: { id: 3 } });
-    expect(r.status).toBe(400);
-    expect(r.json.error).toMatch(/unknown action "SOMETHING_ELSE"/);
-    r = await post('/webhook', { action: 'TASKS_CREATED', project: { id: 3 } });
-    expect(r).toEqual({ status: 200, json: { status: 'Unknown event' } });
+    // Events the backend has no use for, known to Label Studio today or not, are acknowledged as the SDK does.
+    for (const action of ['SOMETHING_ELSE', 'TASKS_CREATED', 'LABEL_LINK_CREATED']) {
+      r = await post('/webhook', { action, project: { id: 3 } });
+      expect(r).toEqual({ status: 200, json: { status: 'Unknown event' } });
+    }
     r = await post('/predict', predictBody([{ id: 5, image: `${otherUrl}/img.png` }]));
     expect(r.status).toBe(403);
     expect(r.json.error).toMatch(/tasks\[0\] \(task 5\)\.data\.image: refusing to fetch http:\/\/127\.0\.0\.1:\d+: only images on LABEL_STUDIO_URL/);
@@ -181,6 +205,29 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     const g = await fetch(`${url}/predict`);
     expect(g.status).toBe(405);
     expect((await fetch(`${url}/health`)).status).toBe(200);
+  });
+
+  it('swaps a Personal Access Token for a Bearer access token, again when Label Studio refuses it; reads both upload URL forms', async () => {
+    const { server } = createLabelStudioBackend({
+      model: served, images: { labelStudioUrl: lsUrl, apiKey: PAT, timeoutMs: 5000, maxBytes: 2 ** 20 },
+      maxBodyBytes: 2 ** 20, requestTimeoutMs: 30_000, maxPixels: 1_000_000, maxTasks: 4, log: () => {},
+    });
+    const base = (await listen(server, 0, '127.0.0.1')).url;
+    try {
+      const [a, b] = [...expected.keys()];
+      const before = refreshes;
+      let r = await post('/predict', predictBody([{ id: 1, image: `upload/3/${a}` }, { id: 2, image: `/storage-data/uploaded/?filepath=upload/3/${b}` }]), {}, base);
+      expect(r.status).toBe(200);
+      expect(decodeResult(r.json.results[0], a)).toEqual(expected.get(a));
+      expect(decodeResult(r.json.results[1], b)).toEqual(expected.get(b));
+      expect(refreshes - before).toBe(1);  // one swap, reused for the second image
+      revokeNext = true;
+      r = await post('/predict', predictBody([{ id: 3, image: `/data/upload/3/${a}` }]), {}, base);
+      expect(r.status).toBe(200);
+      expect(refreshes - before).toBe(2);  // refused once, swapped again, fetched
+    } finally {
+      await closeServer(server);
+    }
   });
 
   it('uses the API key, and a wrong one is reported as such', async () => {
