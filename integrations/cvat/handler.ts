@@ -1,6 +1,7 @@
 import { calibrationFor, mapImages, serialQueue, type ServedModel } from '../../src/pipeline/served-model.ts';
 import { proposeRegions } from '../../src/annotate/proposals.ts';
 import { tightBox, type BinaryMask } from '../../src/image/mask.ts';
+import { maskToRings } from '../../src/export/coco-polygon.ts';
 import { decodeBase64 } from '../../src/io/base64.ts';
 import { decodeUpload, HttpError } from '../../src/platform/node/http.ts';
 import { normalizeScore } from '../../src/threshold/calibration.ts';
@@ -14,9 +15,21 @@ import { calibrationAt } from '../../src/threshold/confidence.ts';
  * The same handler serves the HTTP server (serve-cvat) and the Nuclio entry (nuclio/main.js).
  */
 
-export interface CvatShape { label: string; type: 'mask'; mask: number[]; confidence: string; attributes: [] }
+/**
+ * One detector result as CVAT's serverless functions answer it: the mask (box crop + box) and, as `points`, the
+ * region's outer polygon (pixel corners, x y x y …; holes are in the mask only), which CVAT's "convert masks to
+ * polygons" uses.
+ */
+export interface CvatShape { label: string; type: 'mask'; mask: number[]; points: number[]; confidence: string; attributes: [] }
 
 export interface DetectorOptions { model: ServedModel; label: string; maxPixels: number }
+
+/** A one-region mask's outer boundary as a flat polygon; the largest ring if the mask has several. */
+export function outerPolygon(m: BinaryMask): number[] {
+  const rings = maskToRings(m).map((r) => r.exterior);
+  const area = (p: number[]) => Math.abs(p.reduce((s, _, i) => (i % 2 ? s : s + p[i] * p[(i + 3) % p.length] - p[(i + 2) % p.length] * p[i + 1]), 0)) / 2;
+  return rings.reduce((best, r) => (area(r) > area(best) ? r : best), rings[0] ?? []);
+}
 
 /** The box crop of a mask as 0/255, row-major, followed by the inclusive box. */
 export function toCvatMask(m: BinaryMask): number[] {
@@ -46,7 +59,7 @@ export function createCvatDetector(o: DetectorOptions): (body: unknown) => Promi
       const p = proposeRegions(m.map, m.score, calibrationAt(cal, t, 'threshold'), model.options);
       // Confidence stays on the calibrated scale (0.5 = calibrated threshold), so every shape has confidence > t.
       return p.regions.map((r): CvatShape => ({
-        label: o.label, type: 'mask', mask: toCvatMask(r.mask), confidence: normalizeScore(r.maxScore, cal.pixelThreshold, cal).toFixed(4), attributes: [],
+        label: o.label, type: 'mask', mask: toCvatMask(r.mask), points: outerPolygon(r.mask), confidence: normalizeScore(r.maxScore, cal.pixelThreshold, cal).toFixed(4), attributes: [],
       }));
     });
   };

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cocoPolygonsToMask } from '../../src/export/coco-polygon.ts';
 import { decodeCvatMask } from '../../src/export/cvat-rle.ts';
 import { parseLabelStudioTasks } from '../../src/export/labelstudio-tasks.ts';
 import { encodePng } from '../../src/image/encode-png.ts';
@@ -96,6 +97,12 @@ describe('serve-cvat: CVAT detector function over HTTP', () => {
         expect(s).toMatchObject({ label: 'defect', type: 'mask', attributes: [] });
         expect(Number(s.confidence)).toBeGreaterThan(0.5);
         expect(s.mask.slice(0, -4).every((v: number) => v === 0 || v === 255)).toBe(true);
+        // `points`, the outer polygon, rasterises (COCO's rule, as CVAT's converter does) to the region with its holes filled.
+        const region = cvatShapeMask(s.mask, SIZE, SIZE);
+        const filled = cocoPolygonsToMask([s.points], SIZE, SIZE);
+        expect(s.points.length).toBeGreaterThanOrEqual(8);
+        expect(region.data.every((v, i) => !v || filled.data[i])).toBe(true);
+        expect(filled.data.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(region.data.reduce((a, b) => a + b, 0) * 1.2 + 4);
       }
       expect(union(r.json.map((s: any) => cvatShapeMask(s.mask, SIZE, SIZE)))).toEqual(want.union);
       shapes += r.json.length;
