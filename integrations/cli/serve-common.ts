@@ -3,7 +3,7 @@ import { checkServedPreprocess, type ServedModel, type ThresholdChoice } from '.
 import { InputError } from '../../src/errors.ts';
 import { closeServer, listen, untilSignal } from '../../src/platform/node/http.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
-import { intFlag, required } from './args.ts';
+import { intFlag, required, UsageError } from './args.ts';
 import { loadDetector, startBackend } from './detector-io.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
@@ -12,14 +12,31 @@ import { calibrateFromFiles, thresholdFromFlags, THRESHOLD_FLAGS } from './thres
 /** What serve-ls and serve-cvat share: the model with annotate's options, listening, limits. */
 export const SERVE_FLAGS = {
   model: { type: 'string', short: 'm' }, port: { type: 'string' }, host: { type: 'string' }, ...THRESHOLD_FLAGS, backend: { type: 'string' },
-  'max-body-mb': { type: 'string' }, 'max-pixels': { type: 'string' }, timeout: { type: 'string' },
+  'max-body-mb': { type: 'string' }, 'max-pixels': { type: 'string' }, timeout: { type: 'string' }, 'allow-origin': { type: 'string', multiple: true },
   ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
 } as const;
 
 export const SERVE_USAGE = '[--host 127.0.0.1] [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--min-area N] [--fill-holes] [--smooth R] '
-  + '[--resize N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--max-body-mb 32] [--max-pixels 40000000] [--timeout 60]';
+  + '[--resize N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--max-body-mb 32] [--max-pixels 40000000] [--timeout 60] [--allow-origin <web page origin>…]';
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** Basic auth from the SDK's variables; both or neither. */
+export function basicAuthFromEnv(env: NodeJS.ProcessEnv): { user: string; pass: string } | undefined {
+  const user = env.BASIC_AUTH_USER;
+  const pass = env.BASIC_AUTH_PASS;
+  if (!user && !pass) return undefined;
+  if (!user || !pass) throw new UsageError('set both BASIC_AUTH_USER and BASIC_AUTH_PASS, or neither');
+  return { user, pass };
+}
+
+/** --allow-origin: web pages (scheme://host[:port]) that may call the server from a browser; none by default. */
+export function allowedOriginsFromFlags(v: Values): string[] {
+  const given = (v['allow-origin'] as string[] | undefined) ?? [];
+  for (const o of given) if (!URL.canParse(o) || new URL(o).origin !== o) throw new UsageError(`--allow-origin must be an origin such as http://localhost:8080, got "${o}"`);
+  return given;
+}
+
 
 export interface ServeLimits { maxBodyBytes: number; maxPixels: number; requestTimeoutMs: number }
 

@@ -4,18 +4,9 @@ import path from 'node:path';
 import { createLabelStudioBackend } from '../label-studio/server.ts';
 import { createTrainer } from '../label-studio/train.ts';
 import { intFlag, parse, UsageError } from './args.ts';
-import { limitsFromFlags, loadServedModel, serveUntilStopped, SERVE_FLAGS, SERVE_USAGE } from './serve-common.ts';
+import { allowedOriginsFromFlags, basicAuthFromEnv, limitsFromFlags, loadServedModel, SERVE_FLAGS, SERVE_USAGE, serveUntilStopped } from './serve-common.ts';
 import { configOverrides } from './model-flags.ts';
 import { DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../../src/train/recipe.ts';
-
-/** Basic auth from the SDK's variables; both or neither. */
-export function basicAuthFromEnv(env: NodeJS.ProcessEnv): { user: string; pass: string } | undefined {
-  const user = env.BASIC_AUTH_USER;
-  const pass = env.BASIC_AUTH_PASS;
-  if (!user && !pass) return undefined;
-  if (!user || !pass) throw new UsageError('set both BASIC_AUTH_USER and BASIC_AUTH_PASS, or neither');
-  return { user, pass };
-}
 
 export const command = {
   summary: 'Label Studio ML backend: /health, /setup, /predict (brush predictions), /webhook (collects annotations; START_TRAINING trains a new model version). Env: LABEL_STUDIO_URL, LABEL_STUDIO_API_KEY, BASIC_AUTH_USER/BASIC_AUTH_PASS.',
@@ -30,11 +21,12 @@ export const command = {
     const lsUrl = process.env.LABEL_STUDIO_URL;
     if (lsUrl && !URL.canParse(lsUrl)) throw new UsageError(`LABEL_STUDIO_URL is not a URL: "${lsUrl}"`);
     const basicAuth = basicAuthFromEnv(process.env);
+    const allowedOrigins = allowedOriginsFromFlags(values);
     const steps = intFlag(values['fine-tune-steps'], 'fine-tune-steps', FINETUNE_RECIPES[DEFAULT_FINETUNE_MODE].steps);
     const loaded = await loadServedModel(values);
     const outDir = values['train-dir'] ?? await mkdtemp(path.join(tmpdir(), 'inp-former-ls-'));
     const { server } = createLabelStudioBackend({
-      model: loaded.model, ...limits, ...(basicAuth ? { basicAuth } : {}), ...(values.label ? { label: values.label } : {}),
+      model: loaded.model, ...limits, ...(basicAuth ? { basicAuth } : {}), allowedOrigins, ...(values.label ? { label: values.label } : {}),
       maxTasks: intFlag(values['max-tasks'], 'max-tasks', 256),
       images: {
         ...(lsUrl ? { labelStudioUrl: lsUrl } : {}),

@@ -11,6 +11,8 @@ export interface CvatServerOptions {
   info: { name: string; labels: string[]; model_version: string };
   maxBodyBytes: number;
   requestTimeoutMs: number;
+  basicAuth?: { user: string; pass: string };
+  allowedOrigins?: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -19,6 +21,7 @@ export const THRESHOLD_NOTE = 'threshold is a 0–1 confidence on the anomalib-n
 export function createCvatServer(o: CvatServerOptions): http.Server {
   return createJsonServer({
     maxBodyBytes: o.maxBodyBytes, requestTimeoutMs: o.requestTimeoutMs, ...(o.log ? { log: o.log } : {}),
+    ...(o.basicAuth ? { basicAuth: o.basicAuth } : {}), ...(o.allowedOrigins ? { allowedOrigins: o.allowedOrigins } : {}),
     routes: {
       'GET /': () => ({ body: { ...o.info, type: 'detector', threshold: THRESHOLD_NOTE } }),
       'POST /': async (req) => ({ body: await o.detect(req.body) }),

@@ -43,6 +43,8 @@ export interface LabelStudioBackendOptions {
   /** Most tasks one /predict may carry. */
   maxTasks: number;
   basicAuth?: { user: string; pass: string };
+  /** Web pages allowed to call the backend from a browser (--allow-origin); none by default. */
+  allowedOrigins?: readonly string[];
   train?: Trainer;
   log?: (line: string) => void;
 }
@@ -212,7 +214,7 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
   });
 
   const server = createJsonServer({
-    maxBodyBytes: o.maxBodyBytes, requestTimeoutMs: o.requestTimeoutMs, ...(o.basicAuth ? { basicAuth: o.basicAuth } : {}), log,
+    maxBodyBytes: o.maxBodyBytes, requestTimeoutMs: o.requestTimeoutMs, ...(o.basicAuth ? { basicAuth: o.basicAuth } : {}), ...(o.allowedOrigins ? { allowedOrigins: o.allowedOrigins } : {}), log,
     routes: {
       'GET /': health,
       'GET /health': health,

@@ -133,6 +133,20 @@ describe('serve-cvat: CVAT detector function over HTTP', () => {
     for (const s of high) expect(Number(s.confidence)).toBeGreaterThan(0.6);
   });
 
+  it('asks for basic auth when it is configured (BASIC_AUTH_USER / BASIC_AUTH_PASS), and refuses text/plain bodies', async () => {
+    const guarded = createCvatServer({ detect: async () => [], info: { name: 'x', labels: ['defect'], model_version: 'v' }, maxBodyBytes: 1024, requestTimeoutMs: 5000, basicAuth: { user: 'cvat', pass: 'pw' }, log: () => {} });
+    const at = (await listen(guarded, 0, '127.0.0.1')).url;
+    try {
+      const send = (headers: Record<string, string>) => fetch(at, { method: 'POST', headers, body: '{"image": ""}' });
+      expect((await send({ 'content-type': 'application/json' })).status).toBe(401);
+      const ok = { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('cvat:pw').toString('base64')}` };
+      expect((await send(ok)).status).toBe(200);
+      expect((await send({ ...ok, 'content-type': 'text/plain' })).status).toBe(415);
+    } finally {
+      await closeServer(guarded);
+    }
+  });
+
   it('refuses bad base64, non-image payloads, oversize bodies and images, and bad thresholds with clear errors', async () => {
     let r = await post({ image: 'not base64!' });
     expect(r.status).toBe(400);

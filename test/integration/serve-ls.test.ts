@@ -204,6 +204,20 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     expect(r.json.error).toMatch(/no labelling config/);
     const g = await fetch(`${url}/predict`);
     expect(g.status).toBe(405);
+    // What a web page could send: a text/plain simple request (no CORS preflight), any request with its Origin, and
+    // a loopback server reached under another name (DNS rebinding).
+    r = await post('/webhook', { action: 'START_TRAINING', project: { id: 3 } }, { 'content-type': 'text/plain' });
+    expect(r.status).toBe(415);
+    expect(r.json.error).toMatch(/application\/json/);
+    r = await post('/predict', predictBody([]), { origin: 'https://evil.example' });
+    expect(r.status).toBe(403);
+    expect(r.json.error).toMatch(/Origin https:\/\/evil\.example.*--allow-origin/);
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const q = http.request(`${url}/health`, { headers: { host: 'evil.example:9090' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      q.on('error', reject);
+      q.end();
+    });
+    expect(rebound).toBe(421);
     expect((await fetch(`${url}/health`)).status).toBe(200);
   });
 

@@ -39,6 +39,11 @@ export interface JsonServerOptions {
   /** Time allowed to receive a whole request (headers and body); Node answers 408 after it. */
   requestTimeoutMs: number;
   basicAuth?: { user: string; pass: string };
+  /**
+   * Web pages allowed to call the server from a browser (their Origin, e.g. http://localhost:8080); requests from
+   * any other page are refused (403). Label Studio and CVAT call from their servers, which send no Origin.
+   */
+  allowedOrigins?: readonly string[];
   /** One line per failed request (5xx with stack in the message); default console.error. */
   log?: (line: string) => void;
 }
@@ -62,6 +67,7 @@ export function createJsonServer(o: JsonServerOptions): http.Server {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     const path = url.pathname.replace(/\/+$/, '') || '/';
+    checkCaller(req, o.allowedOrigins ?? []);
     if (o.basicAuth) checkBasicAuth(req.headers.authorization, o.basicAuth);
     const handler = o.routes[`${method} ${path}`];
     if (!handler) {
@@ -112,6 +118,30 @@ function parseJson(bytes: Uint8Array): unknown {
     return JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (e) {
     throw new HttpError(400, `request body is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
+
+/**
+ * What a web page could otherwise do to a server on this machine: POST a `text/plain` "simple request" (no CORS
+ * preflight) to /predict or /webhook, or reach a loopback server through DNS rebinding. Refused here: bodies must
+ * be declared JSON (415), a browser's Origin must be allowed (403), and a server bound to loopback answers only
+ * Host names that are loopback (421).
+ */
+function checkCaller(req: http.IncomingMessage, allowedOrigins: readonly string[]): void {
+  const local = req.socket.localAddress ?? '';
+  const host = req.headers.host ?? '';
+  if ((local === '::1' || local.startsWith('127.') || local === '::ffff:127.0.0.1') && !LOOPBACK.test(host)) {
+    throw new HttpError(421, `Host "${host}" is not this server's: it listens on loopback only (a page using DNS rebinding would send its own name)`);
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined && !allowedOrigins.includes(origin)) {
+    throw new HttpError(403, `requests from web pages are refused (Origin ${origin}); allow one with --allow-origin`);
+  }
+  const method = req.method ?? 'GET';
+  if (method !== 'GET' && method !== 'HEAD' && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+    throw new HttpError(415, `request body must be sent as application/json (got ${JSON.stringify(req.headers['content-type'] ?? 'none')})`);
   }
 }
 
