@@ -51,10 +51,11 @@ export function createCvatDetector(o: DetectorOptions): (body: unknown) => Promi
     if (image === undefined) throw new HttpError(400, '"image" is missing: send the frame as base64');
     // CVAT leaves threshold out when the user gave none (or 0): the calibrated threshold then.
     const t = threshold === undefined || threshold === null ? 0.5 : threshold as number;
-    const decoded = decodeUpload(decodeBase64(image, 'image'), 'image', o.maxPixels);
+    const bytes = decodeBase64(image, 'image');
     const model = o.model;
+    // Decoded inside the queue: concurrent requests hold their compressed bytes while they wait, never their pixels.
     return queue(async () => {
-      const [m] = await mapImages(model, [{ image: decoded, where: 'image' }]);
+      const [m] = await mapImages(model, [{ image: decodeUpload(bytes, 'image', o.maxPixels), where: 'image' }]);
       const cal = calibrationFor([m.map], model.threshold);
       const p = proposeRegions(m.map, m.score, calibrationAt(cal, t, 'threshold'), model.options);
       // Confidence stays on the calibrated scale (0.5 = calibrated threshold), so every shape has confidence > t.

@@ -3,6 +3,7 @@ import { calibrationFor, mapImages, serialQueue, type ServedModel } from '../../
 import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.ts';
 import { buildLabelStudioTasks, parseLabelStudioTasks } from '../../src/export/labelstudio-tasks.ts';
 import type { BinaryMask } from '../../src/image/mask.ts';
+import type { Calibration } from '../../src/types.ts';
 import { createJsonServer, decodeUpload, HttpError, type JsonRequest } from '../../src/platform/node/http.ts';
 import { HOLD_OUT_EVERY } from '../../src/selection/held-out.ts';
 import { describeFigures, type Selection, type ValidationFigures } from '../../src/selection/validate.ts';
@@ -117,10 +118,23 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
     const bytes = await Promise.all(refs.map((r: { ref: unknown; at: string }) => fetchTaskImage(r.ref, o.images, r.at)));
     const model = p.model;
     const results = await modelQueue(async () => {
-      const decoded = bytes.map((b, i) => ({ image: decodeUpload(b, refs[i].at, o.maxPixels), where: refs[i].at }));
-      const mapped = await mapImages(model, decoded);
-      const calibration = calibrationFor(mapped.map((m) => m.map), model.threshold);
-      const images = mapped.map((m, i) => toAnnotatedImage(`task-${i}`, proposeRegions(m.map, m.score, calibration, model.options)));
+      // One image decoded at a time (its pixels dropped once mapped). A saved calibration cuts each map as it comes,
+      // so only its proposals are kept; a raw --threshold normalises against the request's range, so its maps wait.
+      const mapOne = async (i: number) => (await mapImages(model, [{ image: decodeUpload(bytes[i], refs[i].at, o.maxPixels), where: refs[i].at }]))[0];
+      const images = [];
+      let calibration: Calibration;
+      if (model.threshold.kind === 'calibration') {
+        calibration = model.threshold.calibration;
+        for (let i = 0; i < bytes.length; i++) {
+          const m = await mapOne(i);
+          images.push(toAnnotatedImage(`task-${i}`, proposeRegions(m.map, m.score, calibration, model.options)));
+        }
+      } else {
+        const mapped = [];
+        for (let i = 0; i < bytes.length; i++) mapped.push(await mapOne(i));
+        calibration = calibrationFor(mapped.map((m) => m.map), model.threshold);
+        for (const [i, m] of mapped.entries()) images.push(toAnnotatedImage(`task-${i}`, proposeRegions(m.map, m.score, calibration, model.options)));
+      }
       return buildLabelStudioTasks(images, { model: model.version, calibration, label: target.label }, target).map((t) => t.predictions[0]);
     });
     return { body: { results } };
