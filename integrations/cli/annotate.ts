@@ -11,7 +11,7 @@ import { manualCalibration } from '../../src/threshold/strategies.ts';
 import type { AnomalyMap, Calibration } from '../../src/types.ts';
 import { choice, parse, required } from './args.ts';
 import { loadDetector, startBackend } from './detector-io.ts';
-import { collectImages, readInput, stemsOf } from './images.ts';
+import { collectImages, inputFailures, readInput, stemsOf } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
 import { progressReporter } from './progress.ts';
@@ -54,13 +54,16 @@ export const command = {
       const pending: Array<{ file: string; map: AnomalyMap; score: number }> = [];
       const images: AnnotatedImage[] = [];
       const progress = progressReporter('annotate', files.length);
+      const failures = inputFailures('annotate');
       for (const [i, f] of files.entries()) {
-        const r = await mapOf(f);
+        const r = await failures.attempt(f, () => mapOf(f));
+        progress.tick(i + 1, path.basename(f));
+        if (!r) continue;
         if (calibration) images.push(toAnnotatedImage(path.basename(f), proposeRegions(r.map, r.score, calibration, options)));
         else pending.push({ file: f, ...r });
-        progress.tick(i + 1, path.basename(f));
       }
       progress.end();
+      if (failures.failed.length === files.length) await failures.settle(files.length, outDir);
       if (!calibration) {
         let min = Infinity;
         let max = -Infinity;
@@ -80,8 +83,10 @@ export const command = {
       if (formats.includes('png')) written.push(...(await writeMaskPngs(outDir, images)).map((f) => path.relative(outDir, f)));
       if (formats.includes('labelstudio')) { await writeLabelStudioFile(path.join(outDir, EXPORT_FILES.labelstudio), images, source); written.push(EXPORT_FILES.labelstudio); }
       if (formats.includes('cvat')) { await writeCvatFile(path.join(outDir, EXPORT_FILES.cvat), images, source); written.push(EXPORT_FILES.cvat); }
+      const status = await failures.settle(files.length, outDir);
       const withMasks = images.filter((im) => im.regions.length).length;
       console.error(`annotate: ${images.length} images, ${withMasks} with proposals (${images.reduce((n, im) => n + im.regions.length, 0)} regions), threshold ${calibration.pixelThreshold.toPrecision(6)} (${calibration.method}), masks at ${maskSize} size -> ${outDir}: ${written.length} files`);
+      return status;
     } finally {
       detector.dispose();
     }

@@ -4,7 +4,8 @@ import { UsageError } from './args.ts';
 interface Command {
   summary: string;
   usage: string;
-  run(argv: string[]): Promise<void>;
+  /** Resolves with the exit status when it is not 0 (EXIT_PARTIAL, 130 after Ctrl-C). */
+  run(argv: string[]): Promise<void | number>;
 }
 
 /** Commands load lazily so `--help` and light commands start fast (tfjs and its backends are heavy). */
@@ -51,8 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    await cmd.run(rest);
-    return 0;
+    return (await cmd.run(rest)) ?? 0;
   } catch (e) {
     const err = e as Error;
     if (e instanceof UsageError) {

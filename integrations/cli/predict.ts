@@ -7,7 +7,7 @@ import { OFFICIAL_PREPROCESS, preprocess, stackBatch, validatePreprocess, type P
 import type { PreprocessConfig } from '../../src/types.ts';
 import { choice, intFlag, parse, required } from './args.ts';
 import { loadDetector, startBackend } from './detector-io.ts';
-import { collectImages, readInput, stemsOf } from './images.ts';
+import { collectImages, inputFailures, readInput, stemsOf } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { progressReporter } from './progress.ts';
 
@@ -55,20 +55,26 @@ export const command = {
     }
     const scores: Record<string, number> = {};
     const progress = progressReporter('predict', files.length);
+    const failures = inputFailures('predict');
     try {
       for (let i = 0; i < files.length; i += batch) {
         const chunk = files.slice(i, i + batch);
         const items: Preprocessed[] = [];
-        for (const f of chunk) items.push(preprocess(decodeImage(await readInput(f), f), pre, multiple, f));
+        const kept: number[] = [];
+        for (const [j, f] of chunk.entries()) {
+          const it = await failures.attempt(f, async () => preprocess(decodeImage(await readInput(f), f), pre, multiple, f));
+          if (it) { items.push(it); kept.push(j); }
+        }
+        if (!items.length) { progress.tick(Math.min(i + batch, files.length), path.basename(chunk[chunk.length - 1])); continue; }
         if (pre.protocol === 'annotate') {
           // Each map goes back to its own image size, so images run one by one.
-          for (const [j, it] of items.entries()) {
+          for (const [k, it] of items.entries()) {
             const r = await model.predict(stackBatch([it]), { mapSize: pre.mapSize, zeroShot: values['zero-shot'], outputSize: [it.source.height, it.source.width] });
-            await record(chunk[j], stems[i + j], r.maps[0], r.height, r.width, r.scores[0]);
+            await record(chunk[kept[k]], stems[i + kept[k]], r.maps[0], r.height, r.width, r.scores[0]);
           }
         } else {
           const r = await model.predict(stackBatch(items), { mapSize: pre.mapSize, zeroShot: values['zero-shot'] });
-          for (const [j, f] of chunk.entries()) await record(f, stems[i + j], r.maps[j], r.height, r.width, r.scores[j]);
+          for (const [k, j] of kept.entries()) await record(chunk[j], stems[i + j], r.maps[k], r.height, r.width, r.scores[k]);
         }
         progress.tick(Math.min(i + batch, files.length), path.basename(chunk[chunk.length - 1]));
       }
@@ -77,7 +83,9 @@ export const command = {
       model.dispose();
       if (backend.tfjs === 'webgpu') (await import('../../src/platform/node/webgpu.ts')).releaseNodeWebGPU();
     }
+    if (failures.failed.length === files.length) await failures.settle(files.length, outDir);
     await writeFileAtomic(path.join(outDir, 'scores.json'), `${JSON.stringify(scores, null, 2)}\n`);
+    return failures.settle(files.length, outDir);
 
     async function record(file: string, stem: string, map: Float32Array, h: number, w: number, score: number) {
       scores[file] = score;

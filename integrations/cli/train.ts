@@ -80,7 +80,7 @@ interface Job {
 }
 
 /** Everything after the model is chosen: data, the run, progress on stderr, Ctrl-C → resumable state, the folder. */
-async function runJob(values: Record<string, any>, positionals: string[], job: Job, label: string): Promise<void> {
+async function runJob(values: Record<string, any>, positionals: string[], job: Job, label: string): Promise<number | undefined> {
   const out = required(values.output, 'output (-o)');
   // `-d a.png b.png dir/`: parseArgs keeps the first value on -d and the rest as positionals.
   const files = await collectImages([...(values.data ?? []), ...positionals]);
@@ -142,8 +142,7 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
     if (!content) {
       await writeFileAtomic(statePath, saveTrainState(r.state));
       console.error(`${label}: stopped at step ${r.state.step}/${r.state.run.schedule.total}; state saved to ${statePath} (continue with --resume ${statePath})`);
-      process.exitCode = 130;
-      return;
+      return 130;
     }
     if (values.state) await writeFileAtomic(statePath, saveTrainState(r.state));
     const built = await buildModelFolder(content, {
@@ -185,14 +184,13 @@ export const command = {
       if (base.embedDim % numHeads) throw new UsageError(`--heads ${numHeads} must divide the token width ${base.embedDim}`);
       const config = { ...base, numHeads, inpCount: values.inps === undefined ? base.inpCount : intFlag(values.inps, 'inps', 1) };
       const r = CNN_RECIPE;
-      await runJob(values, positionals, {
+      return runJob(values, positionals, {
         encoder: cnn.bundled ? new Map([...cnn.weights].map(([k, v]) => [ENCODER_PREFIX + k, v])) : new Map(),
         ...(cnn.bundled ? {} : { encoderWeights: cnn.weights }),
         init: initHead(config, intFlag(values.seed, 'seed', 1, 0)), config,
         preprocess: preprocessFromFlags(values, cnnPreprocess(encoder.kind, size)), mode: 'full',
         defaults: { steps: r.steps, batch: r.batch, warmup: r.warmup, lr: r.lr, finalLr: r.finalLr }, source: encPath,
       }, 'train');
-      return;
     }
     const enc = await load(encPath, values);
     const initModel = values.init ? await load(values.init, values) : undefined;
@@ -203,7 +201,7 @@ export const command = {
         : c.kind === 'encoder' ? headConfigFor(c.encoder)
           : notAnEncoder(encPath);
     const seed = intFlag(values.seed, 'seed', 1, 0);
-    await runJob(values, positionals, {
+    return runJob(values, positionals, {
       encoder: encoderTensors(enc.content.tensors),
       init: initModel ? headOf(initModel.content.tensors, config) : initHead(config, seed),
       config, preprocess: preprocessFromFlags(values, enc.preprocess), mode: 'full',
@@ -225,7 +223,7 @@ export const finetuneCommand = {
     if (m.content.kind !== 'inp-former') throw new InputError(modelPath, 'is an encoder only: train a model first (inp-former train)');
     const config = m.content.config;
     const encoderWeights = await packageEncoderWeights(m.content);
-    await runJob(values, positionals, {
+    return runJob(values, positionals, {
       encoder: encoderTensors(m.content.tensors), init: headOf(m.content.tensors, config), config, ...(encoderWeights ? { encoderWeights } : {}),
       preprocess: preprocessFromFlags(values, m.preprocess), mode,
       defaults: { ...recipe }, source: modelPath,

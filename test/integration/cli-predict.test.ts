@@ -108,6 +108,19 @@ describe.skipIf(!HAS_FIXTURES)(`inp-former predict, end to end from PNG files${S
       await expectFail(['predict', '-m', MODEL, path.join(dir, 'nope.png'), '-o', path.join(dir, 'x')], /nope\.png: not found/);
     });
 
+    it('a corrupt image among good ones is skipped and named: the others are scored, failures.json lists it, exit status 3', async () => {
+      const bad = path.join(dir, 'corrupt.png');
+      writeFileSync(bad, readFileSync(pngs[0]).subarray(0, 60));
+      const out = path.join(dir, 'partial');
+      const r = await cli('predict', '-m', MODEL, pngs[0], bad, '-o', out, '--backend', 'wasm');
+      expect(r.code).toBe(3);
+      expect(r.err).toMatch(/predict: skipped .*corrupt\.png/);
+      expect(Object.keys(JSON.parse(readFileSync(path.join(out, 'scores.json'), 'utf8')))).toEqual([pngs[0]]);
+      const failures = JSON.parse(readFileSync(path.join(out, 'failures.json'), 'utf8'));
+      expect(failures).toHaveLength(1);
+      expect(failures[0].file).toBe(bad);
+    });
+
     it('an output folder that is a file, and bad flags', async () => {
       const file = path.join(dir, 'a-file'); writeFileSync(file, 'keep me');
       await expectFail(['predict', '-m', MODEL, pngs[0], '-o', file], /a-file: output path exists and is not a folder/);
