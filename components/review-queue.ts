@@ -40,6 +40,7 @@ export class ReviewQueue extends LitElement {
     .images li { display: flex; gap: .4rem; align-items: center; padding: .2rem .45rem; cursor: pointer; border-bottom: 1px solid #f0f2f5; }
     .images li[aria-current='true'] { background: #dfe8fb; font-weight: 600; }
     .name { flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    .name small { color: #6b7385; }
     .badge { border-radius: 999px; padding: 0 .45rem; font-size: 11px; }
     .unreviewed { background: #eceff4; color: #5a6478; }
     .normal { background: #d7f3e1; color: #14703a; }
@@ -104,7 +105,7 @@ export class ReviewQueue extends LitElement {
       <ul class="images" role="listbox" aria-label="Images">
         ${this.images.map((im) => html`
           <li aria-current=${im.id === this.current} data-id=${im.id} @click=${() => this.act('open-image', { id: im.id })}>
-            <span class="name" title=${im.name}>${im.name}</span>
+            <span class="name" title=${im.name}>${fileName(im.name)}${folderOf(im.name) ? html` <small>${folderOf(im.name)}</small>` : nothing}</span>
             ${im.accepted ? html`<span class="badge defective">${im.accepted}✓</span>` : nothing}
             <span class="badge ${im.status}">${im.status}</span>
           </li>`)}
@@ -115,6 +116,16 @@ export class ReviewQueue extends LitElement {
   protected override updated(): void {
     this.renderRoot.querySelector('.images li[aria-current="true"]')?.scrollIntoView({ block: 'nearest' });
   }
+}
+
+/** The file's own name: what tells images apart in a list (the whole path is the row's title). */
+function fileName(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** The last two folders of a path, dimmed after the name (a dataset's "test/broken_large"). */
+function folderOf(p: string): string {
+  return p.split('/').slice(0, -1).slice(-2).join('/');
 }
 
 if (!customElements.get('inp-review-queue')) customElements.define('inp-review-queue', ReviewQueue);

@@ -67,7 +67,8 @@ export class Workspace extends LitElement {
     .tools button, header button, label.file { font: inherit; border: 1px solid #c4cbd8; background: #fff; border-radius: 4px; padding: .25rem .5rem; cursor: pointer; }
     .tools button[aria-pressed='true'] { background: #1d2330; color: #fff; }
     label.file input { display: none; }
-    .messages { position: fixed; right: 1rem; bottom: 1rem; display: flex; flex-direction: column; gap: .4rem; z-index: 40; max-width: 480px; }
+    /* Bottom left, over the end of the image list: clear of the canvas, its tools, the sensitivity knob and the model panel. */
+    .messages { position: fixed; left: .75rem; bottom: .75rem; display: flex; flex-direction: column; gap: .4rem; z-index: 40; max-width: 300px; }
     .msg { padding: .5rem .7rem; border-radius: 5px; box-shadow: 0 2px 10px #0003; display: flex; gap: .6rem; align-items: start; }
     .msg.error { background: #fde2e1; color: #7d1414; border: 1px solid #e5a3a3; }
     .msg.info { background: #e3ecfd; color: #1c3a78; border: 1px solid #a9c0ee; }

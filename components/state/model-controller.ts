@@ -244,9 +244,22 @@ export class ModelController {
     }
   }
 
-  async openFiles(files: File[]): Promise<void> {
+  /**
+   * Adds image files (a folder's too) to the session, sorted by path as a file browser lists them, with progress.
+   * Ground-truth masks (a `ground_truth` folder, `*_mask.*` files, as MVTec and most datasets ship them) are masks,
+   * not images to annotate: they are skipped, and a message says how many.
+   */
+  async openFiles(picked: File[]): Promise<void> {
+    const pathOf = (f: File) => f.webkitRelativePath || f.name;
+    const isMask = (f: File) => /(^|\/)ground_truth\//i.test(pathOf(f)) || /_mask\.[a-z]+$/i.test(f.name);
+    const files = picked.filter((f) => !isMask(f)).sort((a, b) => pathOf(a).localeCompare(pathOf(b), undefined, { numeric: true }));
+    if (files.length < picked.length) this.host.say('info', `Skipped ${picked.length - files.length} ground-truth mask file(s) (ground_truth/…, *_mask.*): masks are not images to annotate`);
     let added = 0;
-    for (const f of files) {
+    this.progress = { label: 'import', done: 0, total: files.length };
+    this.host.refresh();
+    for (const [i, f] of files.entries()) {
+      this.progress = { label: 'import', done: i, total: files.length, detail: f.name };
+      this.host.refresh();
       const id = `file-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
       const bytes = new Uint8Array(await f.arrayBuffer());
       const name = f.webkitRelativePath || f.name;
@@ -267,6 +280,7 @@ export class ModelController {
         this.host.fail(err, name);
       }
     }
+    this.progress = undefined;
     if (added) await this.host.go(this.host.session.order[this.host.session.order.length - added]);
     this.host.refresh();
   }

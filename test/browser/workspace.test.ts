@@ -1,4 +1,8 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { encodePng } from '../../src/image/encode-png.ts';
+import { makeSample } from '../../src/samples/surfaces.ts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadCheckpoint } from '../../src/checkpoint/load.ts';
@@ -187,6 +191,29 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     expect(errors).toEqual([]);
     await page.close();
   }, 300_000);
+
+  it('Open folder… imports a dataset folder sorted by path with progress, skips its ground-truth masks, and lists file names', async () => {
+    const ds = path.join(mkdtempSync(path.join(tmpdir(), 'inp-folder-')), 'ds');
+    const png = (seed: number) => encodePng({ ...makeSample('fabric', null, seed, 64).image, channels: 3 });
+    for (const n of [10, 2, 1]) { mkdirSync(path.join(ds, 'test/broken'), { recursive: true }); writeFileSync(path.join(ds, 'test/broken', `${n}.png`), png(n)); }
+    mkdirSync(path.join(ds, 'ground_truth/broken'), { recursive: true });
+    writeFileSync(path.join(ds, 'ground_truth/broken/1_mask.png'), png(99));
+    const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${vite.url}/?backends=wasm&db=folder-${Date.now()}`);
+    await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
+    const before = await page.locator('inp-review-queue li[data-id]').count();
+    await page.getByTestId('open-folder').setInputFiles(ds);
+    await page.getByText(/Skipped 1 ground-truth mask file/).waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.locator('inp-review-queue li[data-id]').count(), { timeout: 30_000 }).toBe(before + 3);
+    const names = await page.locator('inp-review-queue li[data-id] .name').allTextContents();
+    expect(names.slice(-3).map((n) => n.trim())).toEqual(['1.png test/broken', '2.png test/broken', '10.png test/broken']);
+    expect(await page.locator('inp-review-queue li[data-id] .name').last().getAttribute('title')).toBe('ds/test/broken/10.png');
+    await page.screenshot({ path: `${SHOTS}/workspace-folder.png` });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 
   it('bad input shows a visible message and keeps the session: a text file, a huge image, a model that fails to load', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
