@@ -62,6 +62,8 @@ function isKind<K extends string>(v: PickleValue, kind: K): v is Extract<PickleV
   return !!v && typeof v === 'object' && 'kind' in v && v.kind === kind;
 }
 
+const MAX_STACK_ITEMS = 1_000_000;
+
 /**
  * Interprets `data` (the bytes of data.pkl). `where` names the file in errors. Supports protocol 2 as torch.save
  * writes it, plus FRAME / STACK_GLOBAL / MEMOIZE so a state dict re-saved with protocol 4 still loads.
@@ -135,6 +137,8 @@ export function unpickle(data: Uint8Array, where: string): PickleValue {
   };
 
   for (;;) {
+    // A state dict's pickle keeps a few dozen items on the stack; millions mean a file built to exhaust memory.
+    if (stack.length > MAX_STACK_ITEMS) fail(`pickle stack grows past ${MAX_STACK_ITEMS} items (not a state dict)`);
     need(1);
     const at = p;
     const op = data[p++];

@@ -4,6 +4,10 @@ import { DTYPE_BYTES, decodeTensor, numel } from './dtype.ts';
 import { unpickle, type PickleValue, type TensorRef } from './pickle.ts';
 import { readZipEntries } from './zip.ts';
 
+/** Limits that keep a hostile file from exhausting memory before it is refused (real checkpoints stay far below). */
+const MAX_PICKLE_BYTES = 16 * 2 ** 20;
+const MAX_TENSOR_BYTES = 2 ** 31;
+
 const STORAGE_DTYPE: Record<string, DType> = {
   FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16', DoubleStorage: 'F64', LongStorage: 'I64',
   IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
@@ -109,7 +113,13 @@ export function readPth(bytes: Uint8Array, where: string): TensorMap {
   if (byteorder && new TextDecoder().decode(byteorder()).trim() !== 'little') {
     throw new CheckpointError(where, 'checkpoint was saved on a big-endian machine; only little-endian data is supported');
   }
-  const dict = stateDictOf(unpickle(entries.get(pkls[0])!(), where), where);
+  // A state dict's pickle is small (names, shapes, storage keys: about 1 kB per tensor). A large one is not a
+  // checkpoint, or one built to exhaust memory (a small deflated file can declare a gigabyte).
+  const pkl = entries.get(pkls[0])!;
+  if (pkl.size > MAX_PICKLE_BYTES) {
+    throw new CheckpointError(where, `${pkls[0]} declares ${pkl.size} bytes; a state dict's pickle is far smaller (limit ${MAX_PICKLE_BYTES}): not a checkpoint, or a zip bomb`);
+  }
+  const dict = stateDictOf(unpickle(pkl(), where), where);
   const storages = new Map<string, Uint8Array>();
   const out: TensorMap = new Map();
   for (const [key, value] of dict) {
@@ -131,6 +141,8 @@ export function readPth(bytes: Uint8Array, where: string): TensorMap {
       storages.set(value.storage.key, storage);
     }
     const n = numel(value.shape);
+    // A stride-0 view of a tiny storage can name billions of elements; refuse before allocating them.
+    if (n * elem > MAX_TENSOR_BYTES) throw new CheckpointError(at, `tensor of size [${value.shape}] would take ${n * elem} bytes (limit ${MAX_TENSOR_BYTES}): not a model weight`);
     let last = value.offset;
     value.shape.forEach((d, i) => { if (d > 0) last += (d - 1) * value.stride[i]; });
     if (n > 0 && (last + 1) * elem > storage.byteLength) {

@@ -6,7 +6,13 @@ import { CheckpointError } from '../errors.ts';
  * so entries are returned as views into the original buffer (no copy of a 600 MB checkpoint). DEFLATE entries
  * (a re-zipped checkpoint) are inflated. ZIP64 records are honoured because large checkpoints use them.
  */
-export function readZipEntries(bytes: Uint8Array, where: string): Map<string, () => Uint8Array> {
+/** A zip entry: its bytes when asked for (inflated then), and the uncompressed size its header declares. */
+export type ZipEntry = (() => Uint8Array) & { readonly size: number };
+
+/** DEFLATE expands at most 1032:1; an entry claiming more is corrupt or built to exhaust memory. */
+const MAX_DEFLATE_RATIO = 1032;
+
+export function readZipEntries(bytes: Uint8Array, where: string): Map<string, ZipEntry> {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.byteLength < 22 || dv.getUint32(0, true) !== 0x04034b50) {
     throw new CheckpointError(where, bytes.byteLength === 0 ? 'file is empty' : 'not a zip archive (a PyTorch .pth written by torch.save is a zip file)');
@@ -27,7 +33,7 @@ export function readZipEntries(bytes: Uint8Array, where: string): Map<string, ()
     cdOffset = Number(dv.getBigUint64(z64 + 48, true));
   }
   if (cdOffset >= bytes.byteLength) throw new CheckpointError(where, 'zip central directory lies past the end of the file (truncated?)');
-  const entries = new Map<string, () => Uint8Array>();
+  const entries = new Map<string, ZipEntry>();
   let p = cdOffset;
   const dec = new TextDecoder();
   for (let n = 0; n < count; n++) {
@@ -58,7 +64,10 @@ export function readZipEntries(bytes: Uint8Array, where: string): Map<string, ()
     const entryLocal = local;
     const c = csize;
     const u = usize;
-    entries.set(name, () => {
+    if (method === 8 && u > c * MAX_DEFLATE_RATIO + 64) {
+      throw new CheckpointError(where, `zip entry ${name} claims ${u} bytes from ${c} compressed, more than DEFLATE can produce (corrupt, or a zip bomb)`);
+    }
+    entries.set(name, Object.assign(() => {
       if (entryLocal + 30 > bytes.byteLength) throw new CheckpointError(where, `zip entry ${name} lies past the end of the file (truncated?)`);
       if (dv.getUint32(entryLocal, true) !== 0x04034b50) throw new CheckpointError(where, `zip entry ${name} has no local header (corrupt zip)`);
       const start = entryLocal + 30 + dv.getUint16(entryLocal + 26, true) + dv.getUint16(entryLocal + 28, true);
@@ -67,7 +76,7 @@ export function readZipEntries(bytes: Uint8Array, where: string): Map<string, ()
       if (method === 0) return raw;
       if (method === 8) return inflateSync(raw, { out: new Uint8Array(u) });
       throw new CheckpointError(where, `zip entry ${name} uses unsupported compression method ${method}`);
-    });
+    }, { size: u }));
   }
   return entries;
 }

@@ -155,4 +155,25 @@ describe('PyTorch .pth reader: refuses unsafe or broken input', () => {
     const truncatedPickle = w4.subarray(0, w4.length - 20);
     expect(() => read(truncatedPickle, { 0: new Uint8Array(16) }, 'tp.pth')).toThrow(/tp\.pth: data\.pkl: pickle is truncated/);
   });
+
+  it('refuses files built to exhaust memory before allocating, naming the file: a giant pickle, a zip bomb, a stride-0 giant view, a runaway stack', () => {
+    const { zipSync } = require('fflate') as typeof import('fflate');
+    // 20 MB of zeros deflate to about 20 kB: a pickle this size is no state dict.
+    const bomb = zipSync({ 'b/data.pkl': [new Uint8Array(20 * 2 ** 20), { level: 9 }], 'b/version': new TextEncoder().encode('3\n') });
+    expect(bomb.byteLength).toBeLessThan(100_000);
+    expect(() => readPth(bomb, 'bomb.pth')).toThrow(/bomb\.pth: b\/data\.pkl declares 20971520 bytes; a state dict's pickle is far smaller/);
+    // A header that claims more than DEFLATE can expand.
+    const lie = zipSync({ 'l/data.pkl': [new Uint8Array(4096), { level: 9 }] });
+    const dv = new DataView(lie.buffer);
+    for (let i = lie.length - 22; i >= 0; i--) {
+      if (dv.getUint32(i, true) === 0x02014b50) { dv.setUint32(i + 24, 2 ** 31, true); break; }
+    }
+    expect(() => readPth(lie, 'lie.pth')).toThrow(/lie\.pth: zip entry l\/data\.pkl claims 2147483648 bytes from \d+ compressed/);
+    // size [100000, 100000] with stride [0, 0] over a 1-element storage: 10^10 elements.
+    const giant = stateDictPickle({ w: { storageType: 'FloatStorage', key: '0', numel: 1, size: [100000, 100000], stride: [0, 0] } });
+    expect(() => read(giant, { 0: new Uint8Array(4) }, 'giant.pth')).toThrow(/giant\.pth: w: tensor of size \[100000,100000\] would take 40000000000 bytes/);
+    // EMPTY_LIST pushed two million times.
+    const runaway = Uint8Array.from([0x80, 0x02, ...new Array(2_000_000).fill(0x5d), 0x2e]);
+    expect(() => read(runaway, {}, 'stack.pth')).toThrow(/stack\.pth: data\.pkl: pickle stack grows past 1000000 items/);
+  });
 });
