@@ -12,12 +12,12 @@ import { calibrateFromFiles, thresholdFromFlags, THRESHOLD_FLAGS } from './thres
 /** What serve-ls and serve-cvat share: the model with annotate's options, listening, limits. */
 export const SERVE_FLAGS = {
   model: { type: 'string', short: 'm' }, port: { type: 'string' }, host: { type: 'string' }, ...THRESHOLD_FLAGS, backend: { type: 'string' },
-  'max-body-mb': { type: 'string' }, 'max-pixels': { type: 'string' }, timeout: { type: 'string' }, 'allow-origin': { type: 'string', multiple: true },
+  'max-body-mb': { type: 'string' }, 'max-pixels': { type: 'string' }, timeout: { type: 'string' }, 'allow-origin': { type: 'string', multiple: true }, 'max-queue': { type: 'string' },
   ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
 } as const;
 
 export const SERVE_USAGE = '[--host 127.0.0.1] [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--min-area N] [--fill-holes] [--smooth R] '
-  + '[--resize N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--max-body-mb 32] [--max-pixels 40000000] [--timeout 60] [--allow-origin <web page origin>…]';
+  + '[--resize N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--max-body-mb 32] [--max-pixels 40000000] [--timeout 60] [--max-queue 8] [--allow-origin <web page origin>…]';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -38,13 +38,14 @@ export function allowedOriginsFromFlags(v: Values): string[] {
 }
 
 
-export interface ServeLimits { maxBodyBytes: number; maxPixels: number; requestTimeoutMs: number }
+export interface ServeLimits { maxBodyBytes: number; maxPixels: number; requestTimeoutMs: number; maxQueue: number }
 
 export function limitsFromFlags(v: Values): ServeLimits {
   return {
     maxBodyBytes: intFlag(v['max-body-mb'] as string | undefined, 'max-body-mb', 32) * 2 ** 20,
     maxPixels: intFlag(v['max-pixels'] as string | undefined, 'max-pixels', 40_000_000),
     requestTimeoutMs: intFlag(v.timeout as string | undefined, 'timeout', 60) * 1000,
+    maxQueue: intFlag(v['max-queue'] as string | undefined, 'max-queue', 8, 0),
   };
 }
 

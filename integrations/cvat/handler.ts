@@ -22,7 +22,8 @@ import { calibrationAt } from '../../src/threshold/confidence.ts';
  */
 export interface CvatShape { label: string; type: 'mask'; mask: number[]; points: number[]; confidence: string; attributes: [] }
 
-export interface DetectorOptions { model: ServedModel; label: string; maxPixels: number }
+/** `maxQueue`: requests allowed to wait for the model; one more is refused with 503 at once. */
+export interface DetectorOptions { model: ServedModel; label: string; maxPixels: number; maxQueue?: number }
 
 /** A one-region mask's outer boundary as a flat polygon; the largest ring if the mask has several. */
 export function outerPolygon(m: BinaryMask): number[] {
@@ -42,10 +43,13 @@ export function toCvatMask(m: BinaryMask): number[] {
   return out;
 }
 
+/** Requests that may wait for the model before more are refused (503): a burst queues, a flood is turned away. */
+export const DEFAULT_MAX_QUEUE = 8;
+
 /** A detector function over one model; requests queue for the model one at a time. */
-export function createCvatDetector(o: DetectorOptions): (body: unknown) => Promise<CvatShape[]> {
-  const queue = serialQueue();
-  return async (body) => {
+export function createCvatDetector(o: DetectorOptions): (body: unknown, signal?: AbortSignal) => Promise<CvatShape[]> {
+  const queue = serialQueue({ maxWaiting: o.maxQueue ?? DEFAULT_MAX_QUEUE, full: (n) => new HttpError(503, `busy: ${n} requests are waiting for the model; retry later`) });
+  return async (body, signal) => {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object {"image": <base64>, "threshold": <0–1>}');
     const { image, threshold } = body as Record<string, unknown>;
     if (image === undefined) throw new HttpError(400, '"image" is missing: send the frame as base64');
@@ -62,6 +66,6 @@ export function createCvatDetector(o: DetectorOptions): (body: unknown) => Promi
       return p.regions.map((r): CvatShape => ({
         label: o.label, type: 'mask', mask: toCvatMask(r.mask), points: outerPolygon(r.mask), confidence: normalizeScore(r.maxScore, cal.pixelThreshold, cal).toFixed(4), attributes: [],
       }));
-    });
+    }, signal);
   };
 }

@@ -7,7 +7,7 @@ import type { CvatShape } from './handler.ts';
  * GET / describes the function (its labels and how the threshold maps).
  */
 export interface CvatServerOptions {
-  detect: (body: unknown) => Promise<CvatShape[]>;
+  detect: (body: unknown, signal?: AbortSignal) => Promise<CvatShape[]>;
   info: { name: string; labels: string[]; model_version: string };
   maxBodyBytes: number;
   requestTimeoutMs: number;
@@ -24,7 +24,7 @@ export function createCvatServer(o: CvatServerOptions): http.Server {
     ...(o.basicAuth ? { basicAuth: o.basicAuth } : {}), ...(o.allowedOrigins ? { allowedOrigins: o.allowedOrigins } : {}),
     routes: {
       'GET /': () => ({ body: { ...o.info, type: 'detector', threshold: THRESHOLD_NOTE } }),
-      'POST /': async (req) => ({ body: await o.detect(req.body) }),
+      'POST /': async (req) => ({ body: await o.detect(req.body, req.signal) }),
     },
   });
 }

@@ -43,6 +43,8 @@ export interface LabelStudioBackendOptions {
   maxPixels: number;
   /** Most tasks one /predict may carry. */
   maxTasks: number;
+  /** /predict requests that may wait for the model; one more is refused with 503 at once (default 8). */
+  maxQueue?: number;
   basicAuth?: { user: string; pass: string };
   /** Web pages allowed to call the backend from a browser (--allow-origin); none by default. */
   allowedOrigins?: readonly string[];
@@ -90,7 +92,7 @@ export function projectId(p: unknown): string {
 
 export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server: http.Server; projects: Map<string, Project> } {
   const projects = new Map<string, Project>();
-  const modelQueue = serialQueue();
+  const modelQueue = serialQueue({ maxWaiting: o.maxQueue ?? 8, full: (n) => new HttpError(503, `busy: ${n} requests are waiting for the model; retry later`) });
   const log = o.log ?? ((l: string) => console.error(l));
 
   const project = (id: string): Project => {
@@ -136,7 +138,7 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
         for (const [i, m] of mapped.entries()) images.push(toAnnotatedImage(`task-${i}`, proposeRegions(m.map, m.score, calibration, model.options)));
       }
       return buildLabelStudioTasks(images, { model: model.version, calibration, label: target.label }, target).map((t) => t.predictions[0]);
-    });
+    }, req.signal);
     return { body: { results } };
   }
 

@@ -59,12 +59,23 @@ export async function mapImages(model: ServedModel, images: readonly { image: Rg
 
 /**
  * Runs jobs one after another: model work from concurrent requests queues here instead of holding every request's
- * images, maps and tensors in memory at once. A failed job does not stop the queue.
+ * images, maps and tensors in memory at once. A failed job does not stop the queue. With `maxWaiting`, a job that
+ * would wait behind that many is refused at once (`full` makes the error); a job whose `signal` aborted while it
+ * waited (its client gave up) is skipped instead of run for nobody.
  */
-export function serialQueue(): <T>(job: () => Promise<T>) => Promise<T> {
+export function serialQueue(o: { maxWaiting?: number; full?: (waiting: number) => Error } = {}): <T>(job: () => Promise<T>, signal?: AbortSignal) => Promise<T> {
   let tail: Promise<unknown> = Promise.resolve();
-  return <T>(job: () => Promise<T>) => {
-    const p = tail.then(job);
+  let waiting = 0;
+  return <T>(job: () => Promise<T>, signal?: AbortSignal) => {
+    if (o.maxWaiting !== undefined && waiting >= o.maxWaiting) {
+      return Promise.reject(o.full?.(waiting) ?? new Error(`${waiting} jobs are waiting; the limit is ${o.maxWaiting}`));
+    }
+    waiting++;
+    const p = tail.then(() => {
+      waiting--;
+      signal?.throwIfAborted();
+      return job();
+    });
     tail = p.catch(() => undefined);
     return p;
   };

@@ -147,6 +147,26 @@ describe('serve-cvat: CVAT detector function over HTTP', () => {
     }
   });
 
+  it('a flood past --max-queue is refused with 503 at once, while the queued requests are answered', async () => {
+    const d = await cvatDetectorFromArgs(['-m', model, '--threshold-from', normals, '--protocol', 'annotate', '--backend', 'onnx', '--max-queue', '1']);
+    const busy = createCvatServer({ detect: d.detect, info: { name: 'x', labels: ['defect'], model_version: 'v' }, maxBodyBytes: 4 * 2 ** 20, requestTimeoutMs: 30_000, log: () => {} });
+    const at = `${(await listen(busy, 0, '127.0.0.1')).url}/`;
+    try {
+      // onnxruntime-node (the default backend) runs off the event loop, so the others arrive while the model works.
+      const image = b64(encodePng({ ...makeSampleSet('fabric', { normals: 1, perDefect: 0, size: 320 })[0].image, channels: 3 }));
+      const replies = await Promise.all(Array.from({ length: 6 }, () => fetch(at, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image }) })));
+      const codes = replies.map((r) => r.status).sort();
+      expect(codes.filter((c) => c === 200).length).toBeGreaterThanOrEqual(2);
+      expect(codes.filter((c) => c === 503).length).toBeGreaterThanOrEqual(1);
+      expect(codes.every((c) => c === 200 || c === 503)).toBe(true);
+      const refused = replies.find((r) => r.status === 503)!;
+      expect((await refused.json() as { error: string }).error).toMatch(/busy: 1 requests are waiting/);
+    } finally {
+      await closeServer(busy);
+      d.model.detector.dispose();
+    }
+  });
+
   it('refuses bad base64, non-image payloads, oversize bodies and images, and bad thresholds with clear errors', async () => {
     let r = await post({ image: 'not base64!' });
     expect(r.status).toBe(400);

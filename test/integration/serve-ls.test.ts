@@ -125,7 +125,7 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     served = loaded.model;
     ({ server: backend } = createLabelStudioBackend({
       model: served, images: { labelStudioUrl: lsUrl, apiKey: KEY, timeoutMs: 10_000, maxBytes: 2 ** 20 },
-      maxBodyBytes: 256 * 1024, requestTimeoutMs: 30_000, maxPixels: 1_000_000, maxTasks: 64, log: () => {},
+      maxBodyBytes: 256 * 1024, requestTimeoutMs: 30_000, maxPixels: 1_000_000, maxTasks: 64, maxQueue: 32, log: () => {},
       train: createTrainer({ modelPath: model, overrides: {}, outDir: path.join(root, 'versions'), serve: served, normalsFiles: loaded.normalsFiles! }),
     }));
     url = (await listen(backend, 0, '127.0.0.1')).url;

@@ -28,7 +28,8 @@ export function errorReply(e: unknown): { status: number; body: { error: string 
   return { status, body: { error: (e as Error).message } };
 }
 
-export interface JsonRequest { method: string; path: string; query: URLSearchParams; headers: http.IncomingHttpHeaders; body: unknown }
+/** `signal` aborts when the client goes away before the answer (a queued job for it is then skipped). */
+export interface JsonRequest { method: string; path: string; query: URLSearchParams; headers: http.IncomingHttpHeaders; body: unknown; signal: AbortSignal }
 export interface JsonReply { status?: number; body: unknown }
 export type JsonHandler = (req: JsonRequest) => JsonReply | Promise<JsonReply>;
 
@@ -76,7 +77,9 @@ export function createJsonServer(o: JsonServerOptions): http.Server {
       throw new HttpError(404, `no such endpoint: ${method} ${path} (endpoints: ${Object.keys(o.routes).join(', ')})`);
     }
     const body = method === 'GET' || method === 'HEAD' ? undefined : parseJson(await readBody(req, o.maxBodyBytes));
-    const reply = await handler({ method, path, query: url.searchParams, headers: req.headers, body });
+    const gone = new AbortController();
+    res.once('close', () => { if (!res.writableFinished) gone.abort(new HttpError(499, 'the client closed the connection')); });
+    const reply = await handler({ method, path, query: url.searchParams, headers: req.headers, body, signal: gone.signal });
     send(res, reply.status ?? 200, reply.body);
   }
   return server;
