@@ -17,6 +17,7 @@ export interface XmlElement {
 }
 
 const NAME = /[A-Za-z_:][-A-Za-z0-9_:.]*/y;
+const MAX_DEPTH = 64;
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
 export function parseXml(text: string, where: string): XmlElement {
@@ -93,7 +94,13 @@ export function parseXml(text: string, where: string): XmlElement {
         const before = i;
         skipSpace();
         if (text.startsWith('/>', i)) { i += 2; break; }
-        if (text[i] === '>') { i++; stack.push(el); break; }
+        if (text[i] === '>') {
+          i++;
+          // CVAT's XML nests four levels; thousands would only overflow whatever walks the tree next.
+          if (stack.length >= MAX_DEPTH) fail(`elements nested deeper than ${MAX_DEPTH}`);
+          stack.push(el);
+          break;
+        }
         if (i === before) fail(`expected whitespace, ">" or "/>" in <${el.name}>`);
         const an = name();
         skipSpace();

@@ -196,6 +196,9 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     r = await post('/predict', predictBody([{ id: 8, image: 'data:image/png;base64,aGVsbG8gd29ybGQ=' }]));
     expect(r.status).toBe(400);
     expect(r.json.error).toMatch(/task 8.*a text file, not an image/);
+    r = await post('/predict', `{"tasks": ${'['.repeat(50_000)}${']'.repeat(50_000)}}`);
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatch(/nests deeper than 64 levels/);
     r = await post('/predict', 'x'.repeat(300 * 1024));
     expect(r.status).toBe(413);
     expect(r.json.error).toMatch(/limit is 262144 bytes/);

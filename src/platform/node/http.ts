@@ -115,10 +115,31 @@ export function readBody(req: http.IncomingMessage, limit: number): Promise<Uint
   });
 }
 
+/** Deeper JSON than any request of ours or Label Studio's needs; deeper would overflow the stack of what walks it. */
+const MAX_JSON_DEPTH = 64;
+
+/** The deepest nesting of brackets in JSON text (strings skipped): a linear scan, before JSON.parse builds anything. */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) { if (++depth > max) max = depth; } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 function parseJson(bytes: Uint8Array): unknown {
   if (bytes.length === 0) throw new HttpError(400, 'request body is empty: expected JSON');
+  const text = Buffer.from(bytes).toString('utf8');
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new HttpError(400, `request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+    return JSON.parse(text);
   } catch (e) {
     throw new HttpError(400, `request body is not valid JSON (${(e as Error).message})`);
   }

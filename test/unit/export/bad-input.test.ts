@@ -5,6 +5,7 @@ import { cocoArea, cocoBbox, cocoCountsToString, cocoStringToCounts, decodeCocoR
 import { decodeCvatMask, encodeCvatMask } from '../../../src/export/cvat-rle.ts';
 import { decodeLabelStudioRle, encodeLabelStudioRle } from '../../../src/export/labelstudio-rle.ts';
 import type { BinaryMask } from '../../../src/image/mask.ts';
+import { parseXml } from '../../../src/export/xml.ts';
 import { maskFrom } from './masks.ts';
 
 /** Throws an InputError whose message (which starts with the field) matches. */
@@ -78,5 +79,9 @@ describe('bad input gives errors that name the field and what is wrong', () => {
     expectInputError(() => cocoPolygonToRle([0, 0, 1e9, 0, 1, 1], 4, 4), /^segmentation\[0\]\[2\]: must be a finite coordinate/);
     expectInputError(() => cocoPolygonsToMask({} as unknown as number[][], 4, 4), /^segmentation: must be a list of polygons/);
     expectInputError(() => cocoPolygonToRle([0, 0, 2, 0, 2, 2], 4, 0), /^segmentation\[0\]: image size must be positive integers/);
+  });
+
+  it('XML nested 50,000 deep is refused by the parser, naming the file and line', () => {
+    expectInputError(() => parseXml(`<annotations>${'<a>'.repeat(50_000)}${'</a>'.repeat(50_000)}</annotations>`, 'deep.xml'), /^deep\.xml:1: malformed XML: elements nested deeper than 64/);
   });
 });
