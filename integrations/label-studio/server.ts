@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import { calibrationFor, mapImages, serialQueue, type ServedModel } from '../../src/pipeline/served-model.ts';
 import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.ts';
+import { decodeCocoRle, encodeCocoRle, type CocoRle } from '../../src/export/coco-rle.ts';
 import { buildLabelStudioTasks, parseLabelStudioTasks } from '../../src/export/labelstudio-tasks.ts';
 import type { BinaryMask } from '../../src/image/mask.ts';
 import type { Calibration } from '../../src/types.ts';
@@ -19,7 +20,14 @@ import { brushTarget, type BrushTarget } from './label-config.ts';
 export const MODEL_CLASS = 'InpFormerAnomaly';
 
 /** An annotated image kept for training: where Label Studio serves it, and its accepted mask (null = normal). */
-export interface CollectedImage { task: number; image: string; mask: BinaryMask | null }
+/**
+ * One submitted annotation, kept until training: the image's reference (fetched then) and the union of its brush
+ * regions run-length encoded (an 8000² mask is 64 MB decoded, a few hundred bytes as runs), or null for a normal.
+ */
+export interface CollectedImage { task: number; image: string; mask: CocoRle | null }
+
+/** Annotations a project keeps for training; past it, new ones are refused until a training or deletions. */
+export const MAX_COLLECTED = 5000;
 
 /** Fetched training data: bytes named for errors, with the accepted mask of each defective image. */
 export interface TrainingData { normals: { bytes: Uint8Array; where: string }[]; defects: { bytes: Uint8Array; where: string; mask: BinaryMask }[] }
@@ -156,7 +164,10 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
       mask ??= { width: r.mask.width, height: r.mask.height, data: new Uint8Array(r.mask.data.length) };
       r.mask.data.forEach((v, i) => { if (v) mask!.data[i] = 1; });
     }
-    p.collected.set(a.id, { task: task.id, image: task.data[target.dataKey], mask });
+    if (!p.collected.has(a.id) && p.collected.size >= MAX_COLLECTED) {
+      throw new HttpError(413, `/webhook ${action}: project "${p.id}" already holds ${MAX_COLLECTED} annotations for training: start a training or delete some`);
+    }
+    p.collected.set(a.id, { task: task.id, image: task.data[target.dataKey], mask: mask && encodeCocoRle(mask) });
   }
 
   function startTraining(p: Project) {
@@ -172,7 +183,7 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
     p.training = (async () => {
       const fetched = await Promise.all(samples.map(async (s) => {
         const where = `project ${p.id} task ${s.task}`;
-        return { bytes: await fetchTaskImage(s.image, o.images, where), where, mask: s.mask };
+        return { bytes: await fetchTaskImage(s.image, o.images, where), where, mask: s.mask && decodeCocoRle(s.mask, where) };
       }));
       const inUse = p.model;
       const { model: next, selection } = await train({
