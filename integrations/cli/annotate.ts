@@ -3,9 +3,13 @@ import { imageMap } from '../../src/pipeline/image-map.ts';
 import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.ts';
 import { InputError } from '../../src/errors.ts';
 import type { AnnotatedImage, ExportSource } from '../../src/export/annotations.ts';
-import { EXPORT_FILES, writeCocoFile, writeCvatFile, writeLabelStudioFile, writeMaskPngs } from '../../src/platform/node/export-files.ts';
+import { EXPORT_FILES } from '../../src/platform/node/export-files.ts';
+import { buildCocoDocument } from '../../src/export/coco-document.ts';
+import { buildCvatXml } from '../../src/export/cvat-xml.ts';
+import { buildLabelStudioTasks } from '../../src/export/labelstudio-tasks.ts';
+import { buildMaskPngs } from '../../src/export/png-masks.ts';
 import { decodeImage } from '../../src/image/decode.ts';
-import { ensureOutputDir } from '../../src/platform/node/files.ts';
+import { ensureOutputDir, removeStaleTemporaries, writeFilesTogether } from '../../src/platform/node/files.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { manualCalibration } from '../../src/threshold/strategies.ts';
 import type { AnomalyMap, Calibration } from '../../src/types.ts';
@@ -77,13 +81,19 @@ export const command = {
 
       const maskSize = pre.protocol === 'annotate' ? 'image' : `map ${pre.mapSize}×${pre.mapSize}`;
       const source: ExportSource = { model: name, calibration, maskSize, ...(values.label ? { label: values.label } : {}) };
+      // Every document is built in memory, then all are written together (temporaries renamed into place at the
+      // end): a run killed on the way leaves the previous outputs, not a new coco.json beside an old cvat.xml.
+      const docs: Array<[string, Uint8Array | string]> = [];
+      if (formats.includes('coco')) docs.push([EXPORT_FILES.coco, `${JSON.stringify(buildCocoDocument(images, source, { polygons: !!values.polygons }))}\n`]);
+      if (formats.includes('png')) docs.push(...buildMaskPngs(images));
+      if (formats.includes('labelstudio')) docs.push([EXPORT_FILES.labelstudio, `${JSON.stringify(buildLabelStudioTasks(images, source))}\n`]);
+      if (formats.includes('cvat')) docs.push([EXPORT_FILES.cvat, buildCvatXml(images, source)]);
       await ensureOutputDir(outDir);
-      const written: string[] = [];
-      if (formats.includes('coco')) { await writeCocoFile(path.join(outDir, EXPORT_FILES.coco), images, source, { polygons: !!values.polygons }); written.push(EXPORT_FILES.coco); }
-      if (formats.includes('png')) written.push(...(await writeMaskPngs(outDir, images)).map((f) => path.relative(outDir, f)));
-      if (formats.includes('labelstudio')) { await writeLabelStudioFile(path.join(outDir, EXPORT_FILES.labelstudio), images, source); written.push(EXPORT_FILES.labelstudio); }
-      if (formats.includes('cvat')) { await writeCvatFile(path.join(outDir, EXPORT_FILES.cvat), images, source); written.push(EXPORT_FILES.cvat); }
+      if (formats.includes('png')) await ensureOutputDir(path.join(outDir, 'masks'));
+      await writeFilesTogether(docs.map(([name, data]) => [path.join(outDir, name), data] as const));
+      const written = docs.map(([name]) => name);
       const status = await failures.settle(files.length, outDir);
+      for (const dir of [outDir, path.join(outDir, 'masks')]) await removeStaleTemporaries(dir);
       const withMasks = images.filter((im) => im.regions.length).length;
       console.error(`annotate: ${images.length} images, ${withMasks} with proposals (${images.reduce((n, im) => n + im.regions.length, 0)} regions), threshold ${calibration.pixelThreshold.toPrecision(6)} (${calibration.method}), masks at ${maskSize} size -> ${outDir}: ${written.length} files`);
       return status;

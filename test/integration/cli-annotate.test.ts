@@ -63,17 +63,23 @@ describe('inp-former annotate: maps → masks in every format', () => {
     expect(coco.filter((c) => /hole|stain/.test(c.fileName)).every((c) => c.regions.length > 0)).toBe(true);
   });
 
-  it('skips a corrupt image and names it: every format holds the others, failures.json lists it, exit status 3', async () => {
+  it('skips a corrupt image and names it: every format holds the others, failures.json lists it, exit status 3; clears what a killed run left', async () => {
     const mixed = path.join(root, 'mixed');
     mkdirSync(mixed);
     for (const f of readdirSync(images).slice(0, 2)) writeFileSync(path.join(mixed, f), readFileSync(path.join(images, f)));
     writeFileSync(path.join(mixed, 'zz-broken.png'), readFileSync(path.join(images, readdirSync(images)[0])).subarray(0, 50));
     const out = path.join(root, 'out-mixed');
+    // What a run killed mid-write (kill -9) leaves: temporaries, which the next run clears.
+    mkdirSync(path.join(out, 'masks'), { recursive: true });
+    writeFileSync(path.join(out, '.coco.json.4242.1700000000000.tmp'), '{"partial');
+    writeFileSync(path.join(out, 'masks', '.a.png.4242.1700000000000.tmp'), 'partial');
     const r = await cli('annotate', '-m', model, mixed, '-o', out, '--threshold-from', normals, '--protocol', 'annotate');
     expect(r.code).toBe(3);
     expect(r.err).toMatch(/annotate: skipped .*zz-broken\.png/);
     expect((await readCocoFile(path.join(out, 'coco.json'))).map((c) => c.fileName).sort()).toEqual(readdirSync(images).slice(0, 2).sort());
     expect(JSON.parse(readFileSync(path.join(out, 'failures.json'), 'utf8')).map((f: { file: string }) => path.basename(f.file))).toEqual(['zz-broken.png']);
+    expect([...readdirSync(out), ...readdirSync(path.join(out, 'masks'))].filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    for (const f of ['coco.json', 'labelstudio.json', 'cvat.xml']) expect(readdirSync(out)).toContain(f);
   });
 
   it('--threshold X gives exactly map > X at the map size under the official protocol', async () => {
