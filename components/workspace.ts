@@ -21,8 +21,8 @@ import type { QueueProposal } from './review-queue.ts';
 import './shortcut-help.ts';
 import './sensitivity-control.ts';
 import {
-  type BackendName, buildCocoDocument, buildCvatXml, buildLabelStudioTasks, buildMaskPngs, type EngineName, type ProposalRegion, rawThreshold, type ThresholdCalibration,
-  type WebOnnxProvider,
+  type BackendName, buildCocoDocument, buildCvatXml, buildLabelStudioTasks, buildMaskPngs, type EngineName, imageDimensions, jpegOrientation, type ProposalRegion,
+  rawThreshold, type ThresholdCalibration, type WebOnnxProvider, workingSize,
 } from '../src/web.ts';
 
 export { COLD_START_NORMALS };
@@ -380,6 +380,7 @@ export class Workspace extends LitElement {
       this.download('session.json', JSON.stringify(buildSessionFile(this.session.order, this.session.entries, this.session.settings, files)), 'application/json');
       return;
     }
+    await this.sizeEveryImage();
     const images = sessionAnnotations(this.session.order, this.session.entries, (e) => this.pendingOf(e));
     const source = {
       model: this.model.info?.name ?? 'none',
@@ -390,6 +391,27 @@ export class Workspace extends LitElement {
     else if (format === 'labelstudio') this.download('labelstudio.json', JSON.stringify(buildLabelStudioTasks(images, source)), 'application/json');
     else if (format === 'cvat') this.download('cvat.xml', buildCvatXml(images, source), 'application/xml');
     else this.download('masks.zip', zipSync(Object.fromEntries(buildMaskPngs(images))), 'application/zip');
+  }
+
+  /**
+   * Every image's size, so an export lists all of them (an image never shown had none and was left out): a sample's
+   * from its source, a file's from its header (EXIF rotation applied), without decoding.
+   */
+  private async sizeEveryImage(): Promise<void> {
+    for (const id of this.session.order) {
+      const e = this.session.entries.get(id);
+      if (!e || e.size) continue;
+      let dims: { width: number; height: number } | undefined;
+      if (e.source.kind === 'sample') dims = { width: e.source.size, height: e.source.size };
+      else {
+        const bytes = await this.session.store?.getFile(id);
+        const header = bytes && imageDimensions(bytes);
+        // EXIF orientations 5–8 turn the image a quarter: its shown size swaps width and height.
+        dims = header && (jpegOrientation(bytes!) >= 5 ? { width: header.height, height: header.width } : header);
+      }
+      if (!dims) { this.say('error', `${e.name}: its size could not be read, so it is left out of the export`); continue; }
+      await this.commit({ ...e, size: { ...dims, ...workingSize(dims.width, dims.height) } }, false);
+    }
   }
 
   private async importSession(file: File): Promise<void> {

@@ -25,6 +25,8 @@ export type {
   WorkerMemory, WorkerRequest,
 } from './pipeline/model-protocol.ts';
 export { resizeMask, workingSize, WORK_MAX } from './image/working-size.ts';
+export { imageDimensions } from './image/dimensions.ts';
+export { jpegOrientation } from './image/exif.ts';
 export { makeSample, makeSampleSet, SURFACE_KINDS, DEFECT_KINDS, type Sample } from './samples/surfaces.ts';
 export { describeFigures, type Selection } from './selection/validate.ts';
 export { HOLD_OUT_EVERY } from './selection/held-out.ts';

@@ -4,7 +4,7 @@ import { acceptedRegions, type ImageEntry } from './session.ts';
 /**
  * The session as the exporters take it, masks at each image's full (original) resolution: accepted and edited
  * regions; for images not reviewed yet, the pending proposals too (they are pre-annotations, labelled as the
- * model's), never rejected ones. Images not decoded yet (size unknown) are left out.
+ * model's), never rejected ones. The workspace sizes every image first; one whose size is still unknown is left out.
  */
 export function sessionAnnotations(
   order: readonly string[], entries: ReadonlyMap<string, ImageEntry>, pendingOf: (e: ImageEntry) => ProposalRegion[],

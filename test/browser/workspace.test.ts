@@ -192,6 +192,20 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await page.close();
   }, 300_000);
 
+  it('a COCO export lists every image of the session, also those never shown', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${vite.url}/?backends=wasm&db=export-all-${Date.now()}`);
+    await expect.poll(() => canvasDrawn(page), { timeout: 30_000 }).toBe(true);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('inp-export-menu button[data-format="coco"]').click()]);
+    const coco = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    expect(coco.images).toHaveLength(20);
+    expect(coco.images.every((i: { width: number; height: number }) => i.width === 256 && i.height === 256)).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('Open folder… imports a dataset folder sorted by path with progress, skips its ground-truth masks, and lists file names', async () => {
     const ds = path.join(mkdtempSync(path.join(tmpdir(), 'inp-folder-')), 'ds');
     const png = (seed: number) => encodePng({ ...makeSample('fabric', null, seed, 64).image, channels: 3 });
