@@ -2,9 +2,9 @@ import { type AnnotatedImage, type AnnotatedRegion, type ProposalRegion, resizeM
 import { acceptedRegions, type ImageEntry } from './session.ts';
 
 /**
- * The session as the exporters take it, masks at each image's full (original) resolution: accepted and edited
- * regions; for images not reviewed yet, the pending proposals too (they are pre-annotations, labelled as the
- * model's), never rejected ones. The workspace sizes every image first; one whose size is still unknown is left out.
+ * The session as the exporters take it, masks at each image's full (original) resolution, with each image's verdict
+ * (normal / defective / unreviewed) and each region's review state: accepted, edited and drawn regions; for images
+ * not reviewed yet, the pending proposals too (pre-annotations, marked pending), never rejected ones. The workspace sizes every image first; one whose size is still unknown is left out.
  */
 export function sessionAnnotations(
   order: readonly string[], entries: ReadonlyMap<string, ImageEntry>, pendingOf: (e: ImageEntry) => ProposalRegion[],
@@ -14,11 +14,14 @@ export function sessionAnnotations(
     const e = entries.get(id);
     if (!e?.size) continue;
     const { width, height } = e.size;
-    const regions: AnnotatedRegion[] = acceptedRegions(e).map((r) => ({ mask: resizeMask(r.mask, width, height), ...(r.score !== undefined ? { score: r.score } : {}) }));
+    const regions: AnnotatedRegion[] = acceptedRegions(e).map((r) => ({
+      mask: resizeMask(r.mask, width, height), ...(r.score !== undefined ? { score: r.score } : {}),
+      review: r.origin === 'drawn' ? 'drawn' : r.edited ? 'edited' : 'accepted',
+    }));
     if (e.status === 'unreviewed') {
-      for (const p of pendingOf(e)) regions.push({ mask: resizeMask(p.mask, width, height), score: p.score, maxScore: p.maxScore, meanScore: p.meanScore });
+      for (const p of pendingOf(e)) regions.push({ mask: resizeMask(p.mask, width, height), score: p.score, maxScore: p.maxScore, meanScore: p.meanScore, review: 'pending' });
     }
-    out.push({ fileName: e.name, width, height, regions });
+    out.push({ fileName: e.name, width, height, status: e.status, regions });
   }
   return out;
 }

@@ -18,7 +18,14 @@ export interface AnnotatedRegion {
   meanScore?: number;
   /** Category; default ExportSource.label. */
   label?: string;
+  /** Where it stands in review (a workspace export): decided by the annotator, or a model proposal still pending. */
+  review?: RegionReview;
 }
+
+export type RegionReview = 'accepted' | 'edited' | 'drawn' | 'pending';
+export const REGION_REVIEWS: readonly RegionReview[] = ['accepted', 'edited', 'drawn', 'pending'];
+export type ImageReview = 'normal' | 'defective' | 'unreviewed';
+export const IMAGE_REVIEWS: readonly ImageReview[] = ['normal', 'defective', 'unreviewed'];
 
 export interface AnnotatedImage {
   /** The input's name as given (COCO file_name, CVAT image name, the Label Studio task's image). */
@@ -27,6 +34,8 @@ export interface AnnotatedImage {
   height: number;
   /** Image-level score (our proposals: normalised). */
   score?: number;
+  /** The annotator's verdict on the image (a workspace export); absent for the model's proposals alone. */
+  status?: ImageReview;
   regions: AnnotatedRegion[];
 }
 

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.ts';
-import { checkAnnotatedImages, DEFAULT_LABEL, regionLabel, type AnnotatedImage, type AnnotatedRegion, type ExportSource } from './annotations.ts';
+import { checkAnnotatedImages, DEFAULT_LABEL, IMAGE_REVIEWS, REGION_REVIEWS, regionLabel, type AnnotatedImage, type AnnotatedRegion, type ExportSource } from './annotations.ts';
 import { cocoPolygonsToMask, maskToCocoPolygons } from './coco-polygon.ts';
 import { cocoArea, cocoBbox, cocoCountsToString, decodeCocoRle, encodeCocoRle, type CocoRle, type CocoRleString } from './coco-rle.ts';
 
@@ -10,7 +10,7 @@ export interface CocoDocument {
   categories: CocoCategory[];
   annotations: CocoAnnotation[];
 }
-export interface CocoImage { id: number; file_name: string; width: number; height: number }
+export interface CocoImage { id: number; file_name: string; width: number; height: number; attributes?: { status: string } }
 export interface CocoCategory { id: number; name: string; supercategory: string }
 export interface CocoAnnotation {
   id: number;
@@ -64,6 +64,7 @@ export function buildCocoDocument(images: readonly AnnotatedImage[], source: Exp
           model: source.model, threshold: cal.pixelThreshold, threshold_method: cal.method,
           ...(r.maxScore !== undefined ? { max_score: r.maxScore } : {}),
           ...(r.meanScore !== undefined ? { mean_score: r.meanScore } : {}),
+          ...(r.review ? { review: r.review } : {}),
         },
       });
     }
@@ -73,7 +74,7 @@ export function buildCocoDocument(images: readonly AnnotatedImage[], source: Exp
       description: 'anomaly proposals (inp-former-annotate)', model: source.model, calibration: cal,
       ...(source.maskSize ? { mask_size: source.maskSize } : {}),
     },
-    images: images.map((img, i) => ({ id: i + 1, file_name: img.fileName, width: img.width, height: img.height })),
+    images: images.map((img, i) => ({ id: i + 1, file_name: img.fileName, width: img.width, height: img.height, ...(img.status ? { attributes: { status: img.status } } : {}) })),
     categories,
     annotations,
   };
@@ -114,6 +115,11 @@ export function parseCocoDocument(text: string, where: string): AnnotatedImage[]
       if (!Number.isSafeInteger(im[k]) || (im[k] as number) < 1) throw new InputError(`${at}.${k}`, `must be a positive integer, got ${JSON.stringify(im[k])}`);
     }
     const img: AnnotatedImage = { fileName: im.file_name, width: im.width as number, height: im.height as number, regions: [] };
+    const status = isObject(im.attributes) ? im.attributes.status : undefined;
+    if (status !== undefined) {
+      if (!IMAGE_REVIEWS.includes(status)) throw new InputError(`${at}.attributes.status`, `must be one of ${IMAGE_REVIEWS.join(', ')}, got ${JSON.stringify(status)}`);
+      img.status = status;
+    }
     images.push(img);
     byId.set(im.id as number, img);
   });
@@ -131,6 +137,10 @@ export function parseCocoDocument(text: string, where: string): AnnotatedImage[]
     const attrs = isObject(a.attributes) ? a.attributes : {};
     if (typeof attrs.max_score === 'number') region.maxScore = attrs.max_score;
     if (typeof attrs.mean_score === 'number') region.meanScore = attrs.mean_score;
+    if (attrs.review !== undefined) {
+      if (!REGION_REVIEWS.includes(attrs.review)) throw new InputError(`${at}.attributes.review`, `must be one of ${REGION_REVIEWS.join(', ')}, got ${JSON.stringify(attrs.review)}`);
+      region.review = attrs.review;
+    }
     img.regions.push(region);
   });
   return images;

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.ts';
-import { checkAnnotatedImages, DEFAULT_LABEL, regionLabel, type AnnotatedImage, type AnnotatedRegion, type ExportSource } from './annotations.ts';
+import { checkAnnotatedImages, DEFAULT_LABEL, REGION_REVIEWS, regionLabel, type AnnotatedImage, type AnnotatedRegion, type ExportSource, type RegionReview } from './annotations.ts';
 import { decodeCvatMask, encodeCvatMask } from './cvat-rle.ts';
 import { escapeXml, parseXml, type XmlElement } from './xml.ts';
 
@@ -13,6 +13,7 @@ import { escapeXml, parseXml, type XmlElement } from './xml.ts';
 export function buildCvatXml(images: readonly AnnotatedImage[], source: ExportSource): string {
   checkAnnotatedImages(images);
   const labels = [...new Set([source.label ?? DEFAULT_LABEL, ...images.flatMap((img) => img.regions.map((r) => regionLabel(r, source)))])];
+  const verdicts = (['normal', 'defective'] as const).filter((v) => images.some((img) => img.status === v));
   const out = [
     '<?xml version="1.0" encoding="utf-8"?>',
     '<annotations>',
@@ -28,9 +29,11 @@ export function buildCvatXml(images: readonly AnnotatedImage[], source: ExportSo
       '          <type>mask</type>',
       '          <attributes>',
       '            <attribute><name>score</name><mutable>False</mutable><input_type>text</input_type><default_value></default_value><values></values></attribute>',
+      `            <attribute><name>review</name><mutable>True</mutable><input_type>select</input_type><default_value>pending</default_value><values>${REGION_REVIEWS.join('\n')}</values></attribute>`,
       '          </attributes>',
       '        </label>',
     ]),
+    ...verdicts.flatMap((v) => ['        <label>', `          <name>${v}</name>`, '          <type>tag</type>', '          <attributes></attributes>', '        </label>']),
     '      </labels>',
     '    </task>',
     `    <source>${escapeXml(`${source.model}; threshold ${source.calibration.pixelThreshold} (${source.calibration.method})`)}</source>`,
@@ -38,12 +41,20 @@ export function buildCvatXml(images: readonly AnnotatedImage[], source: ExportSo
   ];
   images.forEach((img, i) => {
     out.push(`  <image id="${i}" name="${escapeXml(img.fileName)}" width="${img.width}" height="${img.height}">`);
+    // The annotator's verdict on the image as CVAT's image-level tag (its labels are declared in <meta>).
+    if (img.status === 'normal' || img.status === 'defective') out.push(`    <tag label="${img.status}" source="manual"></tag>`);
     for (const r of img.regions) {
       const points = encodeCvatMask(r.mask)!; // checkAnnotatedImages: never empty
       const [l, t, right, b] = points.slice(-4);
-      const attrs = `label="${escapeXml(regionLabel(r, source))}" source="auto" occluded="0" rle="${points.slice(0, -4).join(', ')}" left="${l}" top="${t}" width="${right - l + 1}" height="${b - t + 1}" z_order="0"`;
-      if (r.score === undefined) out.push(`    <mask ${attrs}></mask>`);
-      else out.push(`    <mask ${attrs}>`, `      <attribute name="score">${r.score}</attribute>`, '    </mask>');
+      // CVAT's own distinction: shapes a person made or confirmed are "manual", the model's are "auto".
+      const made = r.review !== undefined && r.review !== 'pending' ? 'manual' : 'auto';
+      const attrs = `label="${escapeXml(regionLabel(r, source))}" source="${made}" occluded="0" rle="${points.slice(0, -4).join(', ')}" left="${l}" top="${t}" width="${right - l + 1}" height="${b - t + 1}" z_order="0"`;
+      const children = [
+        ...(r.score !== undefined ? [`      <attribute name="score">${r.score}</attribute>`] : []),
+        ...(r.review !== undefined ? [`      <attribute name="review">${r.review}</attribute>`] : []),
+      ];
+      if (!children.length) out.push(`    <mask ${attrs}></mask>`);
+      else out.push(`    <mask ${attrs}>`, ...children, '    </mask>');
     }
     out.push('  </image>');
   });
@@ -82,9 +93,16 @@ export function parseCvatXml(text: string, where: string): AnnotatedImage[] {
         if (score.text.trim() === '' || !Number.isFinite(v)) throw new InputError(`${where}:${score.line}`, `score attribute must be a number, got ${JSON.stringify(score.text)}`);
         region.score = v;
       }
+      const review = m.children.find((a) => a.name === 'attribute' && a.attrs.name === 'review');
+      if (review) {
+        const v = review.text.trim() as RegionReview;
+        if (!REGION_REVIEWS.includes(v)) throw new InputError(`${where}:${review.line}`, `review attribute must be one of ${REGION_REVIEWS.join(', ')}, got ${JSON.stringify(review.text)}`);
+        region.review = v;
+      }
       return region;
     });
-    return { fileName, width, height, regions };
+    const tag = el.children.find((c) => c.name === 'tag' && (c.attrs.label === 'normal' || c.attrs.label === 'defective'));
+    return { fileName, width, height, regions, ...(tag ? { status: tag.attrs.label as 'normal' | 'defective' } : {}) };
   });
 }
 

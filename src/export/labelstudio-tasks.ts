@@ -13,7 +13,12 @@ export interface LabelStudioOptions {
   dataKey?: string;
   /** The task's image URL for an image (default its file name; LS wants e.g. /data/local-files/?d=… or a URL). */
   imageUrl?: (fileName: string) => string;
+  /** Choices name of the image's verdict (normal / defective) in the config and in reviewed tasks (default "status"). */
+  statusName?: string;
 }
+
+/** An image-level verdict as Label Studio stores a Choices answer. */
+export interface LabelStudioChoice { id: string; type: 'choices'; from_name: string; to_name: string; value: { choices: string[] } }
 
 export interface LabelStudioResult {
   id: string;
@@ -28,7 +33,8 @@ export interface LabelStudioResult {
   readonly: false;
 }
 export interface LabelStudioPrediction { model_version: string; score?: number; result: LabelStudioResult[] }
-export interface LabelStudioTask { data: Record<string, string>; predictions: LabelStudioPrediction[] }
+/** `annotations`: the annotator's reviewed work (a workspace export), beside the model's pending `predictions`. */
+export interface LabelStudioTask { data: Record<string, string>; annotations?: Array<{ result: Array<LabelStudioResult | LabelStudioChoice> }>; predictions: LabelStudioPrediction[] }
 
 function names(o: LabelStudioOptions) {
   return { fromName: o.fromName ?? 'defect', toName: o.toName ?? 'image', dataKey: o.dataKey ?? 'image' };
@@ -43,6 +49,10 @@ export function labelStudioConfig(labels: readonly string[] = [DEFAULT_LABEL], o
     `  <BrushLabels name="${escapeXml(n.fromName)}" toName="${escapeXml(n.toName)}">`,
     ...labels.map((l) => `    <Label value="${escapeXml(l)}" background="#ff0000"/>`),
     '  </BrushLabels>',
+    `  <Choices name="${escapeXml(options.statusName ?? 'status')}" toName="${escapeXml(n.toName)}" choice="single" showInline="true">`,
+    '    <Choice value="normal"/>',
+    '    <Choice value="defective"/>',
+    '  </Choices>',
     '</View>',
   ].join('\n');
 }
@@ -57,25 +67,37 @@ export function buildLabelStudioTasks(images: readonly AnnotatedImage[], source:
   checkAnnotatedImages(images);
   const n = names(options);
   const url = options.imageUrl ?? ((f: string) => f);
-  return images.map((img) => ({
-    data: { [n.dataKey]: url(img.fileName) },
-    predictions: [{
-      model_version: source.model,
-      ...(img.score !== undefined ? { score: img.score } : {}),
-      result: img.regions.map((r, k): LabelStudioResult => ({
-        id: `region-${k + 1}`,
-        type: 'brushlabels',
-        from_name: n.fromName,
-        to_name: n.toName,
-        original_width: img.width,
-        original_height: img.height,
-        image_rotation: 0,
-        value: { format: 'rle', rle: encodeLabelStudioRle(r.mask), brushlabels: [regionLabel(r, source)] },
-        ...(r.score !== undefined ? { score: r.score } : {}),
-        readonly: false,
-      })),
-    }],
-  }));
+  const brush = (img: AnnotatedImage) => (r: AnnotatedImage['regions'][number], k: number): LabelStudioResult => ({
+    id: `region-${k + 1}`,
+    type: 'brushlabels',
+    from_name: n.fromName,
+    to_name: n.toName,
+    original_width: img.width,
+    original_height: img.height,
+    image_rotation: 0,
+    value: { format: 'rle', rle: encodeLabelStudioRle(r.mask), brushlabels: [regionLabel(r, source)] },
+    ...(r.score !== undefined ? { score: r.score } : {}),
+    readonly: false,
+  });
+  return images.map((img) => {
+    // A reviewed export (statuses or decided regions known): the annotator's work is an annotation, what the model
+    // proposed and nobody decided yet stays a prediction. Otherwise every region is the model's prediction.
+    const reviewed = img.status !== undefined || img.regions.some((r) => r.review !== undefined);
+    const decided = reviewed ? img.regions.filter((r) => r.review !== undefined && r.review !== 'pending') : [];
+    const pending = reviewed ? img.regions.filter((r) => r.review === undefined || r.review === 'pending') : img.regions;
+    const results = pending.map(brush(img));
+    const task: LabelStudioTask = {
+      data: { [n.dataKey]: url(img.fileName) },
+      predictions: [{ model_version: source.model, ...(img.score !== undefined ? { score: img.score } : {}), result: results }],
+    };
+    if (reviewed && (decided.length || img.status === 'normal' || img.status === 'defective')) {
+      const verdict: LabelStudioChoice[] = img.status === 'normal' || img.status === 'defective'
+        ? [{ id: 'status', type: 'choices', from_name: options.statusName ?? 'status', to_name: n.toName, value: { choices: [img.status] } }]
+        : [];
+      task.annotations = [{ result: [...decided.map((r, k) => brush(img)(r, pending.length + k)), ...verdict] }];
+    }
+    return task;
+  });
 }
 
 export interface LabelStudioReadOptions extends LabelStudioOptions {
@@ -129,6 +151,9 @@ export function parseLabelStudioTasks(text: string, where: string, options: Labe
       if (Array.isArray(r.value.brushlabels) && typeof r.value.brushlabels[0] === 'string') region.label = r.value.brushlabels[0];
       img.regions.push(region);
     });
+    const verdict = chosen.result.find((r: any) => r?.type === 'choices' && r.from_name === (options.statusName ?? 'status'));
+    const choice = verdict?.value?.choices?.[0];
+    if (choice === 'normal' || choice === 'defective') img.status = choice;
     return img;
   });
 }

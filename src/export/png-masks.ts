@@ -39,8 +39,19 @@ export function buildMaskPngs(images: readonly AnnotatedImage[]): Map<string, Ui
       ? encodePng({ width: img.width, height: img.height, channels: 1, data: ids })
       : encodePngRaw({ width: img.width, height: img.height, channels: 1, depth: 16, data: ids }));
   }
+  // A reviewed set (the workspace's) says what PNGs cannot: each image's verdict and each instance's review state.
+  if (images.some((img) => img.status !== undefined || img.regions.some((r) => r.review !== undefined))) {
+    const review = images.map((img) => ({
+      file: img.fileName, mask: maskPngNames(img.fileName).mask, ...(img.status ? { status: img.status } : {}),
+      instances: img.regions.map((r, k) => ({ id: k + 1, ...(r.review ? { review: r.review } : {}), ...(r.score !== undefined ? { score: r.score } : {}) })),
+    }));
+    files.set(REVIEW_FILE, new TextEncoder().encode(`${JSON.stringify(review, null, 2)}\n`));
+  }
   return files;
 }
+
+/** Beside a reviewed set's PNGs: per image its verdict and per instance value its review state and score. */
+export const REVIEW_FILE = 'masks/review.json';
 
 /** A binary mask PNG back to a mask: gray ≥ 128 is on (Pillow's convert('L') for colour files). */
 export function decodeMaskPng(bytes: Uint8Array, where: string): BinaryMask {

@@ -173,6 +173,8 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     expect(img).toMatchObject({ width: 256, height: 256 });
     const anns = coco.annotations.filter((a: { image_id: number }) => a.image_id === img.id);
     expect(anns.length).toBe(1);
+    expect(img.attributes.status).toBe('defective');
+    expect(anns[0].attributes.review).toBe('edited');
     expect(anns[0].area).toBeGreaterThan(50);
     const normalIds = new Set(coco.images.filter((i: { file_name: string }) => i.file_name.includes('good-0')).map((i: { id: number }) => i.id));
     expect(coco.annotations.filter((a: { image_id: number }) => normalIds.has(a.image_id))).toEqual([]);
@@ -202,6 +204,8 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     const coco = JSON.parse(readFileSync((await download.path())!, 'utf8'));
     expect(coco.images).toHaveLength(20);
     expect(coco.images.every((i: { width: number; height: number }) => i.width === 256 && i.height === 256)).toBe(true);
+    // Each image says where it stands in review (nothing is reviewed yet in a fresh session).
+    expect(new Set(coco.images.map((i: { attributes: { status: string } }) => i.attributes.status))).toEqual(new Set(['unreviewed']));
     expect(errors).toEqual([]);
     await page.close();
   });

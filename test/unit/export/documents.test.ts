@@ -259,3 +259,50 @@ describe('PNG masks', () => {
     expect(() => decodeInstancePng(Uint8Array.from([1, 2, 3]), 'inst.png')).toThrow(/inst.png: cannot decode PNG/);
   });
 });
+
+describe('reviewed exports (the workspace): image verdicts and region review states', () => {
+  const m = (bits: string) => { const rows = bits.split('|'); return maskFrom(rows[0].length, rows.length, (x, y) => rows[y][x] === '1'); };
+  const cal = { method: 'manual' as const, pixelThreshold: 0.5, min: 0, max: 1 };
+  const src: ExportSource = { model: 'ws', calibration: cal };
+  const images: AnnotatedImage[] = [
+    { fileName: 'bad.png', width: 4, height: 2, status: 'defective', regions: [
+      { mask: m('1100|0000'), score: 0.7, review: 'accepted' }, { mask: m('0000|0011'), review: 'drawn' },
+    ] },
+    { fileName: 'open.png', width: 4, height: 2, status: 'unreviewed', regions: [{ mask: m('0110|0000'), score: 0.6, review: 'pending' }] },
+    { fileName: 'ok.png', width: 4, height: 2, status: 'normal', regions: [] },
+  ];
+  const states = (im: AnnotatedImage[]) => im.map((i) => [i.fileName, i.status, i.regions.map((r) => r.review)]);
+
+  it('COCO and CVAT carry both and read them back', () => {
+    const coco = buildCocoDocument(images, src);
+    expect(coco.images.map((i) => i.attributes?.status)).toEqual(['defective', 'unreviewed', 'normal']);
+    expect(states(parseCocoDocument(JSON.stringify(coco), 'c.json'))).toEqual(states(images));
+    const xml = buildCvatXml(images, src);
+    expect(xml).toContain('<tag label="defective" source="manual"></tag>');
+    expect(xml).toMatch(/<mask label="defect" source="manual"[^>]*>\s*<attribute name="score">0.7<\/attribute>\s*<attribute name="review">accepted<\/attribute>/);
+    expect(xml).toMatch(/<mask label="defect" source="auto"[^>]*>\s*<attribute name="score">0.6<\/attribute>\s*<attribute name="review">pending<\/attribute>/);
+    // CVAT has no tag for "not reviewed yet": an unreviewed image reads back without a verdict.
+    expect(states(parseCvatXml(xml, 'c.xml'))).toEqual(states(images).map(([f, s, r]) => [f, s === 'unreviewed' ? undefined : s, r]));
+  });
+
+  it('Label Studio: reviewed work as an annotation (regions and a normal / defective choice), pending proposals as the prediction', () => {
+    const tasks = buildLabelStudioTasks(images, src);
+    expect(tasks[0].annotations![0].result.map((r) => r.type)).toEqual(['brushlabels', 'brushlabels', 'choices']);
+    expect(tasks[0].predictions[0].result).toEqual([]);
+    expect(tasks[1].annotations).toBeUndefined();
+    expect(tasks[1].predictions[0].result).toHaveLength(1);
+    expect(tasks[2].annotations![0].result).toEqual([{ id: 'status', type: 'choices', from_name: 'status', to_name: 'image', value: { choices: ['normal'] } }]);
+    const done = parseLabelStudioTasks(JSON.stringify(tasks), 't.json', { from: 'annotations' });
+    expect(done.map((i) => [i.fileName, i.status, i.regions.length])).toEqual([['bad.png', 'defective', 2], ['open.png', undefined, 0], ['ok.png', 'normal', 0]]);
+    expect(parseLabelStudioTasks(JSON.stringify(tasks), 't.json').map((i) => i.regions.length)).toEqual([0, 1, 0]);
+    expect(labelStudioConfig()).toContain('<Choices name="status" toName="image" choice="single" showInline="true">');
+  });
+
+  it('PNG masks: masks/review.json beside them holds the verdicts and each instance value\'s review state', () => {
+    const files = buildMaskPngs(images);
+    const review = JSON.parse(new TextDecoder().decode(files.get('masks/review.json')));
+    expect(review.map((r: { file: string; status: string }) => [r.file, r.status])).toEqual([['bad.png', 'defective'], ['open.png', 'unreviewed'], ['ok.png', 'normal']]);
+    expect(review[0].instances).toEqual([{ id: 1, review: 'accepted', score: 0.7 }, { id: 2, review: 'drawn' }]);
+    expect(buildMaskPngs(images.map((i) => ({ ...i, status: undefined, regions: i.regions.map((r) => ({ mask: r.mask })) }))).has('masks/review.json')).toBe(false);
+  });
+});
