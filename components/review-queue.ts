@@ -3,7 +3,8 @@ import type { ImageStatus } from './state/session.ts';
 import type { Action } from './state/shortcuts.ts';
 import { emit } from './events.ts';
 
-export interface QueueImage { id: string; name: string; status: ImageStatus; accepted: number; pending: number; rejected: number }
+/** `score`: the model's image score, when it has one (ranks the list: most suspicious first). */
+export interface QueueImage { id: string; name: string; status: ImageStatus; accepted: number; pending: number; rejected: number; score?: number }
 export interface QueueProposal { key: string; label: string; score?: number; state: 'pending' | 'accepted' | 'rejected'; edited?: boolean }
 
 /**
@@ -23,6 +24,7 @@ export interface QueueProposal { key: string; label: string; score?: number; sta
 export class ReviewQueue extends LitElement {
   static override properties = {
     images: { attribute: false }, current: { type: String }, proposals: { attribute: false }, selected: { type: String }, busy: { type: String },
+    sortBy: { state: true }, show: { state: true },
   };
   static override styles = css`
     :host { display: flex; flex-direction: column; gap: .6rem; font: 13px system-ui, sans-serif; color: #1d2330; min-height: 0; }
@@ -50,6 +52,9 @@ export class ReviewQueue extends LitElement {
     .props .pending { border-left: 4px solid #ffc400; }
     .props .accepted { border-left: 4px solid #1ec85a; }
     .props .rejected { border-left: 4px solid #e63232; opacity: .6; }
+    .view { display: flex; gap: .5rem; align-items: center; font-size: 12px; color: #3a4254; }
+    .view select { font: inherit; }
+    .view .count { margin-left: auto; color: #6b7385; }
     .busy { color: #3467d6; }
     .empty { color: #6b7385; font-style: italic; }
   `;
@@ -58,11 +63,16 @@ export class ReviewQueue extends LitElement {
   declare proposals: QueueProposal[];
   declare selected?: string;
   declare busy?: string;
+  /** How the list is ordered and which images it shows: the reviewer's view, not the session's order. @internal */
+  declare sortBy: 'session' | 'path' | 'score';
+  declare show: 'all' | ImageStatus;
 
   // Declared, not initialised as class fields: under a consumer's useDefineForClassFields a field would shadow
   // Lit's reactive accessor (setting it would not re-render). Defaults are set here instead.
   constructor() {
     super();
+    this.sortBy = 'session';
+    this.show = 'all';
     this.images = [];
     this.proposals = [];
   }
@@ -102,8 +112,19 @@ export class ReviewQueue extends LitElement {
         : this.busy ? nothing : html`<p class="empty">${cur.status === 'normal' ? 'Marked normal: it feeds the model.' : 'No proposals. Draw one with the brush (B) or polygon (O), or mark the image.'}</p>`}
       ` : nothing}
       <h3>Images</h3>
+      <div class="view">
+        <label>Sort <select data-testid="queue-sort" @change=${(e: Event) => { this.sortBy = (e.target as HTMLSelectElement).value as ReviewQueue['sortBy']; }}>
+          <option value="session" ?selected=${this.sortBy === 'session'}>as added</option>
+          <option value="path" ?selected=${this.sortBy === 'path'}>by path</option>
+          <option value="score" ?selected=${this.sortBy === 'score'}>most suspicious first</option>
+        </select></label>
+        <label>Show <select data-testid="queue-filter" @change=${(e: Event) => { this.show = (e.target as HTMLSelectElement).value as ReviewQueue['show']; }}>
+          ${(['all', 'unreviewed', 'defective', 'normal'] as const).map((v) => html`<option value=${v} ?selected=${this.show === v}>${v}</option>`)}
+        </select></label>
+        <span class="count">${this.listed().length}/${this.images.length}</span>
+      </div>
       <ul class="images" role="listbox" aria-label="Images">
-        ${this.images.map((im) => html`
+        ${this.listed().map((im) => html`
           <li aria-current=${im.id === this.current} data-id=${im.id} @click=${() => this.act('open-image', { id: im.id })}>
             <span class="name" title=${im.name}>${fileName(im.name)}${folderOf(im.name) ? html` <small>${folderOf(im.name)}</small>` : nothing}</span>
             ${im.accepted ? html`<span class="badge defective">${im.accepted}✓</span>` : nothing}
@@ -111,6 +132,15 @@ export class ReviewQueue extends LitElement {
           </li>`)}
       </ul>
     `;
+  }
+
+  /** The images as the reviewer asked to see them (the session order stays what Previous / Next follow). */
+  private listed(): QueueImage[] {
+    const shown = this.show === 'all' ? [...this.images] : this.images.filter((im) => im.status === this.show);
+    if (this.sortBy === 'path') shown.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+    // Unscored images (no map yet) go last, in session order.
+    if (this.sortBy === 'score') shown.sort((a, b) => (b.score ?? -Infinity) - (a.score ?? -Infinity));
+    return shown;
   }
 
   protected override updated(): void {

@@ -479,6 +479,7 @@ export class Workspace extends LitElement {
       <aside>
         <inp-review-queue .images=${this.session.order.map((id) => this.session.entries.get(id)!).map((x) => ({
           id: x.id, name: x.name, status: x.status, accepted: x.regions.filter((g) => g.state === 'accepted').length, rejected: x.regions.filter((g) => g.state === 'rejected').length, pending: 0,
+          ...(this.session.results.get(x.id)?.model && this.session.results.get(x.id)?.model !== 'failed' ? { score: this.session.results.get(x.id)!.score } : {}),
         }))} .current=${this.currentId} .proposals=${proposals} .selected=${this.selected} .busy=${this.model.busy}
           @inp-action=${this.onAction} @inp-region-select=${(ev: CustomEvent<InpEvents['inp-region-select']>) => { this.selected = ev.detail.key ?? undefined; this.refresh(); }}></inp-review-queue>
       </aside>

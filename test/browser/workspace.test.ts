@@ -228,6 +228,13 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     const names = await page.locator('inp-review-queue li[data-id] .name').allTextContents();
     expect(names.slice(-3).map((n) => n.trim())).toEqual(['1.png test/broken', '2.png test/broken', '10.png test/broken']);
     expect(await page.locator('inp-review-queue li[data-id] .name').last().getAttribute('title')).toBe('ds/test/broken/10.png');
+    // The reviewer's view of a long list: by path (the dataset's folder first), only one state, with a count.
+    await page.getByTestId('queue-sort').selectOption('path');
+    expect((await page.locator('inp-review-queue li[data-id] .name').allTextContents()).slice(0, 3).map((n) => n.trim())).toEqual(['1.png test/broken', '2.png test/broken', '10.png test/broken']);
+    await page.getByTestId('queue-filter').selectOption('normal');
+    await expect.poll(() => page.locator('inp-review-queue li[data-id]').count()).toBe(0);
+    expect(await page.locator('inp-review-queue .count').textContent()).toBe(`0/${before + 3}`);
+    await page.getByTestId('queue-filter').selectOption('all');
     await page.screenshot({ path: `${SHOTS}/workspace-folder.png` });
     expect(errors).toEqual([]);
     await page.close();
