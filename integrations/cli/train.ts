@@ -13,12 +13,12 @@ import { nodeFeatureStore } from '../../src/platform/node/feature-store.ts';
 import { startGradientThreads } from '../../src/platform/node/gradient-threads.ts';
 import { writeFileAtomic } from '../../src/platform/node/files.ts';
 import { inputSize, validatePreprocess } from '../../src/preprocess/preprocess.ts';
-import { headOf, modelInput, runTrainingJob } from '../../src/pipeline/train-job.ts';
+import { encoderPart, headOf, modelInput, recipeSettings, runTrainingJob } from '../../src/pipeline/train-job.ts';
 import { useNodeBackend } from '../../src/platform/node/webgpu.ts';
 import { exportOfficialSafetensors } from '../../src/train/export.ts';
 import { headConfigFor } from '../../src/train/head-config.ts';
 import type { TrainMode } from '../../src/train/recipe.ts';
-import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES, fineTuneMode } from '../../src/train/recipe.ts';
+import { DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES, fineTuneMode } from '../../src/train/recipe.ts';
 import { loadTrainState, saveTrainState, type TrainState } from '../../src/train/state.ts';
 import type { InpFormerConfig, PreprocessConfig, TensorMap } from '../../src/types.ts';
 import { choice, intFlag, numFlag, parse, required, UsageError } from './args.ts';
@@ -74,13 +74,11 @@ interface Job {
   config: InpFormerConfig;
   preprocess: PreprocessConfig;
   mode: TrainMode;
-  /** Unset values fall back to the trainer's (200 epochs, min(100, steps) warm-up steps, learning rates 1e-3 → 1e-4). */
-  defaults: { steps?: number; batch: number; warmup?: number; lr?: number; finalLr?: number; tokenLr?: number };
   source: string;
 }
 
 /** Everything after the model is chosen: data, the run, progress on stderr, Ctrl-C → resumable state, the folder. */
-async function runJob(values: Record<string, any>, positionals: string[], job: Job, label: string): Promise<number | undefined> {
+async function runJob(values: Record<string, any>, positionals: string[], job: Job, label: 'train' | 'finetune'): Promise<number | undefined> {
   const out = required(values.output, 'output (-o)');
   // `-d a.png b.png dir/`: parseArgs keeps the first value on -d and the rest as positionals.
   const files = await collectImages([...(values.data ?? []), ...positionals]);
@@ -93,8 +91,10 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
   const pre = job.preprocess;
   const multiple = inputMultipleOf(config.encoder);
   validatePreprocess(pre, multiple > 1 ? multiple : undefined);
-  // Without --steps or --epochs: the job's default steps, or (train) the trainer's default epochs.
-  const steps = values.steps !== undefined ? intFlag(values.steps, 'steps', 1) : values.epochs === undefined ? job.defaults.steps : undefined;
+  // The recipe (src/train/recipe.ts; the trainer's defaults for DINOv2), with the steps asked for; --epochs instead
+  // of steps leaves the step count to the trainer.
+  const recipe = recipeSettings(label, config, job.mode, values.steps !== undefined ? intFlag(values.steps, 'steps', 1) : undefined);
+  const steps = values.epochs === undefined ? recipe.steps : undefined;
 
   await useNodeBackend(backend);
   const ctl = new AbortController();
@@ -105,7 +105,7 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
   let bar: ReturnType<typeof progressReporter> | undefined;
   // wasm and cpu (the CLI's backends) compute on one core per tfjs instance: by default one gradient thread per core,
   // and never more than a batch has images (a thread without a shard would only cost its start-up).
-  const batchSize = intFlag(values.batch, 'batch', job.defaults.batch);
+  const batchSize = intFlag(values.batch, 'batch', recipe.batchSize ?? 16);
   const threadCount = Math.min(batchSize, values.threads === undefined ? os.availableParallelism() : intFlag(values.threads, 'threads', 1));
   const threads = threadCount > 1 ? startGradientThreads(threadCount) : undefined;
   try {
@@ -124,10 +124,8 @@ async function runJob(values: Record<string, any>, positionals: string[], job: J
         steps, epochs: values.epochs === undefined ? undefined : intFlag(values.epochs, 'epochs', 1),
         batchSize,
         microBatch: values['micro-batch'] === undefined ? autoMicroBatch(config, inputSize(pre)) : intFlag(values['micro-batch'], 'micro-batch', 1),
-        lr: numFlag(values.lr, 'lr') ?? job.defaults.lr, tokenLr: numFlag(values['token-lr'], 'token-lr') ?? job.defaults.tokenLr, finalLr: numFlag(values['final-lr'], 'final-lr') ?? job.defaults.finalLr,
-        // A default warm-up never takes more than a quarter of a short run.
-        warmupSteps: values['warmup-steps'] !== undefined ? intFlag(values['warmup-steps'], 'warmup-steps', 0, 0)
-          : job.defaults.warmup === undefined ? undefined : Math.min(job.defaults.warmup, Math.floor((steps ?? Infinity) / 4)),
+        lr: numFlag(values.lr, 'lr') ?? recipe.lr, tokenLr: numFlag(values['token-lr'], 'token-lr') ?? recipe.tokenLr, finalLr: numFlag(values['final-lr'], 'final-lr') ?? recipe.finalLr,
+        warmupSteps: values['warmup-steps'] !== undefined ? intFlag(values['warmup-steps'], 'warmup-steps', 0, 0) : recipe.warmupSteps,
         seed: intFlag(values.seed, 'seed', 1, 0), shuffle: !values['no-shuffle'], fewShot: values['few-shot'],
         ...(threads ? { threads: threads.channels } : {}),
         onProgress: (e) => {
@@ -164,9 +162,6 @@ function notAnEncoder(p: string): never {
   throw new InputError(p, 'is neither an encoder nor an INP-Former checkpoint');
 }
 
-function encoderTensors(t: TensorMap): TensorMap {
-  return new Map([...t].filter(([k]) => k.startsWith(ENCODER_PREFIX)));
-}
 
 export const command = {
   summary: 'Train an INP-Former head (INP tokens, extractor, bottleneck, decoder) on normal images over a frozen encoder.',
@@ -183,13 +178,11 @@ export const command = {
       const numHeads = values.heads === undefined ? base.numHeads : intFlag(values.heads, 'heads', 1);
       if (base.embedDim % numHeads) throw new UsageError(`--heads ${numHeads} must divide the token width ${base.embedDim}`);
       const config = { ...base, numHeads, inpCount: values.inps === undefined ? base.inpCount : intFlag(values.inps, 'inps', 1) };
-      const r = CNN_RECIPE;
       return runJob(values, positionals, {
         encoder: cnn.bundled ? new Map([...cnn.weights].map(([k, v]) => [ENCODER_PREFIX + k, v])) : new Map(),
         ...(cnn.bundled ? {} : { encoderWeights: cnn.weights }),
         init: initHead(config, intFlag(values.seed, 'seed', 1, 0)), config,
-        preprocess: preprocessFromFlags(values, cnnPreprocess(encoder.kind, size)), mode: 'full',
-        defaults: { steps: r.steps, batch: r.batch, warmup: r.warmup, lr: r.lr, finalLr: r.finalLr }, source: encPath,
+        preprocess: preprocessFromFlags(values, cnnPreprocess(encoder.kind, size)), mode: 'full', source: encPath,
       }, 'train');
     }
     const enc = await load(encPath, values);
@@ -202,10 +195,9 @@ export const command = {
           : notAnEncoder(encPath);
     const seed = intFlag(values.seed, 'seed', 1, 0);
     return runJob(values, positionals, {
-      encoder: encoderTensors(enc.content.tensors),
+      encoder: encoderPart(enc.content.tensors),
       init: initModel ? headOf(initModel.content.tensors, config) : initHead(config, seed),
-      config, preprocess: preprocessFromFlags(values, enc.preprocess), mode: 'full',
-      defaults: { batch: 16 }, source: encPath,
+      config, preprocess: preprocessFromFlags(values, enc.preprocess), mode: 'full', source: encPath,
     }, 'train');
   },
 };
@@ -217,16 +209,14 @@ export const finetuneCommand = {
     const { values, positionals } = parse(argv, { model: { type: 'string', short: 'm' }, extractor: { type: 'boolean' }, mode: { type: 'string' }, ...RUN_FLAGS, ...CONFIG_FLAGS });
     if (values.extractor && values.mode !== undefined && values.mode !== 'tokens+extractor') throw new UsageError(`--extractor means --mode tokens+extractor, not --mode ${values.mode}`);
     const mode = fineTuneMode(values.extractor ? 'tokens+extractor' : values.mode, '--mode');
-    const recipe = FINETUNE_RECIPES[mode];
     const modelPath = required(values.model, 'model (-m)');
     const m = await load(modelPath, values);
     if (m.content.kind !== 'inp-former') throw new InputError(modelPath, 'is an encoder only: train a model first (inp-former train)');
     const config = m.content.config;
     const encoderWeights = await packageEncoderWeights(m.content);
     return runJob(values, positionals, {
-      encoder: encoderTensors(m.content.tensors), init: headOf(m.content.tensors, config), config, ...(encoderWeights ? { encoderWeights } : {}),
-      preprocess: preprocessFromFlags(values, m.preprocess), mode,
-      defaults: { ...recipe }, source: modelPath,
+      encoder: encoderPart(m.content.tensors), init: headOf(m.content.tensors, config), config, ...(encoderWeights ? { encoderWeights } : {}),
+      preprocess: preprocessFromFlags(values, m.preprocess), mode, source: modelPath,
     }, 'finetune');
   },
 };

@@ -88,11 +88,11 @@ async function refitKnn(c: Extract<ModelContent, { kind: 'knn' }>, pre: Preproce
 async function fineTune(c: Extract<ModelContent, { kind: 'inp-former' }>, pre: PreprocessConfig, items: Item[], steps: number): Promise<ModelContent> {
   const encoderWeights = await packageEncoderWeights(c);
   const mode = DEFAULT_FINETUNE_MODE;
-  const recipe = recipeSettings('finetune', c.config, mode);
+  const recipe = recipeSettings('finetune', c.config, mode, steps);
   const { content } = await runTrainingJob({
     content: c, ...(encoderWeights ? { encoderWeights } : {}), preprocess: pre, mode, where: 'model in use',
     inputs: { count: items.length, load: (i) => modelInput(decodeImage(items[i].bytes, items[i].where), pre, c.config, items[i].where) },
-    settings: { ...recipe, steps, batchSize: Math.min(recipe.batchSize ?? 8, items.length), warmupSteps: Math.min(recipe.warmupSteps ?? 0, Math.floor(steps / 4)) },
+    settings: { ...recipe, batchSize: Math.min(recipe.batchSize ?? 8, items.length) },
   });
   if (!content) throw new Error('fine-tuning stopped before its last step');
   return content;

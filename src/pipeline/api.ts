@@ -4,7 +4,7 @@ import { InputError } from '../errors.ts';
 import { initHead } from '../inp-former/init.ts';
 import { ENCODER_PREFIX } from '../inp-former/frozen-encoder.ts';
 import { fitKnnModel } from '../knn/fit-model.ts';
-import { buildModelFolder, type BuiltModelFolder } from '../model-folder/manifest.ts';
+import { buildModelFolder, MANIFEST_FILE, type BuiltModelFolder } from '../model-folder/manifest.ts';
 import { fetchModelFiles, type FileGetter } from '../model-folder/fetch.ts';
 import { openModel, type OpenedModel } from '../model-folder/open.ts';
 import { cnnPreprocess } from '../encoder/cnn-config.ts';
@@ -32,7 +32,7 @@ import { modelInput, recipeSettings, runTrainingJob, type JobSettings } from './
 export async function openModelUrl(url: string | URL, o: { onProgress?: (p: Progress) => void; signal?: AbortSignal; get?: FileGetter } = {}): Promise<OpenedModel> {
   const { files } = await fetchModelFiles(url, o);
   const name = String(url);
-  return files.length === 1 && files[0].name !== 'manifest.json'
+  return files.length === 1 && files[0].name !== MANIFEST_FILE
     ? openModel({ checkpoint: files[0].bytes, name: files[0].name })
     : openModel({ files: new Map(files.map((f) => [f.name, f.bytes])), name });
 }
@@ -179,14 +179,12 @@ export async function trainModel(normals: readonly RgbImage[], o: TrainModelOpti
   if (start.content.kind !== 'inp-former') throw new InputError(start.name, `is ${start.content.kind === 'knn' ? 'a kNN model (refit it with fitKnn)' : 'an encoder only'}: there is no INP-Former head to train`);
   const content = start.content;
   const pre = start.preprocess ?? cnnPreprocess('resnet18');
-  const recipe = recipeSettings(job, content.config, mode);
+  const recipe = recipeSettings(job, content.config, mode, o.settings?.steps);
   const { content: trained } = await runTrainingJob({
     content, ...(encoderWeights ? { encoderWeights } : {}), preprocess: pre, mode, where: start.name,
     inputs: { count: normals.length, load: (i) => modelInput(normals[i], pre, content.config, `normals[${i}]`) },
     settings: {
       ...recipe, ...o.settings,
-      // A recipe's warm-up never takes more than a quarter of a shorter run asked for.
-      warmupSteps: o.settings?.warmupSteps ?? Math.min(recipe.warmupSteps ?? 0, Math.floor((o.settings?.steps ?? recipe.steps ?? Infinity) / 4)),
       ...(o.onProgress ? { onProgress: (p: Progress) => o.onProgress!(p.stage === 'train' ? { ...p, job } : p) } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     },
@@ -201,5 +199,5 @@ export async function saveModel(model: OpenedModel, o: { name?: string; calibrat
   if (!pre) throw new InputError(model.name, 'has no preprocessing to save (a checkpoint): pass one when creating its detector');
   const calibration = o.calibration ?? model.manifest?.calibration;
   const built: BuiltModelFolder = await buildModelFolder(model.content, { name: o.name ?? model.name, preprocess: pre, ...(calibration ? { calibration } : {}) });
-  return new Map([['manifest.json', new TextEncoder().encode(`${JSON.stringify(built.manifest, null, 2)}\n`)], ...built.files]);
+  return new Map([[MANIFEST_FILE, new TextEncoder().encode(`${JSON.stringify(built.manifest, null, 2)}\n`)], ...built.files]);
 }

@@ -408,7 +408,7 @@ export function createModelService(platform: ModelServicePlatform): ModelService
     if (!base) throw new Error('fine-tuning needs an INP-Former head: train one (Train) or load a checkpoint or model folder first');
     const source = { where: base.name, encoderWeights: base.encoderWeights };
     const { config } = base.content;
-    const recipe = recipeSettings(job, config, mode);
+    const recipe = recipeSettings(job, config, mode, steps);
     let candidate: Detector | undefined;
     try {
       const { run: r, content } = await runTrainingJob({
@@ -416,8 +416,7 @@ export function createModelService(platform: ModelServicePlatform): ModelService
         // One normal at a time: the trainer encodes each input once and keeps its features.
         inputs: { count: fitIds.length, load: (i) => ({ data: inputOf(fitIds[i]), shape: [1, 3, inputSize, inputSize] }) },
         settings: {
-          ...recipe, steps, batchSize: Math.min(recipe.batchSize ?? 8, fitIds.length), microBatch: 1, seed: HEAD_SEED, signal,
-          warmupSteps: Math.min(recipe.warmupSteps ?? 0, Math.floor(steps / 4)),
+          ...recipe, batchSize: Math.min(recipe.batchSize ?? 8, fitIds.length), microBatch: 1, seed: HEAD_SEED, signal,
           onProgress: (e) => progress(e.stage === 'train' ? { ...e, job } : e.stage === 'encode' ? { ...e, detail: 'encoding normals' } : e),
         },
       });

@@ -37,12 +37,15 @@ export type JobSettings = Omit<TrainOptions, 'encoder' | 'config' | 'init' | 'da
 /**
  * The recipe a job gets unless the caller overrides it: our CNN recipe to train a head on a CNN encoder, the
  * fine-tune recipe of the mode to continue one, the trainer's own defaults (the official recipe) for DINOv2.
+ * `steps`, when the caller runs another number, replaces the recipe's; a recipe's warm-up never takes more than a
+ * quarter of the run.
  */
-export function recipeSettings(job: 'train' | 'finetune', config: InpFormerConfig, mode: TrainMode): JobSettings {
-  const r = job === 'finetune' ? FINETUNE_RECIPES[mode as keyof typeof FINETUNE_RECIPES] : config.encoder.kind !== 'dinov2' ? CNN_RECIPE : undefined;
-  if (!r) return { batchSize: 16 };
+export function recipeSettings(job: 'train' | 'finetune', config: InpFormerConfig, mode: TrainMode, steps?: number): JobSettings {
+  const r = job === 'finetune' ? FINETUNE_RECIPES[mode] : config.encoder.kind !== 'dinov2' ? CNN_RECIPE : undefined;
+  if (!r) return { batchSize: 16, ...(steps !== undefined ? { steps } : {}) };
+  const run = steps ?? r.steps;
   return {
-    steps: r.steps, batchSize: r.batch, lr: r.lr, finalLr: r.finalLr, warmupSteps: Math.min(r.warmup, Math.floor(r.steps / 4)),
+    steps: run, batchSize: r.batch, lr: r.lr, finalLr: r.finalLr, warmupSteps: Math.min(r.warmup, Math.floor(run / 4)),
     ...('tokenLr' in r ? { tokenLr: r.tokenLr } : {}),
   };
 }
