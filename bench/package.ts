@@ -14,6 +14,7 @@ const mb = (n: number) => (n / 1e6).toFixed(1);
 const du = (dir: string) => Number(execFileSync('du', ['-sk', dir], { encoding: 'utf8' }).split('\t')[0]) * 1024;
 
 try {
+  execFileSync('npm', ['run', 'build'], { stdio: ['ignore', 'pipe', 'pipe'] }); // .npmrc's ignore-scripts: pack runs no prepare
   const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', work], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
   const tarball = path.join(work, packed.filename);
   const installs: Array<{ label: string; size: number; top: string[] }> = [];

@@ -34,6 +34,9 @@ function dirSize(dir: string): number {
 
 beforeAll(() => {
   work = mkdtempSync(path.join(os.tmpdir(), 'inp-consumer-'));
+  // Built here, not by `prepare`: the repository's .npmrc sets ignore-scripts (for onnxruntime-node's offline
+  // install), so no lifecycle script runs in this checkout, and a fresh clone has no dist/ until this.
+  execFileSync(NPM, ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const packed = JSON.parse(execFileSync(NPM, ['pack', '--json', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
   tarball = path.join(work, packed[0].filename);
   const app = path.join(work, 'app');
