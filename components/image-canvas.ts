@@ -28,7 +28,7 @@ function canvasOf(w: number, h: number, paint: (px: Uint8ClampedArray) => void):
 /**
  * <inp-image-canvas>: the image, its anomaly heat map and the regions, on a fabric.js canvas, with the editing tools.
  * Properties: image, map (raw), range ([lo, hi] raw values shown from transparent to full colour; default the map's
- * min–max), heatmap (shown or not), opacity, regions, selected (key),
+ * min–max), heatmap (shown or not), opacity, fill (regions filled or outlined only), regions, selected (key),
  * tool, brushSize (pixels of the image). Zoom with the wheel, pan with Space+drag or the middle button, `fit()`.
  * Events: inp-region-select (click), inp-mask-edit (a finished stroke or polygon, with the region's new mask).
  *
@@ -37,6 +37,7 @@ function canvasOf(w: number, h: number, paint: (px: Uint8ClampedArray) => void):
  * @prop {[number, number] | undefined} range - Map values shown from cold to hot.
  * @prop {boolean} heatmap - Show the heat map.
  * @prop {number} opacity - Heat-map opacity, 0–1.
+ * @prop {boolean} fill - Fill the regions (false: outlines only, so the defect under a mask stays visible).
  * @prop {CanvasRegion[]} regions - Proposals and decided regions with their masks.
  * @prop {string | undefined} selected - Key of the selected region.
  * @prop {EditTool} tool - select, brush, eraser, polygon-add or polygon-subtract.
@@ -46,7 +47,7 @@ function canvasOf(w: number, h: number, paint: (px: Uint8ClampedArray) => void):
  */
 export class ImageCanvas extends LitElement {
   static override properties = {
-    image: { attribute: false }, map: { attribute: false }, range: { attribute: false }, heatmap: { type: Boolean }, opacity: { type: Number },
+    image: { attribute: false }, map: { attribute: false }, range: { attribute: false }, heatmap: { type: Boolean }, opacity: { type: Number }, fill: { type: Boolean },
     regions: { attribute: false }, selected: { type: String }, tool: { type: String }, brushSize: { type: Number, attribute: 'brush-size' },
   };
   static override styles = css`
@@ -59,6 +60,7 @@ export class ImageCanvas extends LitElement {
   declare range?: [number, number];
   declare heatmap: boolean;
   declare opacity: number;
+  declare fill: boolean;
   declare regions: CanvasRegion[];
   declare selected?: string;
   declare tool: EditTool;
@@ -70,6 +72,7 @@ export class ImageCanvas extends LitElement {
     super();
     this.heatmap = true;
     this.opacity = 0.45;
+    this.fill = true;
     this.regions = [];
     this.tool = 'select';
     this.brushSize = 8;
@@ -230,7 +233,7 @@ export class ImageCanvas extends LitElement {
     if (changed.has('image')) this.drawImage();
     if (changed.has('map') || changed.has('image') || changed.has('range')) this.drawHeat();
     if (changed.has('heatmap') || changed.has('opacity') || changed.has('map') || changed.has('image')) this.heat?.set({ visible: this.heatmap, opacity: this.opacity });
-    if (changed.has('regions') || changed.has('selected') || changed.has('image')) this.drawOverlay();
+    if (changed.has('regions') || changed.has('selected') || changed.has('image') || changed.has('fill')) this.drawOverlay();
     if (changed.has('tool')) {
       this.cancelPolygon();
       if (this.cursor && !['brush', 'eraser'].includes(this.tool)) this.fc.remove(this.cursor);
@@ -277,7 +280,7 @@ export class ImageCanvas extends LitElement {
     this.heat.set({ scaleX: this.image.width / m.width, scaleY: this.image.height / m.height, visible: this.heatmap, opacity: this.opacity });
   }
 
-  /** All regions in one bitmap: translucent fill, opaque outline; the selected one brighter and thicker. */
+  /** All regions in one bitmap: translucent fill (unless `fill` is off), opaque outline; the selected one brighter. */
   private drawOverlay(): void {
     const im = this.image;
     if (!im) return;
@@ -289,7 +292,7 @@ export class ImageCanvas extends LitElement {
         if (r.mask.width !== w || r.mask.height !== h) continue;
         const sel = r.key === this.selected || r.key === '';
         const [cr, cg, cb] = COLOURS[r.state];
-        const fill = r.state === 'rejected' ? 40 : sel ? 120 : 70;
+        const fill = !this.fill ? 0 : r.state === 'rejected' ? 40 : sel ? 120 : 70;
         const d = r.mask.data;
         for (let y = 0; y < h; y++) {
           for (let x = 0; x < w; x++) {

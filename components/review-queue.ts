@@ -4,7 +4,12 @@ import type { Action } from './state/shortcuts.ts';
 import { emit } from './events.ts';
 
 /** `score`: the model's image score, when it has one (ranks the list: most suspicious first). */
-export interface QueueImage { id: string; name: string; status: ImageStatus; accepted: number; pending: number; rejected: number; score?: number }
+/** Where the model is with an image: no model yet, waiting its turn, being analysed, done, or failed (`error` says why). */
+export type ImageAnalysis = 'no-model' | 'queued' | 'analysing' | 'ready' | 'failed';
+export interface QueueImage {
+  id: string; name: string; status: ImageStatus; accepted: number; pending: number; rejected: number; score?: number;
+  analysis?: ImageAnalysis; error?: string;
+}
 export interface QueueProposal { key: string; label: string; score?: number; state: 'pending' | 'accepted' | 'rejected'; edited?: boolean }
 
 /**
@@ -56,6 +61,9 @@ export class ReviewQueue extends LitElement {
     .view select { font: inherit; }
     .view .count { margin-left: auto; color: #6b7385; }
     .busy { color: #3467d6; }
+    .an { font-size: 12px; color: #6b7385; width: 1em; text-align: center; }
+    .an.analysing { color: #3467d6; }
+    .an.failed { color: #a02020; font-weight: 700; }
     .empty { color: #6b7385; font-style: italic; }
   `;
   declare images: QueueImage[];
@@ -109,7 +117,7 @@ export class ReviewQueue extends LitElement {
               </li>`)}
           </ul>
           <button @click=${() => this.act('accept-all')}>Accept all pending<kbd>⇧A</kbd></button>`
-        : this.busy ? nothing : html`<p class="empty">${cur.status === 'normal' ? 'Marked normal: it feeds the model.' : 'No proposals. Draw one with the brush (B) or polygon (O), or mark the image.'}</p>`}
+        : this.busy ? nothing : html`<p class="empty" data-testid="analysis">${emptyText(cur)}</p>`}
       ` : nothing}
       <h3>Images</h3>
       <div class="view">
@@ -127,6 +135,8 @@ export class ReviewQueue extends LitElement {
         ${this.listed().map((im) => html`
           <li aria-current=${im.id === this.current} data-id=${im.id} @click=${() => this.act('open-image', { id: im.id })}>
             <span class="name" title=${im.name}>${fileName(im.name)}${folderOf(im.name) ? html` <small>${folderOf(im.name)}</small>` : nothing}</span>
+            ${im.analysis === 'queued' || im.analysis === 'analysing' || im.analysis === 'failed'
+              ? html`<span class="an ${im.analysis}" data-analysis=${im.analysis} title=${im.error ?? ANALYSIS_TITLE[im.analysis]}>${ANALYSIS_MARK[im.analysis]}</span>` : nothing}
             ${im.accepted ? html`<span class="badge defective">${im.accepted}✓</span>` : nothing}
             <span class="badge ${im.status}">${im.status}</span>
           </li>`)}
@@ -145,6 +155,21 @@ export class ReviewQueue extends LitElement {
 
   protected override updated(): void {
     this.renderRoot.querySelector('.images li[aria-current="true"]')?.scrollIntoView({ block: 'nearest' });
+  }
+}
+
+const ANALYSIS_MARK = { queued: '…', analysing: '⟳', failed: '!' } as const;
+const ANALYSIS_TITLE = { queued: 'waiting for the model', analysing: 'the model is looking at it', failed: 'could not be analysed' } as const;
+
+/** What the proposals panel says for an image without proposals, by where the model is with it. */
+function emptyText(im: QueueImage): string {
+  if (im.status === 'normal') return 'Marked normal: it feeds the model.';
+  switch (im.analysis) {
+    case 'no-model': return 'No model yet: mark a few normal images (G) and the model proposes defects on the others.';
+    case 'queued': return 'Waiting for the model: it is analysing other images first.';
+    case 'analysing': return 'Model is looking at this image…';
+    case 'failed': return `Could not analyse this image: ${im.error ?? 'unknown error'}. Draw regions by hand (B, O), or mark the image.`;
+    default: return 'No proposals. Draw one with the brush (B) or polygon (O), or mark the image.';
   }
 }
 

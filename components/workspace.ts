@@ -17,7 +17,7 @@ import './export-menu.ts';
 import './image-canvas.ts';
 import './model-panel.ts';
 import './review-queue.ts';
-import type { QueueProposal } from './review-queue.ts';
+import type { ImageAnalysis, QueueProposal } from './review-queue.ts';
 import './shortcut-help.ts';
 import './sensitivity-control.ts';
 import {
@@ -73,7 +73,9 @@ export class Workspace extends LitElement {
     .msg.error { background: #fde2e1; color: #7d1414; border: 1px solid #e5a3a3; }
     .msg.info { background: #e3ecfd; color: #1c3a78; border: 1px solid #a9c0ee; }
     .msg button { border: 0; background: none; cursor: pointer; font-size: 1rem; }
-    kbd { font: 11px ui-monospace, monospace; background: #eef0f4; border: 1px solid #c9ced8; border-radius: 3px; padding: 0 .25rem; }
+    kbd { font: 11px ui-monospace, monospace; background: #eef0f4; border: 1px solid #c9ced8; border-radius: 3px; padding: 0 .25rem; color: #3a4254; }
+    /* The active tool's key stays readable on its dark button. */
+    .tools button[aria-pressed='true'] kbd { background: #3a4254; border-color: #6b7385; color: #fff; }
   `;
 
   declare samples: SampleImage[];
@@ -103,6 +105,7 @@ export class Workspace extends LitElement {
   private brushSize = 10;
   private heatmap = true;
   private opacity = 0.45;
+  private fill = true;
   private help = false;
   private ready = false;
   private readonly session = new SessionState();
@@ -185,6 +188,15 @@ export class Workspace extends LitElement {
   /** The current calibration moved by the slider, or none before the model has normals. */
   private cut(): ThresholdCalibration | undefined {
     return this.calibration && adjustCalibration(this.calibration, 1 - this.session.settings.sensitivity);
+  }
+
+  /** Where the model is with an image, for the list and the proposals panel. */
+  private analysisOf(id: string): { analysis: ImageAnalysis; error?: string } {
+    const r = this.session.results.get(id);
+    if (r?.model === 'failed') return { analysis: 'failed', ...(r.error ? { error: r.error } : {}) };
+    if (r) return { analysis: 'ready' };
+    if (this.model.analysing === id) return { analysis: 'analysing' };
+    return { analysis: !this.model.info || this.model.info.kind === 'none' ? 'no-model' : 'queued' };
   }
 
   private pendingOf(e: ImageEntry): ProposalRegion[] {
@@ -345,6 +357,7 @@ export class Workspace extends LitElement {
       case 'brush-bigger': this.brushSize = Math.min(200, Math.round(this.brushSize * 1.25) + 1); break;
       case 'brush-smaller': this.brushSize = Math.max(1, Math.round(this.brushSize / 1.25)); break;
       case 'toggle-heatmap': this.heatmap = !this.heatmap; break;
+      case 'toggle-fill': this.fill = !this.fill; break;
       case 'opacity-up': this.opacity = Math.min(1, this.opacity + 0.1); break;
       case 'opacity-down': this.opacity = Math.max(0, this.opacity - 0.1); break;
       case 'sensitivity-up': this.setSensitivity(this.session.settings.sensitivity + 0.02); break;
@@ -480,6 +493,7 @@ export class Workspace extends LitElement {
         <inp-review-queue .images=${this.session.order.map((id) => this.session.entries.get(id)!).map((x) => ({
           id: x.id, name: x.name, status: x.status, accepted: x.regions.filter((g) => g.state === 'accepted').length, rejected: x.regions.filter((g) => g.state === 'rejected').length, pending: 0,
           ...(this.session.results.get(x.id)?.model && this.session.results.get(x.id)?.model !== 'failed' ? { score: this.session.results.get(x.id)!.score } : {}),
+          ...this.analysisOf(x.id),
         }))} .current=${this.currentId} .proposals=${proposals} .selected=${this.selected} .busy=${this.model.busy}
           @inp-action=${this.onAction} @inp-region-select=${(ev: CustomEvent<InpEvents['inp-region-select']>) => { this.selected = ev.detail.key ?? undefined; this.refresh(); }}></inp-review-queue>
       </aside>
@@ -490,9 +504,10 @@ export class Workspace extends LitElement {
           <button @click=${() => this.undo(false)} title="Undo (Ctrl+Z)">↶</button>
           <button @click=${() => this.undo(true)} title="Redo (Ctrl+Shift+Z)">↷</button>
           <label><input type="checkbox" .checked=${this.heatmap} @change=${(ev: Event) => { this.heatmap = (ev.target as HTMLInputElement).checked; this.refresh(); }} data-testid="heatmap"> Heat map <kbd>H</kbd></label>
+          <label><input type="checkbox" .checked=${this.fill} @change=${(ev: Event) => { this.fill = (ev.target as HTMLInputElement).checked; this.refresh(); }} data-testid="fill"> Fill masks <kbd>M</kbd></label>
           <label>Opacity <input type="range" min="0" max="1" step="0.05" .value=${String(this.opacity)} @input=${(ev: Event) => { this.opacity = Number((ev.target as HTMLInputElement).value); this.refresh(); }}></label>
         </div>
-        <inp-image-canvas .image=${d?.image} .map=${map} .range=${range} .heatmap=${this.heatmap} .opacity=${this.opacity} .regions=${regions} .selected=${this.selected}
+        <inp-image-canvas .image=${d?.image} .map=${map} .range=${range} .heatmap=${this.heatmap} .opacity=${this.opacity} .fill=${this.fill} .regions=${regions} .selected=${this.selected}
           .tool=${this.tool} .brushSize=${this.brushSize} data-image=${e?.id ?? ''}
           @inp-region-select=${(ev: CustomEvent<InpEvents['inp-region-select']>) => { this.selected = ev.detail.key ?? undefined; this.refresh(); }}
           @inp-mask-edit=${(ev: CustomEvent<InpEvents['inp-mask-edit']>) => void this.editMask(ev.detail.key, ev.detail.mask).catch((err) => this.fail(err, 'edit'))}></inp-image-canvas>

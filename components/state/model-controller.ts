@@ -55,6 +55,8 @@ export class ModelController {
   registered = new Set<string>();
   /** What the canvas says while the model works on the image shown. */
   busy?: string;
+  /** The image the model is predicting now (any image, shown or not): the image list marks it. */
+  analysing?: string;
   fitTimer?: ReturnType<typeof setTimeout>;
   fitted = '';
   /** Normals the INP-Former in use was last trained or fine-tuned on (none for a model just loaded). */
@@ -217,7 +219,9 @@ export class ModelController {
         // A kNN's normals have held-out maps from the fit; an INP-Former's normals are predicted like any image.
         const id = rotated.find((i) => !this.host.session.results.has(i) && (this.info!.kind === 'inp-former' || this.host.session.entries.get(i)?.status !== 'normal'));
         if (!id || this.progress) break;
-        if (id === this.host.currentId()) { this.busy = 'Model is looking at this image…'; this.host.refresh(); }
+        this.analysing = id;
+        if (id === this.host.currentId()) this.busy = 'Model is looking at this image…';
+        this.host.refresh();
         try {
           const t0 = performance.now();
           const normals = this.info.normals;
@@ -232,14 +236,16 @@ export class ModelController {
         } catch (e) {
           this.host.fail(e, this.host.session.entries.get(id)?.name ?? id);
           // Do not retry a failing image in a loop: give it an empty slot until the model changes.
-          this.host.session.results.set(id, { map: { width: 1, height: 1, data: new Float32Array(1) }, score: 0, model: 'failed' });
+          this.host.session.results.set(id, { map: { width: 1, height: 1, data: new Float32Array(1) }, score: 0, model: 'failed', error: e instanceof Error ? e.message : String(e) });
         }
+        this.analysing = undefined;
         if (id === this.host.currentId()) this.busy = undefined;
         if (id === this.host.currentId() || this.host.session.entries.get(id)?.status === 'normal') { this.host.recalibrate(); this.host.selectFirstPending(); this.host.refresh(); }
       }
     } finally {
       this.predicting = false;
       this.busy = undefined;
+      this.analysing = undefined;
       this.host.refresh();
     }
   }

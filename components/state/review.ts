@@ -2,7 +2,8 @@ import { type AcceptedSample, type AnomalyMap, type BinaryMask, calibrateF1Adapt
 import { acceptedRegions, type ImageEntry } from './session.ts';
 
 /** The model's raw output for one image, kept so the threshold can move without re-running it. */
-export interface RawResult { map: AnomalyMap; score: number; model: string }
+/** The model's answer for one image; `model: 'failed'` with `error` when it could not analyse it. */
+export interface RawResult { map: AnomalyMap; score: number; model: string; error?: string }
 
 /** A proposal is suppressed once at least this share of it lies under a decided (accepted or rejected) region. */
 export const COVERED_SHARE = 0.5;

@@ -7,7 +7,7 @@ export type Action =
   | 'accept' | 'reject' | 'accept-all' | 'edit' | 'delete-region'
   | 'mark-normal' | 'mark-defective'
   | 'tool-select' | 'tool-brush' | 'tool-eraser' | 'tool-polygon-add' | 'tool-polygon-subtract' | 'brush-bigger' | 'brush-smaller'
-  | 'toggle-heatmap' | 'opacity-up' | 'opacity-down' | 'sensitivity-up' | 'sensitivity-down'
+  | 'toggle-heatmap' | 'toggle-fill' | 'opacity-up' | 'opacity-down' | 'sensitivity-up' | 'sensitivity-down'
   | 'undo' | 'redo' | 'zoom-fit' | 'help' | 'escape'
   /** Not on a key: a click in the image list (with the image id). */
   | 'open-image';
@@ -37,6 +37,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { action: 'undo', keys: ['Ctrl+z'], label: 'Undo', group: 'Edit' },
   { action: 'redo', keys: ['Ctrl+Shift+Z', 'Ctrl+y'], label: 'Redo', group: 'Edit' },
   { action: 'toggle-heatmap', keys: ['h'], label: 'Show / hide the heat map', group: 'View' },
+  { action: 'toggle-fill', keys: ['m'], label: 'Fill the masks / outlines only', group: 'View' },
   { action: 'opacity-up', keys: ['.'], label: 'Heat map more opaque', group: 'View' },
   { action: 'opacity-down', keys: [','], label: 'Heat map more transparent', group: 'View' },
   { action: 'sensitivity-up', keys: ['='], label: 'Raise the sensitivity (more, larger masks)', group: 'View' },

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import { calibrationFor, mapImages, serialQueue, type ServedModel } from '../../src/pipeline/served-model.ts';
 import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.ts';
+import { calibrationAt } from '../../src/threshold/confidence.ts';
 import { decodeCocoRle, encodeCocoRle, type CocoRle } from '../../src/export/coco-rle.ts';
 import { buildLabelStudioTasks, parseLabelStudioTasks } from '../../src/export/labelstudio-tasks.ts';
 import type { BinaryMask } from '../../src/image/mask.ts';
@@ -9,7 +10,7 @@ import { createJsonServer, decodeUpload, HttpError, type JsonRequest } from '../
 import { HOLD_OUT_EVERY } from '../../src/selection/held-out.ts';
 import { describeFigures, type Selection, type ValidationFigures } from '../../src/selection/validate.ts';
 import { fetchTaskImage, type ImageSource } from './images.ts';
-import { brushTarget, type BrushTarget } from './label-config.ts';
+import { maskTarget, type MaskTarget } from './label-config.ts';
 
 /**
  * Label Studio ML backend (label-studio-ml-backend's HTTP protocol, integrations.md §1.1): GET /health, POST /setup,
@@ -62,7 +63,7 @@ export interface LabelStudioBackendOptions {
 
 interface Project {
   id: string;
-  target?: BrushTarget;
+  target?: MaskTarget;
   model: ServedModel;
   /** By annotation id: each submitted annotation is one sample. */
   collected: Map<number, CollectedImage>;
@@ -108,11 +109,27 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
     if (!p) projects.set(id, p = { id, model: o.model, collected: new Map(), trainings: 0 });
     return p;
   };
-  const targetOf = (p: Project, config: unknown, where: string): BrushTarget => {
-    if (typeof config === 'string' && config.trim()) return (p.target = brushTarget(config, where, o.label));
+  const targetOf = (p: Project, config: unknown, where: string): MaskTarget => {
+    if (typeof config === 'string' && config.trim()) return (p.target = maskTarget(config, where, o.label));
     if (p.target) return p.target;
     throw new HttpError(400, `${where}: no labelling config: send it in the request or call /setup for project "${p.id}" first`);
   };
+
+  /**
+   * `params.sensitivity` of a /predict (Label Studio passes `params` through from the caller): the API's one 0–1
+   * knob, 0.5 = the model's calibrated cut, higher proposes more. Returned as the cut's normalised score (1 − s).
+   * Other params (e.g. `context`, for interactive backends) do not apply to a detector and are ignored.
+   */
+  function requestCut(params: unknown): number | undefined {
+    if (params === undefined || params === null) return undefined;
+    if (!isObject(params)) throw new HttpError(400, '/predict: "params" must be an object');
+    const s = params.sensitivity;
+    if (s === undefined || s === null) return undefined;
+    if (typeof s !== 'number' || !Number.isFinite(s) || s < 0 || s > 1) {
+      throw new HttpError(400, `/predict: params.sensitivity must be a number from 0 to 1 (0.5 = the model's calibrated cut, higher proposes more), got ${JSON.stringify(s)}`);
+    }
+    return 1 - s;
+  }
 
   async function predict(req: JsonRequest) {
     const body = objectBody(req.body, '/predict');
@@ -120,6 +137,7 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
     if (body.tasks.length > o.maxTasks) throw new HttpError(413, `/predict: ${body.tasks.length} tasks in one request; the limit is ${o.maxTasks}`);
     const p = project(projectId(body.project));
     const target = targetOf(p, body.label_config, '/predict: label_config');
+    const at = requestCut(body.params);
     const refs = body.tasks.map((t: unknown, i: number) => {
       const at = `/predict: tasks[${i}]${isObject(t) && t.id !== undefined ? ` (task ${t.id})` : ''}.data.${target.dataKey}`;
       if (!isObject(t) || !isObject(t.data)) throw new HttpError(400, `/predict: tasks[${i}] must be a task with a "data" object`);
@@ -134,7 +152,7 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
       const images = [];
       let calibration: Calibration;
       if (model.threshold.kind === 'calibration') {
-        calibration = model.threshold.calibration;
+        calibration = at === undefined ? model.threshold.calibration : calibrationAt(model.threshold.calibration, at, '/predict: params.sensitivity');
         for (let i = 0; i < bytes.length; i++) {
           const m = await mapOne(i);
           images.push(toAnnotatedImage(`task-${i}`, proposeRegions(m.map, m.score, calibration, model.options)));
@@ -143,6 +161,7 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
         const mapped = [];
         for (let i = 0; i < bytes.length; i++) mapped.push(await mapOne(i));
         calibration = calibrationFor(mapped.map((m) => m.map), model.threshold);
+        if (at !== undefined) calibration = calibrationAt(calibration, at, '/predict: params.sensitivity');
         for (const [i, m] of mapped.entries()) images.push(toAnnotatedImage(`task-${i}`, proposeRegions(m.map, m.score, calibration, model.options)));
       }
       return buildLabelStudioTasks(images, { model: model.version, calibration, label: target.label }, target).map((t) => t.predictions[0]);
@@ -158,7 +177,7 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
     const target = targetOf(p, body.project?.label_config, `/webhook ${action}: project.label_config`);
     if (a.was_cancelled) { p.collected.delete(a.id); return; }
     const [img] = parseLabelStudioTasks(JSON.stringify({ data: task.data, annotations: [a] }), `/webhook ${action} (task ${task.id}, annotation ${a.id})`,
-      { from: 'annotations', fromName: target.fromName, dataKey: target.dataKey });
+      { from: 'annotations', fromName: target.fromName, ...(target.labelsName ? { labelsName: target.labelsName } : {}), dataKey: target.dataKey });
     let mask: BinaryMask | null = null;
     for (const r of img.regions) {
       mask ??= { width: r.mask.width, height: r.mask.height, data: new Uint8Array(r.mask.data.length) };

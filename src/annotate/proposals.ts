@@ -2,6 +2,7 @@ import { InputError } from '../errors.ts';
 import type { AnnotatedImage, AnnotatedRegion } from '../export/annotations.ts';
 import type { BinaryMask } from '../image/mask.ts';
 import { cleanMask, type CleanOptions } from '../regions/morphology.ts';
+import { fitRegionsToPeaks } from '../regions/peak-level.ts';
 import { findRegions, regionMasks, type Region, type RegionOptions } from '../regions/regions.ts';
 import { applyThreshold, checkCalibration, normalizeImageScore, normalizeScore, type ThresholdCalibration } from '../threshold/calibration.ts';
 import type { AnomalyMap } from '../types.ts';
@@ -11,12 +12,21 @@ import type { AnomalyMap } from '../types.ts';
  * workspace share, so the same options give the same masks everywhere. Pure: no I/O, plain data out.
  */
 
+/** The region level proposals use unless told otherwise (measured in `npm run bench:masks`, BENCHMARKS.md masks-knn). */
+export const DEFAULT_REGION_LEVEL: number | false = false;
+
 export interface ProposalOptions extends CleanOptions, RegionOptions {
   /**
    * Propose nothing when the image score is at or below the calibration's image threshold (default true; without an
    * image threshold there is no gate, e.g. a bare manual threshold).
    */
   imageGate?: boolean;
+  /**
+   * Fit each thresholded region to its defect: the pixels connected to its peak above background + regionLevel ·
+   * (peak − background) (regions/peak-level.ts), in (0, 1); false = exactly map > threshold. Which regions are
+   * found does not change, only their extent.
+   */
+  regionLevel?: number | false;
 }
 
 /** A proposed region: its statistics, its mask and the score shown to the annotator. */
@@ -44,7 +54,8 @@ export interface Proposals {
 
 /**
  * Thresholds the map at the calibration's pixel threshold (map > threshold), optionally smooths and fills holes,
- * splits into 8-connected regions and drops those under minArea. Order: gate, threshold, clean, label, filter.
+ * splits into 8-connected regions and drops those under minArea. Order: gate, threshold, fit each region to its
+ * peak level, clean, label, filter.
  */
 export function proposeRegions(map: AnomalyMap, imageScore: number, calibration: ThresholdCalibration, options: ProposalOptions = {}): Proposals {
   checkCalibration(calibration);
@@ -56,7 +67,9 @@ export function proposeRegions(map: AnomalyMap, imageScore: number, calibration:
   if (normal) {
     return { ...base, mask: { width, height, data: new Uint8Array(width * height) }, instances: new Int32Array(width * height), regions: [] };
   }
-  const mask = cleanMask(applyThreshold(map, calibration.pixelThreshold), options);
+  const thresholded = applyThreshold(map, calibration.pixelThreshold);
+  const level = options.regionLevel ?? DEFAULT_REGION_LEVEL;
+  const mask = cleanMask(level === false ? thresholded : fitRegionsToPeaks(thresholded, map, level), options);
   const set = findRegions(mask, map, options);
   const union = new Uint8Array(width * height);
   for (let i = 0; i < union.length; i++) union[i] = set.instances[i] > 0 ? 1 : 0;

@@ -1,12 +1,25 @@
 import { InputError } from '../errors.ts';
 import { checkAnnotatedImages, DEFAULT_LABEL, regionLabel, type AnnotatedImage, type AnnotatedRegion, type ExportSource, type ImportedImage } from './annotations.ts';
+import { decodeBitmaskDataUrl, encodeBitmaskDataUrl } from './labelstudio-bitmask.ts';
 import { decodeLabelStudioRle, encodeLabelStudioRle } from './labelstudio-rle.ts';
+import type { BinaryMask } from '../image/mask.ts';
 import { escapeXml } from './xml.ts';
+
+/**
+ * The mask control of a project: BrushLabels (brush RLE), BitmaskLabels (PNG data URL, Label Studio ≥ 1.19), or a
+ * Brush with a separate Labels control (one `brush` and one `labels` result per region, sharing its id).
+ */
+export type LabelStudioControl = 'brushlabels' | 'bitmasklabels' | 'brush+labels';
+export const LABEL_STUDIO_CONTROLS: readonly LabelStudioControl[] = ['brushlabels', 'bitmasklabels', 'brush+labels'];
 
 /** Names in the labelling config the results refer to. Defaults match labelStudioConfig(). */
 export interface LabelStudioOptions {
-  /** BrushLabels name (default "defect"). */
+  /** The mask control's type (default "brushlabels"). */
+  control?: LabelStudioControl;
+  /** The mask control's name: BrushLabels, BitmaskLabels or Brush (default "defect"). */
   fromName?: string;
+  /** With `brush+labels`: the Labels control's name (default "label"). */
+  labelsName?: string;
   /** Image tag name (default "image"). */
   toName?: string;
   /** Key of the image URL in task data (default "image", i.e. `$image`). */
@@ -20,35 +33,45 @@ export interface LabelStudioOptions {
 /** An image-level verdict as Label Studio stores a Choices answer. */
 export interface LabelStudioChoice { id: string; type: 'choices'; from_name: string; to_name: string; value: { choices: string[] } }
 
-export interface LabelStudioResult {
+interface ResultBase {
   id: string;
-  type: 'brushlabels';
   from_name: string;
   to_name: string;
   original_width: number;
   original_height: number;
   image_rotation: 0;
-  value: { format: 'rle'; rle: number[]; brushlabels: string[] };
   score?: number;
   readonly: false;
 }
+export interface BrushLabelsResult extends ResultBase { type: 'brushlabels'; value: { format: 'rle'; rle: number[]; brushlabels: string[] } }
+export interface BitmaskLabelsResult extends ResultBase { type: 'bitmasklabels'; value: { imageDataURL: string; bitmasklabels: string[] } }
+export interface BrushResult extends ResultBase { type: 'brush'; value: { format: 'rle'; rle: number[] } }
+export interface LabelsResult extends ResultBase { type: 'labels'; value: { format: 'rle'; rle: number[]; labels: string[] } }
+/** One region's result for one control (Label Studio serialises a region once per control that labels it). */
+export type LabelStudioResult = BrushLabelsResult | BitmaskLabelsResult | BrushResult | LabelsResult;
 export interface LabelStudioPrediction { model_version: string; score?: number; result: LabelStudioResult[] }
 /** `annotations`: the annotator's reviewed work (a workspace export), beside the model's pending `predictions`. */
 export interface LabelStudioTask { data: Record<string, string>; annotations?: Array<{ result: Array<LabelStudioResult | LabelStudioChoice> }>; predictions: LabelStudioPrediction[] }
 
 function names(o: LabelStudioOptions) {
-  return { fromName: o.fromName ?? 'defect', toName: o.toName ?? 'image', dataKey: o.dataKey ?? 'image' };
+  return { control: o.control ?? 'brushlabels', fromName: o.fromName ?? 'defect', labelsName: o.labelsName ?? 'label', toName: o.toName ?? 'image', dataKey: o.dataKey ?? 'image' };
 }
 
-/** A labelling config these tasks import into: an Image and BrushLabels with the source's label(s). */
+/** A labelling config these tasks import into: an Image and the mask control with the source's label(s). */
 export function labelStudioConfig(labels: readonly string[] = [DEFAULT_LABEL], options: LabelStudioOptions = {}): string {
   const n = names(options);
+  const labelTags = labels.map((l) => `    <Label value="${escapeXml(l)}" background="#ff0000"/>`);
+  const to = `toName="${escapeXml(n.toName)}"`;
+  const control = n.control === 'brush+labels'
+    ? [`  <Labels name="${escapeXml(n.labelsName)}" ${to}>`, ...labelTags, '  </Labels>', `  <Brush name="${escapeXml(n.fromName)}" ${to}/>`]
+    : n.control === 'bitmasklabels'
+      ? [`  <BitmaskLabels name="${escapeXml(n.fromName)}" ${to}>`, ...labelTags, '  </BitmaskLabels>']
+      : [`  <BrushLabels name="${escapeXml(n.fromName)}" ${to}>`, ...labelTags, '  </BrushLabels>'];
   return [
     '<View>',
-    `  <Image name="${escapeXml(n.toName)}" value="$${escapeXml(n.dataKey)}"/>`,
-    `  <BrushLabels name="${escapeXml(n.fromName)}" toName="${escapeXml(n.toName)}">`,
-    ...labels.map((l) => `    <Label value="${escapeXml(l)}" background="#ff0000"/>`),
-    '  </BrushLabels>',
+    // Bitmasks work on single pixels: Label Studio asks for smoothing="false" on their Image.
+    `  <Image name="${escapeXml(n.toName)}" value="$${escapeXml(n.dataKey)}"${n.control === 'bitmasklabels' ? ' smoothing="false"' : ''}/>`,
+    ...control,
     `  <Choices name="${escapeXml(options.statusName ?? 'status')}" toName="${escapeXml(n.toName)}" choice="single" showInline="true">`,
     '    <Choice value="normal"/>',
     '    <Choice value="defective"/>',
@@ -67,25 +90,31 @@ export function buildLabelStudioTasks(images: readonly AnnotatedImage[], source:
   checkAnnotatedImages(images);
   const n = names(options);
   const url = options.imageUrl ?? ((f: string) => f);
-  const brush = (img: AnnotatedImage) => (r: AnnotatedImage['regions'][number], k: number): LabelStudioResult => ({
-    id: `region-${k + 1}`,
-    type: 'brushlabels',
-    from_name: n.fromName,
-    to_name: n.toName,
-    original_width: img.width,
-    original_height: img.height,
-    image_rotation: 0,
-    value: { format: 'rle', rle: encodeLabelStudioRle(r.mask), brushlabels: [regionLabel(r, source)] },
-    ...(r.score !== undefined ? { score: r.score } : {}),
-    readonly: false,
-  });
+  const brush = (img: AnnotatedImage) => (r: AnnotatedImage['regions'][number], k: number): LabelStudioResult[] => {
+    const base = {
+      id: `region-${k + 1}`, to_name: n.toName, original_width: img.width, original_height: img.height, image_rotation: 0 as const,
+    };
+    const tail = { ...(r.score !== undefined ? { score: r.score } : {}), readonly: false as const };
+    const label = regionLabel(r, source);
+    if (n.control === 'bitmasklabels') {
+      return [{ ...base, type: 'bitmasklabels', from_name: n.fromName, value: { imageDataURL: encodeBitmaskDataUrl(r.mask), bitmasklabels: [label] }, ...tail }];
+    }
+    const rle = encodeLabelStudioRle(r.mask);
+    if (n.control === 'brush+labels') {
+      return [
+        { ...base, type: 'brush', from_name: n.fromName, value: { format: 'rle', rle }, ...tail },
+        { ...base, type: 'labels', from_name: n.labelsName, value: { format: 'rle', rle, labels: [label] }, ...tail },
+      ];
+    }
+    return [{ ...base, type: 'brushlabels', from_name: n.fromName, value: { format: 'rle', rle, brushlabels: [label] }, ...tail }];
+  };
   return images.map((img) => {
     // A reviewed export (statuses or decided regions known): the annotator's work is an annotation, what the model
     // proposed and nobody decided yet stays a prediction. Otherwise every region is the model's prediction.
     const reviewed = img.status !== undefined || img.regions.some((r) => r.review !== undefined);
     const decided = reviewed ? img.regions.filter((r) => r.review !== undefined && r.review !== 'pending') : [];
     const pending = reviewed ? img.regions.filter((r) => r.review === undefined || r.review === 'pending') : img.regions;
-    const results = pending.map(brush(img));
+    const results = pending.flatMap(brush(img));
     const task: LabelStudioTask = {
       data: { [n.dataKey]: url(img.fileName) },
       predictions: [{ model_version: source.model, ...(img.score !== undefined ? { score: img.score } : {}), result: results }],
@@ -94,7 +123,7 @@ export function buildLabelStudioTasks(images: readonly AnnotatedImage[], source:
       const verdict: LabelStudioChoice[] = img.status === 'normal' || img.status === 'defective'
         ? [{ id: 'status', type: 'choices', from_name: options.statusName ?? 'status', to_name: n.toName, value: { choices: [img.status] } }]
         : [];
-      task.annotations = [{ result: [...decided.map((r, k) => brush(img)(r, pending.length + k)), ...verdict] }];
+      task.annotations = [{ result: [...decided.flatMap((r, k) => brush(img)(r, pending.length + k)), ...verdict] }];
     }
     return task;
   });
@@ -108,9 +137,10 @@ export interface LabelStudioReadOptions extends LabelStudioOptions {
 }
 
 /**
- * Reads tasks (a list, or one task; our files or a Label Studio JSON export) back to masks: the brushlabels RLE
- * results of the chosen prediction or annotation, for the BrushLabels `fromName` when given. A task without brush
- * results has no known size (width/height null); matchImages fills it in.
+ * Reads tasks (a list, or one task; our files or a Label Studio JSON export) back to masks: the mask results
+ * (brushlabels, bitmasklabels, or brush with its labels result) of the chosen prediction or annotation, for the
+ * mask control `fromName` (and `labelsName`) when given. A task without mask results has no known size
+ * (width/height null); matchImages fills it in.
  */
 export function parseLabelStudioTasks(text: string, where: string, options: LabelStudioReadOptions = {}): ImportedImage[] {
   let json: unknown;
@@ -135,20 +165,41 @@ export function parseLabelStudioTasks(text: string, where: string, options: Labe
     if (!chosen) return img;
     if (typeof chosen.score === 'number') img.score = chosen.score;
     if (!Array.isArray(chosen.result)) throw new InputError(`${at}.${from}[${k}].result`, 'must be a list');
+    // A region labelled by two controls (Brush + Labels) comes as two results with its id: one region.
+    const byId = new Map<string, AnnotatedRegion>();
     chosen.result.forEach((r: any, j: number) => {
       const rAt = `${at}.${from}[${k}].result[${j}]`;
-      if (r?.type !== 'brushlabels' || (options.fromName !== undefined && r.from_name !== options.fromName)) return;
-      if (r.value?.format !== 'rle' || !Array.isArray(r.value.rle)) throw new InputError(`${rAt}.value`, 'must be {format: "rle", rle: [bytes…]}');
+      const type = r?.type;
+      const isMask = type === 'brushlabels' || type === 'bitmasklabels' || type === 'brush';
+      const isLabels = type === 'labels' && r.value?.format === 'rle';
+      if (!isMask && !isLabels) return;
+      if (isMask && options.fromName !== undefined && r.from_name !== options.fromName) return;
+      if (isLabels && options.labelsName !== undefined && r.from_name !== options.labelsName) return;
+      const label = [r.value?.brushlabels, r.value?.bitmasklabels, r.value?.labels].find((l) => Array.isArray(l) && typeof l[0] === 'string')?.[0];
+      const known = typeof r.id === 'string' ? byId.get(r.id) : undefined;
+      if (known) {
+        if (label !== undefined) known.label = label;
+        return;
+      }
       const w = r.original_width;
       const h = r.original_height;
       if (img.width !== null && (w !== img.width || h !== img.height)) {
         throw new InputError(`${rAt}.original_width`, `${w}×${h} differs from the task's earlier results (${img.width}×${img.height})`);
       }
-      const region: AnnotatedRegion = { mask: decodeLabelStudioRle(r.value.rle, w, h, `${rAt}.value.rle`) };
+      let mask: BinaryMask;
+      if (type === 'bitmasklabels') {
+        if (!Number.isSafeInteger(w) || !Number.isSafeInteger(h) || w < 1 || h < 1) throw new InputError(`${rAt}.original_width`, `must give the image size in pixels, got ${w}×${h}`);
+        mask = decodeBitmaskDataUrl(r.value?.imageDataURL, w, h, `${rAt}.value.imageDataURL`);
+      } else {
+        if (r.value?.format !== 'rle' || !Array.isArray(r.value.rle)) throw new InputError(`${rAt}.value`, 'must be {format: "rle", rle: [bytes…]}');
+        mask = decodeLabelStudioRle(r.value.rle, w, h, `${rAt}.value.rle`);
+      }
+      const region: AnnotatedRegion = { mask };
       img.width = w;
       img.height = h;
       if (typeof r.score === 'number') region.score = r.score;
-      if (Array.isArray(r.value.brushlabels) && typeof r.value.brushlabels[0] === 'string') region.label = r.value.brushlabels[0];
+      if (label !== undefined) region.label = label;
+      if (typeof r.id === 'string') byId.set(r.id, region);
       img.regions.push(region);
     });
     const verdict = chosen.result.find((r: any) => r?.type === 'choices' && r.from_name === (options.statusName ?? 'status'));

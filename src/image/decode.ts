@@ -123,6 +123,11 @@ function pngToRgb(png: DecodedPng): RgbImage {
 }
 
 function decodePng(bytes: Uint8Array, where: string): RgbImage {
+  return pngToRgb(readPng(bytes, where));
+}
+
+/** PNG bytes → fast-png's raw decode, after the checks every PNG we read gets (header, truncation, size, CRCs). */
+function readPng(bytes: Uint8Array, where: string): DecodedPng {
   const h = pngHeader(bytes);
   if (!h) throw new InputError(where, 'PNG is truncated or corrupt (no IHDR header chunk)');
   if (pngTruncated(bytes)) throw new InputError(where, `PNG is truncated or corrupt: its chunks run past the end of the file (${bytes.length} bytes) before IEND`);
@@ -139,7 +144,23 @@ function decodePng(bytes: Uint8Array, where: string): RgbImage {
   } catch (e) {
     throw new InputError(where, `cannot decode PNG (${reason(e)}); the file may be truncated or corrupt`);
   }
-  return pngToRgb(png);
+  return png;
+}
+
+/**
+ * A mask drawn as opaque pixels on a transparent background (Label Studio's bitmask PNG: black on transparent):
+ * on where alpha > 0. A PNG without an alpha channel cannot say which pixels are drawn, so it is refused.
+ */
+export function decodeAlphaMask(bytes: Uint8Array, where: string): GrayImage {
+  if (bytes.length === 0) throw new InputError(where, 'file is empty (0 bytes)');
+  if (sniffFormat(bytes) !== 'png') throw new InputError(where, 'a bitmask must be a PNG with an alpha channel');
+  const png = readPng(bytes, where);
+  const C = png.channels;
+  if (C !== 2 && C !== 4) throw new InputError(where, `bitmask PNG has no alpha channel (${C} channel${C > 1 ? 's' : ''}): the drawn pixels are the non-transparent ones`);
+  const n = png.width * png.height;
+  const data = new Uint8Array(n);
+  for (let i = 0; i < n; i++) data[i] = png.data[i * C + C - 1] > 0 ? 255 : 0;
+  return { width: png.width, height: png.height, data };
 }
 
 function decodeJpeg(bytes: Uint8Array, where: string): RgbImage {

@@ -1,10 +1,10 @@
 import { encode } from 'fast-png';
 
-/** An 8-bit gray (1 channel) or RGB (3 channels) image to write: masks and previews. */
+/** An 8-bit gray (1), RGB (3) or RGBA (4 channels) image to write: masks, bitmasks and previews. */
 export interface PngImage {
   width: number;
   height: number;
-  channels: 1 | 3;
+  channels: 1 | 3 | 4;
   data: Uint8Array;
 }
 

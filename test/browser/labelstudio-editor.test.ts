@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { decodeLabelStudioRle } from '../../src/export/labelstudio-rle.ts';
-import type { LabelStudioPrediction } from '../../src/export/labelstudio-tasks.ts';
+import type { BrushLabelsResult, LabelStudioPrediction } from '../../src/export/labelstudio-tasks.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
 
 const SHOTS = 'test-output/screenshots';
@@ -47,11 +47,11 @@ describe.skipIf(!HAS_CHROMIUM)(`Label Studio editor page in headless Chromium${H
     await page.screenshot({ path: `${SHOTS}/labelstudio-editor-submitted.png` });
 
     const submitted = JSON.parse(await page.getByTestId('submitted').textContent() ?? '') as Submitted;
-    const brush = submitted.result.filter((r) => r.type === 'brushlabels');
+    const brush = submitted.result.filter((r): r is BrushLabelsResult => r.type === 'brushlabels');
     expect(brush).toHaveLength(prediction.result.length);
     for (const b of brush) {
       // Each submitted region keeps its suggestion's id, and decodes to that region's mask.
-      const ours = prediction.result.find((r) => r.id === b.id)!;
+      const ours = prediction.result.find((r): r is BrushLabelsResult => r.id === b.id && r.type === 'brushlabels')!;
       expect(ours).toBeDefined();
       const w = ours.original_width;
       const h = ours.original_height;

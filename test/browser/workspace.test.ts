@@ -102,6 +102,8 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
     await expect.poll(() => canvasDrawn(page)).toBe(true);
 
+    // Before any normal there is no model, and the panel says what to do rather than "no proposals".
+    await expect(page.getByTestId('analysis').textContent()).resolves.toContain('No model yet');
     // Mark 8 normals with the keyboard; the kNN detector starts from them.
     const normals = Array.from({ length: 8 }, (_, i) => `fabric-good-${String(i).padStart(2, '0')}`);
     for (const id of normals) {
@@ -111,6 +113,8 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     }
     const fitStart = Date.now();
     await page.getByText(/Model fitted on 8 normal images/).waitFor({ timeout: 120_000 });
+    // The list marks the images the model has not analysed yet (… queued, ⟳ analysing) until it has.
+    await expect.poll(() => page.locator('inp-review-queue li [data-analysis="queued"], inp-review-queue li [data-analysis="analysing"]').count(), { timeout: 5_000 }).toBeGreaterThan(0);
     console.log(`workspace: normals marked at ${((fitStart - t0) / 1000).toFixed(1)} s, fitted after ${((Date.now() - fitStart) / 1000).toFixed(1)} s`);
 
     // Reject every proposal of an image the annotator judges acceptable: it stays unreviewed (a rejection is not a
@@ -156,6 +160,15 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await page.keyboard.press('v');
     await page.screenshot({ path: `${SHOTS}/workspace-edited.png` });
     lap('edited');
+
+    // M shows the masks as outlines only, so the defect under them stays visible; M again fills them.
+    const fillOf = () => page.locator('inp-image-canvas').evaluate((el) => (el as HTMLElement & { fill: boolean }).fill);
+    await page.keyboard.press('m');
+    await expect.poll(fillOf).toBe(false);
+    expect(await page.getByTestId('fill').isChecked()).toBe(false);
+    await page.screenshot({ path: `${SHOTS}/workspace-outlines.png` });
+    await page.keyboard.press('m');
+    await expect.poll(fillOf).toBe(true);
 
     // The sensitivity moves the masks without the model: back down to a lower value.
     const before = Number(await page.getByTestId('sensitivity-value').textContent());

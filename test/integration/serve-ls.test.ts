@@ -162,6 +162,47 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     expect(withRegions).toBeGreaterThan(0);
   });
 
+  it('answers in the project\'s mask control (BitmaskLabels; Brush with Labels), decoding to the same masks; params.sensitivity moves the cut', async () => {
+    const names = [...expected.keys()];
+    const tasks = names.map((n, i) => ({ id: 40 + i, image: `/data/upload/3/${n}` }));
+    const BITMASK = '<View><Image name="img" value="$picture" smoothing="false"/><BitmaskLabels name="mask" toName="img"><Label value="Scratch"/></BitmaskLabels></View>';
+    const PAIRED = '<View><Image name="img" value="$image"/><Labels name="kind" toName="img"><Label value="Crack"/></Labels><Brush name="paint" toName="img"/></View>';
+    const bitmask = await post('/predict', { ...predictBody([]), project: '7.1', label_config: BITMASK, tasks: tasks.map((t) => ({ id: t.id, data: { picture: t.image } })) });
+    expect(bitmask.status).toBe(200);
+    const paired = await post('/predict', { ...predictBody(tasks), project: '8.1', label_config: PAIRED });
+    expect(paired.status).toBe(200);
+    names.forEach((name, i) => {
+      const b = bitmask.json.results[i];
+      for (const res of b.result) {
+        expect(res).toMatchObject({ type: 'bitmasklabels', from_name: 'mask', to_name: 'img', value: { bitmasklabels: ['Scratch'] } });
+        expect(res.value.imageDataURL).toMatch(/^data:image\/png;base64,/);
+      }
+      const s = samples.find((x) => `${x.name}.png` === name)!;
+      const [bi] = parseLabelStudioTasks(JSON.stringify({ data: { picture: name }, predictions: [b] }), name, { fromName: 'mask', dataKey: 'picture' });
+      expect(union(bi.regions, s.image.width * s.image.height)).toEqual(expected.get(name));
+      // Brush + Labels: per region one brush and one labels result with its id; read back as one region with its label.
+      const p = paired.json.results[i];
+      expect(p.result.map((r: any) => r.type)).toEqual(p.result.map((_: unknown, k: number) => (k % 2 ? 'labels' : 'brush')));
+      for (let k = 0; k < p.result.length; k += 2) {
+        expect(p.result[k]).toMatchObject({ from_name: 'paint', to_name: 'img' });
+        expect(p.result[k + 1]).toMatchObject({ id: p.result[k].id, from_name: 'kind', value: { labels: ['Crack'] } });
+      }
+      const [pi] = parseLabelStudioTasks(JSON.stringify({ data: { image: name }, predictions: [p] }), name, { fromName: 'paint', labelsName: 'kind' });
+      expect(pi.regions).toHaveLength(p.result.length / 2);
+      for (const r of pi.regions) expect(r.label).toBe('Crack');
+      expect(union(pi.regions, s.image.width * s.image.height)).toEqual(expected.get(name));
+    });
+    // A per-request sensitivity: 0.5 is the model's own cut, a lower one marks fewer pixels, a bad one is refused by name.
+    const at = async (sensitivity: unknown) => post('/predict', { ...predictBody(tasks), params: { context: null, sensitivity } });
+    const same = await at(0.5);
+    names.forEach((name, i) => expect(decodeResult(same.json.results[i], name)).toEqual(expected.get(name)));
+    const marked = (r: any) => names.reduce((n, name, i) => n + decodeResult(r.json.results[i], name).reduce((a: number, v: number) => a + v, 0), 0);
+    expect(marked(await at(0.2))).toBeLessThan(marked(same));
+    const bad = await at('high');
+    expect(bad.status).toBe(400);
+    expect(bad.json.error ?? JSON.stringify(bad.json)).toMatch(/params\.sensitivity/);
+  });
+
   it('accepts inline data: URIs, and 20 concurrent /predict calls all answer correctly', async () => {
     const names = [...expected.keys()];
     const calls = Array.from({ length: 20 }, (_, i) => {
