@@ -3,8 +3,8 @@
  * the share of normal test images that get no mask, and the IoU of proposed vs true masks on defective images.
  * Model: the training-free kNN (ResNet-18 layer1+2+3, the best encoder of bench:quality) fitted on train/good minus
  * a held-out tail that calibrates the threshold (quantile 1 = their maximum, image gate at their maximum score).
- * Options: --categories bottle,screw --holdout 30 --region-level off,0.3,0.5 (rows per level on the same maps; default: the
- * proposals' default level)
+ * Options: --categories bottle,screw --holdout 30 --region-level off,0.5,default (rows per level on the same maps; default: the
+ * proposals' default level only)
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -36,7 +36,7 @@ const readBytes = async (f: string) => new Uint8Array(await readFile(f));
 const holdout = Number(values.holdout);
 const q = Number(values.quantile);
 // undefined = the proposals' default; a list compares levels on the same maps.
-const levels: (number | false | undefined)[] = values['region-level'] ? values['region-level'].split(',').map((v) => (v === 'off' ? false : Number(v))) : [undefined];
+const levels: (number | false | undefined)[] = values['region-level'] ? values['region-level'].split(',').map((v) => (v === 'off' ? false : v === 'default' ? undefined : Number(v))) : [undefined];
 const weights = readPth(await readBytes(RESNET18), RESNET18);
 const rows: string[] = [];
 for (const cat of values.categories!.split(',')) {

@@ -20,6 +20,7 @@ const ENGINES: Record<EngineName, string> = { tfjs: 'tfjs', onnx: 'onnxruntime-w
  * @prop {ModelInfo | undefined} info - The model in use, its card and engine.
  * @prop {{ selection: Selection; inUse: boolean } | undefined} validation - The last training's validation figures.
  * @prop {ProgressLine | undefined} progress - The running job's progress (download, fit, train…).
+ * @prop {boolean} cancelling - Cancel was pressed and the job has not stopped yet.
  * @prop {number} normals - Normal images in the session.
  * @prop {number} untrained - Normals the model has not learnt from yet.
  * @fires inp-model-action - {action[, steps]}: fit, train, finetune, cancel or use-trained.
@@ -29,7 +30,7 @@ const ENGINES: Record<EngineName, string> = { tfjs: 'tfjs', onnx: 'onnxruntime-w
  */
 export class ModelPanel extends LitElement {
   static override properties = {
-    backend: { type: String }, backendNote: { type: String }, info: { attribute: false }, progress: { attribute: false }, validation: { attribute: false }, normals: { type: Number },
+    backend: { type: String }, backendNote: { type: String }, info: { attribute: false }, progress: { attribute: false }, cancelling: { type: Boolean }, validation: { attribute: false }, normals: { type: Number },
     untrained: { type: Number }, steps: { state: true },
   };
   static override styles = css`
@@ -59,6 +60,8 @@ export class ModelPanel extends LitElement {
   /** The last training's validation: both detectors' figures, and whether the trained model is the one in use. */
   declare validation?: { selection: Selection; inUse: boolean };
   declare progress?: ProgressLine;
+  /** Cancel was pressed; the job stops at its next check (between images of a training step). */
+  declare cancelling: boolean;
   declare normals: number;
   declare untrained: number;
   declare steps: Record<keyof typeof DEFAULT_STEPS, number>;
@@ -70,6 +73,7 @@ export class ModelPanel extends LitElement {
     this.backendNote = '';
     this.normals = 0;
     this.untrained = 0;
+    this.cancelling = false;
     this.steps = { ...DEFAULT_STEPS };
   }
 
@@ -124,7 +128,7 @@ export class ModelPanel extends LitElement {
           ${p.total > 0 ? html`<progress max=${p.total} value=${p.done}></progress>` : html`<progress></progress>`}
           <div class="row">
             <span>${p.label}${p.detail ? ` · ${p.detail}` : ''} · ${amount(p)}${p.etaSeconds !== undefined ? ` · ETA ${eta(p.etaSeconds)}` : ''}</span>
-            <button @click=${() => emit(this, 'inp-model-action', { action: 'cancel' })}>Cancel</button>
+            <button data-testid="model-cancel" ?disabled=${this.cancelling} @click=${() => emit(this, 'inp-model-action', { action: 'cancel' })}>${this.cancelling ? 'Cancelling…' : 'Cancel'}</button>
           </div>
         </div>` : nothing}
     `;

@@ -49,6 +49,8 @@ export class ModelController {
   info?: ModelInfo;
   progress?: ProgressLine;
   job?: { cancel(): void };
+  /** Cancel was pressed and the job has not stopped yet: the panel says "Cancelling…". */
+  cancelling = false;
   /** Working-size pixels of the last few images, for display. */
   display = new Map<string, DecodedImage>();
   /** Images the worker has decoded and keeps inputs for. */
@@ -197,6 +199,7 @@ export class ModelController {
     } finally {
       this.progress = undefined;
       this.job = undefined;
+      this.cancelling = false;
       this.host.refresh();
     }
     void this.predictQueue();
@@ -349,6 +352,7 @@ export class ModelController {
       this.busy = undefined;
       this.progress = undefined;
       this.job = undefined;
+      this.cancelling = false;
       this.host.refresh();
     }
     void this.predictQueue();
@@ -465,7 +469,13 @@ export class ModelController {
   }
 
   async modelAction(a: ModelActionDetail): Promise<void> {
-    if (a.action === 'cancel') { this.job?.cancel(); return; }
+    if (a.action === 'cancel') {
+      if (!this.job) return;
+      this.job.cancel();
+      this.cancelling = true;
+      this.host.refresh();
+      return;
+    }
     if (a.action === 'use-trained') { await this.useTrained(); return; }
     if (a.action === 'fit') { await (this.info?.kind === 'inp-former' ? this.dropModel() : this.fit(true)); return; }
     if (!this.client || this.progress) return;
@@ -491,6 +501,7 @@ export class ModelController {
     } finally {
       this.progress = undefined;
       this.job = undefined;
+      this.cancelling = false;
       this.host.refresh();
     }
     void this.predictQueue();

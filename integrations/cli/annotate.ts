@@ -26,7 +26,7 @@ type Format = (typeof FORMATS)[number];
 
 export const command = {
   summary: 'Batch pre-annotation: anomaly maps → defect masks, exported as COCO JSON, PNG masks, Label Studio tasks and CVAT XML.',
-  usage: '-m <model> <images or folders…> -o <out-dir> [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--format coco,png,labelstudio,cvat] [--min-area N] [--fill-holes] [--smooth R] [--polygons] [--label NAME] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend onnx|wasm|cpu|webgpu]',
+  usage: '-m <model> <images or folders…> -o <out-dir> [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--format coco,png,labelstudio,cvat] [--min-area N] [--region-level L|off] [--fill-holes] [--smooth R] [--polygons] [--label NAME] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend onnx|wasm|cpu|webgpu]',
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {
       model: { type: 'string', short: 'm' }, output: { type: 'string', short: 'o' }, ...THRESHOLD_FLAGS, format: { type: 'string' },

@@ -16,7 +16,7 @@ export const SERVE_FLAGS = {
   ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
 } as const;
 
-export const SERVE_USAGE = '[--host 127.0.0.1] [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--min-area N] [--fill-holes] [--smooth R] '
+export const SERVE_USAGE = '[--host 127.0.0.1] [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--min-area N] [--region-level L|off] [--fill-holes] [--smooth R] '
   + '[--resize N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--max-body-mb 32] [--max-pixels 40000000] [--timeout 60] [--max-queue 8] [--allow-origin <web page origin>…]';
 
 type Values = Record<string, string | boolean | string[] | undefined>;

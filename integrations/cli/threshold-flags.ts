@@ -12,7 +12,7 @@ import { progressReporter } from './progress.ts';
 /** annotate's threshold and mask options, shared by `annotate`, `serve-ls` and `serve-cvat` so they cut masks alike. */
 export const THRESHOLD_FLAGS = {
   'threshold-from': { type: 'string' }, quantile: { type: 'string' }, threshold: { type: 'string' },
-  'min-area': { type: 'string' }, 'fill-holes': { type: 'boolean' }, smooth: { type: 'string' },
+  'min-area': { type: 'string' }, 'fill-holes': { type: 'boolean' }, smooth: { type: 'string' }, 'region-level': { type: 'string' },
 } as const;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -38,8 +38,17 @@ export async function thresholdFromFlags(v: Values): Promise<ThresholdFlags> {
       ...(v['min-area'] ? { minArea: intFlag(v['min-area'] as string, 'min-area', 1) } : {}),
       ...(v.smooth ? { smoothRadius: intFlag(v.smooth as string, 'smooth', 1) } : {}),
       ...(v['fill-holes'] ? { fillHoles: true } : {}),
+      ...(v['region-level'] !== undefined ? { regionLevel: regionLevelFlag(v['region-level'] as string) } : {}),
     },
   };
+}
+
+/** --region-level: a share in (0, 1) of each region's rise above the background, or "off" (exactly map > threshold). */
+function regionLevelFlag(v: string): number | false {
+  if (v === 'off') return false;
+  const level = Number(v);
+  if (v.trim() === '' || !(level > 0 && level < 1)) throw new UsageError(`--region-level must be a number between 0 and 1 (e.g. 0.6) or "off", got "${v}"`);
+  return level;
 }
 
 /** The normals-quantile calibration from held-out normal image files, with progress on stderr. */

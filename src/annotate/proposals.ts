@@ -13,7 +13,7 @@ import type { AnomalyMap } from '../types.ts';
  */
 
 /** The region level proposals use unless told otherwise (measured in `npm run bench:masks`, BENCHMARKS.md masks-knn). */
-export const DEFAULT_REGION_LEVEL: number | false = false;
+export const DEFAULT_REGION_LEVEL: number | false = 0.6;
 
 export interface ProposalOptions extends CleanOptions, RegionOptions {
   /**

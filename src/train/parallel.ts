@@ -68,7 +68,7 @@ export class GradientShard {
     }
     const mu = m.mu?.map((v) => tf.scalar(v));
     try {
-      const { grads, terms } = lossAndGradients(h, this.micro, mu && { mu, total: m.total });
+      const { grads, terms } = await lossAndGradients(h, this.micro, mu && { mu, total: m.total });
       const data = await Promise.all(grads.map((g) => g.data() as Promise<Float32Array>));
       const [loss, softMining, coherence] = await Promise.all([terms.loss, terms.softMining, terms.coherence].map(async (t) => (await t.data())[0]));
       tf.dispose([...grads, terms.loss, terms.softMining, terms.coherence]);

@@ -65,17 +65,27 @@ export function batchMu(h: TrainableHead, microBatches: Layers[]): tf.Scalar[] {
  * micro-batch's loss is weighted by its share of the images and the gradients are summed, with μ from
  * `batchMu`, so the result equals one full-batch pass (the losses are means over images). Caller disposes.
  * When these micro-batches are only part of a batch (another thread has the rest), `part` gives the whole
- * batch's μ and image count, so the parts' results add up to the full batch's.
+ * batch's μ and image count, so the parts' results add up to the full batch's. With a `signal`, the event loop
+ * gets a turn between micro-batches and an abort there throws (nothing is left allocated).
  */
-export function lossAndGradients(
-  h: TrainableHead, microBatches: Layers[], part?: { mu: tf.Scalar[]; total: number },
-): { grads: tf.Tensor[]; terms: LossTerms<tf.Scalar> } {
+export async function lossAndGradients(
+  h: TrainableHead, microBatches: Layers[], part?: { mu: tf.Scalar[]; total: number }, signal?: AbortSignal,
+): Promise<{ grads: tf.Tensor[]; terms: LossTerms<tf.Scalar> }> {
   const total = part?.total ?? microBatches.reduce((n, l) => n + l[0].shape[0], 0);
   const mu = part?.mu ?? (microBatches.length > 1 ? batchMu(h, microBatches) : undefined);
   const vars = h.trained.map((p) => p.tensor as tf.Variable);
   let grads: tf.Tensor[] | undefined;
   let terms: LossTerms<tf.Scalar> | undefined;
-  for (const layers of microBatches) {
+  for (const [k, layers] of microBatches.entries()) {
+    if (signal && k > 0) {
+      // A step of several micro-batches can take seconds: let a cancel message in between them, and stop there.
+      await new Promise((r) => setTimeout(r, 0));
+      if (signal.aborted) {
+        tf.dispose([...grads!, terms!.loss, terms!.softMining, terms!.coherence]);
+        if (!part) tf.dispose(mu);
+        signal.throwIfAborted();
+      }
+    }
     const share = layers[0].shape[0] / total;
     let kept: LossTerms<tf.Scalar> | undefined;
     const r = tf.variableGrads(() => {

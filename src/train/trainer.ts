@@ -168,11 +168,16 @@ function settingsOf(o: TrainOptions, items: number): RunSettings {
 }
 
 /** One batch's loss terms and gradients (`h.trained` order) computed in this thread. Caller disposes the gradients. */
-async function stepHere(h: TrainableHead, cache: FeatureCache, indices: number[], microBatch: number): Promise<{ grads: tf.Tensor[]; terms: LossTerms<number> }> {
+async function stepHere(h: TrainableHead, cache: FeatureCache, indices: number[], microBatch: number, signal?: AbortSignal): Promise<{ grads: tf.Tensor[]; terms: LossTerms<number> }> {
   const micro: tf.Tensor3D[][] = [];
   for (let s = 0; s < indices.length; s += microBatch) micro.push(cache.batch(indices.slice(s, s + microBatch)));
-  const { grads, terms } = lossAndGradients(h, micro);
-  tf.dispose(micro.flat());
+  let r: Awaited<ReturnType<typeof lossAndGradients>>;
+  try {
+    r = await lossAndGradients(h, micro, undefined, signal);
+  } finally {
+    tf.dispose(micro.flat());
+  }
+  const { grads, terms } = r;
   const [loss, softMining, coherence] = await Promise.all([terms.loss, terms.softMining, terms.coherence].map(async (t) => (await t.data())[0]));
   tf.dispose([terms.loss, terms.softMining, terms.coherence]);
   return { grads, terms: { loss, softMining, coherence } };
@@ -218,7 +223,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const pos = (step % perEpoch) * run.batchSize;
       const indices = epochOrder(run.items, run.seed, epoch, run.shuffle).slice(pos, pos + run.batchSize);
       const lr = warmCosineLr(step, run.schedule);
-      const { grads, terms } = pool ? await stepThreads(h, pool, cache, indices) : await stepHere(h, cache, indices, microBatch);
+      let stepped: Awaited<ReturnType<typeof stepHere>>;
+      try {
+        stepped = pool ? await stepThreads(h, pool, cache, indices) : await stepHere(h, cache, indices, microBatch, o.signal);
+      } catch (e) {
+        // Cancelled between micro-batches: the step is not taken, the head stays as the last step left it.
+        if (o.signal?.aborted) { cancelled = true; break; }
+        throw e;
+      }
+      const { grads, terms } = stepped;
       const norm = applyGradients(h, opt, grads, lr, { tokenLrScale: run.tokenLrScale });
       const gradNorm = (await norm.data())[0];
       norm.dispose();

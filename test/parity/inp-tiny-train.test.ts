@@ -150,7 +150,7 @@ describe(`training reproduces fixtures/inp-tiny${SKIP}`, () => {
         const opt = createOptimizerState(th);
         try {
           expect(th.trained.map((p) => p.name).sort()).toEqual([...ts.trainable_param_order].sort());
-          const { grads: g, terms } = lossAndGradients(th, [layers]);
+          const { grads: g, terms } = await lossAndGradients(th, [layers]);
           within(`L_c (abs) @${backend}`, Math.abs(terms.coherence.arraySync() - ts.L_c), TOL.loss);
           within(`L_sm (abs) @${backend}`, Math.abs(terms.softMining.arraySync() - ts.L_sm), TOL.loss);
           within(`loss (abs) @${backend}`, Math.abs(terms.loss.arraySync() - ts.loss), TOL.loss);
@@ -241,11 +241,11 @@ describe(`training reproduces fixtures/inp-tiny${SKIP}`, () => {
         }
       });
 
-      it.skipIf(!HAS_FIXTURES)(`accumulating two micro-batches of 1 gives the full-batch gradient${SKIP}`, () => {
+      it.skipIf(!HAS_FIXTURES)(`accumulating two micro-batches of 1 gives the full-batch gradient${SKIP}`, async () => {
         const th = createTrainableHead(weights, CONFIG, 'full');
         const halves = [0, 1].map((b) => layers.map((l) => l.slice([b, 0, 0], [1, -1, -1])));
-        const full = lossAndGradients(th, [layers]);
-        const acc = lossAndGradients(th, halves);
+        const full = await lossAndGradients(th, [layers]);
+        const acc = await lossAndGradients(th, halves);
         within(`accumulated loss (abs) @${backend}`, Math.abs(acc.terms.loss.arraySync() - full.terms.loss.arraySync()), 1e-6);
         for (let i = 0; i < full.grads.length; i++) {
           const want = full.grads[i].dataSync();
@@ -256,20 +256,20 @@ describe(`training reproduces fixtures/inp-tiny${SKIP}`, () => {
       });
 
       // cpu is ~15× slower here; one backend is enough to prove the tensor bookkeeping.
-      it.skipIf(!HAS_FIXTURES || backend !== 'wasm')(`keeps tf.memory().numTensors constant across training steps${SKIP}`, () => {
+      it.skipIf(!HAS_FIXTURES || backend !== 'wasm')(`keeps tf.memory().numTensors constant across training steps${SKIP}`, async () => {
         const th = createTrainableHead(weights, CONFIG, 'full');
         const opt = createOptimizerState(th);
         const halves = [0, 1].map((b) => layers.map((l) => l.slice([b, 0, 0], [1, -1, -1])));
-        const step = (mb: tf.Tensor3D[][]) => {
-          const { grads: g, terms } = lossAndGradients(th, mb);
+        const step = async (mb: tf.Tensor3D[][]) => {
+          const { grads: g, terms } = await lossAndGradients(th, mb);
           tf.dispose(Object.values(terms));
           applyGradients(th, opt, g, 1e-3).dispose();
         };
-        step([layers]);
+        await step([layers]);
         const base = tf.memory().numTensors;
         for (let i = 0; i < 3; i++) {
-          step([layers]);
-          step(halves);
+          await step([layers]);
+          await step(halves);
           expect(tf.memory().numTensors).toBe(base);
         }
         tf.dispose(halves.flat());

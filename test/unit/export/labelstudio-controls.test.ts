@@ -5,7 +5,7 @@ import { buildLabelStudioTasks, LABEL_STUDIO_CONTROLS, labelStudioConfig, parseL
 import { encodePng } from '../../../src/image/encode-png.ts';
 
 const mask = { width: 5, height: 3, data: Uint8Array.from([0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 1]) };
-const source = { model: 'm-1', label: 'Defect' };
+const source = { model: 'm-1', label: 'Defect', calibration: { method: 'manual' as const, pixelThreshold: 0.5, min: 0, max: 1 } };
 
 describe('Label Studio bitmask data URLs', () => {
   it('round-trip a mask as black opaque pixels on transparent, as BitmaskRegion stores them', () => {

@@ -78,13 +78,35 @@ describe('trainer', () => {
     expect(steps[3].etaSeconds).toBe(0);
   });
 
+  it('a cancel arriving during a step stops it between micro-batches, leaving no tensor behind', async () => {
+    const cache = new FeatureCache(CFG);
+    for (const x of IMAGES) await cache.add(model, x);
+    const h = createTrainableHead(INIT, cache.headConfig, 'full');
+    const micro = [0, 1, 2, 3].map((i) => cache.batch([i]));
+    const before = tf.memory().numTensors;
+    const ctrl = new AbortController();
+    // The message arrives while the first micro-batch runs (synchronously): it is seen at the next one.
+    setTimeout(() => ctrl.abort(), 0);
+    await expect(lossAndGradients(h, micro, undefined, ctrl.signal)).rejects.toThrow(/abort/i);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(micro.flat());
+    disposeTrainableHead(h);
+    // Through the trainer: cancelled, and the step in progress is not taken.
+    const steps: number[] = [];
+    const ctl = new AbortController();
+    const r = await train(base({ microBatch: 1, steps: 3, signal: ctl.signal, onProgress: (e) => { if (e.stage === 'train') { steps.push(e.step); setTimeout(() => ctl.abort(), 0); } } }));
+    expect(r.cancelled).toBe(true);
+    expect(steps).toEqual([1]);
+    expect(r.state.step).toBe(1);
+  });
+
   it('accumulated micro-batches give the full-batch loss and gradients (μ from the whole batch)', async () => {
     const cache = new FeatureCache(CFG);
     for (const x of IMAGES) await cache.add(model, x);
     const h = createTrainableHead(INIT, cache.headConfig, 'full');
     const idx = [4, 1, 3, 0, 5];
-    const full = lossAndGradients(h, [cache.batch(idx)]);
-    const acc = lossAndGradients(h, [cache.batch(idx.slice(0, 2)), cache.batch(idx.slice(2, 3)), cache.batch(idx.slice(3))]);
+    const full = await lossAndGradients(h, [cache.batch(idx)]);
+    const acc = await lossAndGradients(h, [cache.batch(idx.slice(0, 2)), cache.batch(idx.slice(2, 3)), cache.batch(idx.slice(3))]);
     expect(Math.abs(acc.terms.loss.arraySync() - full.terms.loss.arraySync())).toBeLessThan(1e-6);
     expect(Math.abs(acc.terms.softMining.arraySync() - full.terms.softMining.arraySync())).toBeLessThan(1e-6);
     for (let i = 0; i < full.grads.length; i++) expect(relMaxDiff(acc.grads[i].dataSync(), full.grads[i].dataSync())).toBeLessThan(1e-5);
