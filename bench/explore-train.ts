@@ -4,7 +4,8 @@
  * /tmp/exp) with one variant, single-threaded, and prints image / pixel AUROC, AUPRO and pixel AP every `every`
  * steps. Arguments key=value: cat, st (stages 1,2,3), std (none | chan | center: per-channel standardisation from
  * the normals), heads, inp, depth, ratio, steps, batch, lr, flr, warm, every, grid (28 | 14), top (image-score
- * ratio), sub (first N normals), px=0 (image metrics only). Not the user's path: the targets are measured by bench:train.
+ * ratio), sub (first N normals), px=0 (image metrics only), init (id | ref | km: head start, see below), e0=1 (evaluate
+ * before the first step). Not the user's path: the targets are measured by bench:train.
  */
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
@@ -64,7 +65,27 @@ const pool = (x: tf.Tensor3D) => grid === 28 ? x : tf.tidy(() => tf.avgPool(x.re
 const N = grid * grid;
 const heads = a.heads ? Number(a.heads) : [8, 7, 6, 5, 4, 3, 2, 1].find((h) => C % h === 0 && C / h >= 32) ?? 1;
 const config: InpFormerConfig = { architecture: 'inp-former', encoder: { kind: 'resnet18', layers: ['layer2'], localAverage: true }, embedDim: C, numHeads: heads, inpCount, decoderDepth: depth, targetLayers: [0], fuseEncoder: [[0]], fuseDecoder: [Array.from({ length: depth }, (_, i) => i)], mlpRatio: ratio, lnEps: 1e-8 };
-const h = createTrainableHead(initHead(config, 1), config, 'full');
+// init=ref: the official start; init=id (default): the identity start (initHead); init=km: identity plus INP tokens at
+// k-means centroids of the normals' tokens (tried; worse).
+const initMap = initHead(config, 1, a.init === 'ref' ? 'reference' : 'identity');
+if (a.init === 'km') {
+  const rnd = (() => { let s = 7; return () => { s = (s * 16807) % 2147483647; return s / 2147483647; }; })();
+  const S = 20000; const pts = new Float32Array(S * C);
+  for (let i = 0; i < S; i++) { const f = train[Math.floor(rnd() * train.length)]; const t = Math.floor(rnd() * 784); pts.set(f.subarray(t * C, t * C + C), i * C); }
+  const cen = new Float32Array(inpCount * C);
+  for (let m = 0; m < inpCount; m++) { const o = Math.floor(rnd() * S) * C; cen.set(pts.subarray(o, o + C), m * C); }
+  for (let it = 0; it < 15; it++) {
+    const sum = new Float64Array(inpCount * C), cnt = new Float64Array(inpCount);
+    for (let i = 0; i < S; i++) {
+      let best = 0, bd = Infinity;
+      for (let m = 0; m < inpCount; m++) { let d = 0; for (let c = 0; c < C; c++) { const v = pts[i * C + c] - cen[m * C + c]; d += v * v; } if (d < bd) { bd = d; best = m; } }
+      cnt[best]++; for (let c = 0; c < C; c++) sum[best * C + c] += pts[i * C + c];
+    }
+    for (let m = 0; m < inpCount; m++) if (cnt[m]) for (let c = 0; c < C; c++) cen[m * C + c] = sum[m * C + c] / cnt[m];
+  }
+  (initMap.get('prototype_token')!.data as Float32Array).set(cen);
+}
+const h = createTrainableHead(initMap, config, 'full');
 const opt = createOptimizerState(h);
 const up = (idx: number[], src: Float32Array[]) => tf.tidy(() => {
   const buf = new Float32Array(idx.length * 784 * C); idx.forEach((k, j) => buf.set(src[k], j * 784 * C));
@@ -91,6 +112,7 @@ async function evaluate(step: number) {
   console.log(`RESULT ${JSON.stringify(a)} step ${step} I ${f(r.image_auroc)} P ${f(r.pixel_auroc)} PRO ${f(r.aupro)} PAP ${f(r.pixel_ap)} t ${((performance.now() - t0) / 1000).toFixed(0)}s`);
 }
 const t0 = performance.now();
+if (a.e0) await evaluate(0);
 let tw = t0;
 const schedule = { base: lr, final: finalLr, total: steps, warmup: warm };
 const perEpoch = Math.floor(train.length / batch);
