@@ -120,6 +120,7 @@ export class ReviewQueue extends LitElement {
         : this.busy ? nothing : html`<p class="empty" data-testid="analysis">${emptyText(cur)}</p>`}
       ` : nothing}
       <h3>Images</h3>
+      ${this.images.length ? nothing : html`<p class="empty" data-testid="no-images">No images yet: <b>Open images…</b> or <b>Open folder…</b> to start.</p>`}
       <div class="view">
         <label>Sort <select data-testid="queue-sort" @change=${(e: Event) => { this.sortBy = (e.target as HTMLSelectElement).value as ReviewQueue['sortBy']; }}>
           <option value="session" ?selected=${this.sortBy === 'session'}>as added</option>

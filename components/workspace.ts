@@ -7,7 +7,7 @@ import { maskArea } from './state/mask-edit.ts';
 import { pruneLocalModels } from './state/model-cache.ts';
 import { adjustCalibration, allRejected, loopCalibration, pendingProposals, settleStatus } from './state/review.ts';
 import {
-  addRegion, markImage, removeRegion, replaceRegion, type ImageEntry, type ImageSource, type SessionSettings,
+  addRegion, DEFAULT_SETTINGS, markImage, removeRegion, replaceRegion, type ImageEntry, type ImageSource, type SessionSettings,
 } from './state/session.ts';
 import { buildSessionFile, parseSessionFile } from './state/session-file.ts';
 import type { Action } from './state/shortcuts.ts';
@@ -123,6 +123,7 @@ export class Workspace extends LitElement {
     commit: (next, undoable) => this.commit(next, undoable),
     go: (id) => this.go(id),
     replaceSession: (order, entries, settings, files) => this.replaceSession(order, entries, settings, files),
+    dropUntouchedSamples: () => this.dropUntouchedSamples(),
     setReady: () => { this.ready = true; },
   });
 
@@ -344,6 +345,7 @@ export class Workspace extends LitElement {
         this.tool = 'brush';
         break;
       }
+      case 'remove-image': if (e) await this.removeImages([e.id]); break;
       case 'delete-region':
         if (e && this.selected?.startsWith('r')) { await this.commit(removeRegion(e, Number(this.selected.slice(1)))); this.selected = undefined; }
         break;
@@ -430,21 +432,72 @@ export class Workspace extends LitElement {
   private async importSession(file: File): Promise<void> {
     try {
       const s = parseSessionFile(await file.text(), file.name);
-      this.model.client?.dispose();
-      await this.replaceSession(s.order, s.entries, s.settings, s.files);
-      // The previous session's model goes with it: its trained head with the store's contents, its local files here.
-      void pruneLocalModels(this.dbName, this.session.settings.modelUrl).catch((e) => this.fail(e, 'the model cache'));
-      this.model.info = undefined;
-      this.calibration = undefined;
-      this.say('info', `Session imported: ${s.order.length} images`);
-      this.session.settings.current ??= this.session.order[0];
-      // A fresh worker: the old one holds the previous session's images and bank.
-      this.ready = false;
-      this.refresh();
-      await this.model.start();
+      await this.switchSession(s.order, s.entries, s.settings, s.files, `Session imported: ${s.order.length} images`);
     } catch (e) {
       this.fail(e, 'the session could not be imported (nothing was changed)');
     }
+  }
+
+  /** Starts an empty session after the user confirms; what was decided leaves this browser (exports keep it). */
+  private async newSession(): Promise<void> {
+    const n = this.session.order.length;
+    if (n && !confirm(`Start a new, empty session? The ${n} image(s) of this session and every decision on them leave this browser. Export first (Session JSON) to keep them.`)) return;
+    try {
+      await this.switchSession([], new Map(), { ...DEFAULT_SETTINGS }, new Map(), 'New session: open images or a folder to start');
+    } catch (e) {
+      this.fail(e, 'a new session could not be started');
+    }
+  }
+
+  /** Replaces the whole session, with a fresh worker (the old one holds the previous session's images and bank). */
+  private async switchSession(order: string[], entries: Map<string, ImageEntry>, settings: SessionSettings, files: Map<string, Uint8Array>, message: string): Promise<void> {
+    this.model.client?.dispose();
+    await this.replaceSession(order, entries, settings, files);
+    // The previous session's model goes with it: its trained head with the store's contents, its local files here.
+    void pruneLocalModels(this.dbName, this.session.settings.modelUrl).catch((e) => this.fail(e, 'the model cache'));
+    this.model.info = undefined;
+    this.calibration = undefined;
+    this.say('info', message);
+    this.session.settings.current ??= this.session.order[0];
+    this.ready = false;
+    this.refresh();
+    await this.model.start();
+  }
+
+  /**
+   * Removes images from the session and the browser's store, after a confirmation when the annotator has decided
+   * anything on them. A removed normal refits the kNN (it was in the memory bank).
+   */
+  private async removeImages(ids: string[], ask = true): Promise<void> {
+    const decided = ids.filter((id) => { const e = this.session.entries.get(id); return e && (e.status !== 'unreviewed' || e.regions.length > 0); });
+    if (ask && decided.length && !confirm(`Remove ${ids.length === 1 ? this.session.entries.get(ids[0])?.name : `${ids.length} images`} and the decisions made on ${ids.length === 1 ? 'it' : 'them'} from this session?`)) return;
+    const gone = new Set(ids);
+    const wasNormal = ids.some((id) => this.session.entries.get(id)?.status === 'normal');
+    const at = this.session.order.indexOf(this.currentId ?? '');
+    this.session.order = this.session.order.filter((id) => !gone.has(id));
+    for (const id of ids) {
+      this.session.entries.delete(id);
+      this.session.results.delete(id);
+      this.session.history.delete(id);
+      this.model.forgetImage(id);
+    }
+    await this.session.store?.removeImages(ids, this.session.order);
+    if (this.currentId && gone.has(this.currentId)) {
+      this.session.settings = { ...this.session.settings, current: undefined };
+      await this.session.store?.putSettings(this.session.settings);
+      await this.go(this.session.order[Math.min(Math.max(at, 0), this.session.order.length - 1)]);
+    }
+    if (wasNormal) this.model.scheduleFit();
+    this.recalibrate();
+    this.refresh();
+  }
+
+  /** The built-in samples, while untouched, make way for the user's own images instead of mixing with them. */
+  private async dropUntouchedSamples(): Promise<void> {
+    const all = this.session.order.map((id) => this.session.entries.get(id)!);
+    if (!all.length || !all.every((e) => e.source.kind === 'sample' && e.status === 'unreviewed' && e.regions.length === 0)) return;
+    await this.removeImages(all.map((e) => e.id), false);
+    this.say('info', `The ${all.length} sample images made way for yours`);
   }
 
   // ---------------------------------------------------------------- view
@@ -487,6 +540,7 @@ export class Workspace extends LitElement {
         <span class="status" data-testid="status">${this.statusLine()}</span>
         <label class="file">Open images…<input type="file" multiple accept="image/png,image/jpeg" data-testid="open-files" @change=${(ev: Event) => this.fileInput(ev)}></label>
         <label class="file">Open folder…<input type="file" webkitdirectory data-testid="open-folder" @change=${(ev: Event) => this.fileInput(ev)}></label>
+        <button @click=${() => void this.newSession()} data-testid="new-session" title="Start an empty session">New session</button>
         <button @click=${() => void this.run('help')} title="Keyboard shortcuts">? Shortcuts</button>
       </header>
       <aside>

@@ -34,6 +34,8 @@ export interface ModelHost {
   commit(next: ImageEntry, undoable?: boolean): Promise<void>;
   go(id: string | undefined): Promise<void>;
   replaceSession(order: string[], entries: Map<string, ImageEntry>, settings: SessionSettings, files: Map<string, Uint8Array>): Promise<void>;
+  /** Before the user's own images come in: the built-in samples go if nobody has touched them. */
+  dropUntouchedSamples(): Promise<void>;
   setReady(): void;
 }
 
@@ -76,6 +78,12 @@ export class ModelController {
     this.client?.dispose();
   }
 
+  /** A removed image: nothing of it is kept for display or counted as registered. */
+  forgetImage(id: string): void {
+    this.display.delete(id);
+    this.registered.delete(id);
+  }
+
   /** A new session drops what the worker held of the old one. */
   forgetSession(): void {
     this.display.clear();
@@ -90,7 +98,7 @@ export class ModelController {
       this.host.session.store?.close();
       this.host.session.store = await openSessionStore(this.host.options.dbName);
       const saved = await this.host.session.store.load();
-      if (saved.order.length) {
+      if (saved.order !== undefined) {
         this.host.session.order = saved.order;
         this.host.session.entries = saved.entries;
         this.host.session.results = saved.results;
@@ -276,6 +284,8 @@ export class ModelController {
         // Decode first: a file that is not an image never enters the session.
         const d = await this.client!.request({ type: 'decode', id, name, source: { kind: 'file', type: f.type }, bytes }).result;
         const e: ImageEntry = { ...newEntry(id, name, { kind: 'file', type: f.type }), size: { width: d.width, height: d.height, workWidth: d.workWidth, workHeight: d.workHeight } };
+        // Only once a file proved to be an image: a wrong pick must not empty the session.
+        if (!added) await this.host.dropUntouchedSamples();
         this.registered.add(id);
         this.display.set(id, d);
         await this.host.session.store?.putFile(id, bytes);

@@ -8,7 +8,8 @@ import type { ImageEntry, SessionSettings } from './session.ts';
  * needs no model run), meta (image order, settings, a head trained here). Browser only.
  */
 export interface SessionStore {
-  load(): Promise<{ order: string[]; entries: Map<string, ImageEntry>; settings?: SessionSettings; results: Map<string, RawResult>; model?: SavedModel }>;
+  /** `order` is undefined for a database never written (a first visit), [] for a session emptied on purpose. */
+  load(): Promise<{ order: string[] | undefined; entries: Map<string, ImageEntry>; settings?: SessionSettings; results: Map<string, RawResult>; model?: SavedModel }>;
   putEntry(e: ImageEntry): Promise<void>;
   putOrder(order: readonly string[]): Promise<void>;
   putSettings(s: SessionSettings): Promise<void>;
@@ -20,6 +21,8 @@ export interface SessionStore {
   putFile(id: string, bytes: Uint8Array): Promise<void>;
   getFile(id: string): Promise<Uint8Array | undefined>;
   putResult(id: string, r: RawResult): Promise<void>;
+  /** Removes images (entry, file bytes, result) and saves the new order, in one transaction. */
+  removeImages(ids: readonly string[], order: readonly string[]): Promise<void>;
   /** Forget every raw result (the model changed, so the maps are stale). */
   clearResults(): Promise<void>;
   /** Remove everything (a session import replaces the session). */
@@ -66,7 +69,7 @@ export async function openSessionStore(name = 'inp-workspace'): Promise<SessionS
     async load() {
       const [entries, results, meta] = await Promise.all([all<ImageEntry>('entries'), all<RawResult>('results'), all<unknown>('meta')]);
       return {
-        entries, results, order: (meta.get('order') as string[] | undefined) ?? [], settings: meta.get('settings') as SessionSettings | undefined,
+        entries, results, order: meta.get('order') as string[] | undefined, settings: meta.get('settings') as SessionSettings | undefined,
         model: meta.get(MODEL_KEY) as SavedModel | undefined,
       };
     },
@@ -83,6 +86,12 @@ export async function openSessionStore(name = 'inp-workspace'): Promise<SessionS
     putFile: async (id, b) => { await tx('files', 'readwrite', (s) => s.put(b, id)); },
     getFile: (id) => tx('files', 'readonly', (s) => s.get(id) as IDBRequest<Uint8Array | undefined>),
     putResult: async (id, r) => { await tx('results', 'readwrite', (s) => s.put(r, id)); },
+    async removeImages(ids, order) {
+      const t = db.transaction(['entries', 'files', 'results', 'meta'], 'readwrite');
+      for (const id of ids) for (const s of ['entries', 'files', 'results'] as const) t.objectStore(s).delete(id);
+      t.objectStore('meta').put([...order], 'order');
+      await new Promise<void>((resolve, reject) => { t.oncomplete = () => resolve(); t.onerror = () => reject(t.error); });
+    },
     clearResults: async () => { await tx('results', 'readwrite', (s) => s.clear()); },
     async clear() {
       const t = db.transaction([...STORES], 'readwrite');

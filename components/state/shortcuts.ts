@@ -4,7 +4,7 @@
  */
 export type Action =
   | 'next-image' | 'prev-image' | 'next-proposal' | 'prev-proposal'
-  | 'accept' | 'reject' | 'accept-all' | 'edit' | 'delete-region'
+  | 'accept' | 'reject' | 'accept-all' | 'edit' | 'delete-region' | 'remove-image'
   | 'mark-normal' | 'mark-defective'
   | 'tool-select' | 'tool-brush' | 'tool-eraser' | 'tool-polygon-add' | 'tool-polygon-subtract' | 'brush-bigger' | 'brush-smaller'
   | 'toggle-heatmap' | 'toggle-fill' | 'opacity-up' | 'opacity-down' | 'sensitivity-up' | 'sensitivity-down'
@@ -25,6 +25,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { action: 'accept-all', keys: ['Shift+A'], label: 'Accept every proposal of this image', group: 'Review' },
   { action: 'edit', keys: ['e'], label: 'Edit the selected proposal (accepts it, brush on)', group: 'Review' },
   { action: 'delete-region', keys: ['Delete', 'Backspace'], label: 'Delete the selected region', group: 'Review' },
+  { action: 'remove-image', keys: ['Shift+Delete'], label: 'Remove the image from the session', group: 'Review' },
   { action: 'mark-normal', keys: ['g'], label: 'Mark image normal (good)', group: 'Review' },
   { action: 'mark-defective', keys: ['d'], label: 'Mark image defective', group: 'Review' },
   { action: 'tool-select', keys: ['v'], label: 'Select tool', group: 'Edit' },

@@ -223,7 +223,7 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await page.close();
   });
 
-  it('Open folder… imports a dataset folder sorted by path with progress, skips its ground-truth masks, and lists file names', async () => {
+  it('Open folder… replaces the untouched samples with a dataset folder sorted by path, skips its ground-truth masks, lists file names; remove an image, start a new session', async () => {
     const ds = path.join(mkdtempSync(path.join(tmpdir(), 'inp-folder-')), 'ds');
     const png = (seed: number) => encodePng({ ...makeSample('fabric', null, seed, 64).image, channels: 3 });
     for (const n of [10, 2, 1]) { mkdirSync(path.join(ds, 'test/broken'), { recursive: true }); writeFileSync(path.join(ds, 'test/broken', `${n}.png`), png(n)); }
@@ -234,12 +234,14 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${vite.url}/?backends=wasm&db=folder-${Date.now()}`);
     await expect.poll(() => page.getByTestId('backend').textContent(), { timeout: 60_000 }).toContain('wasm');
-    const before = await page.locator('inp-review-queue li[data-id]').count();
     await page.getByTestId('open-folder').setInputFiles(ds);
     await page.getByText(/Skipped 1 ground-truth mask file/).waitFor({ timeout: 30_000 });
+    // Nobody touched the samples: the user's images take their place rather than mixing with them.
+    await page.getByText(/The 20 sample images made way for yours/).waitFor({ timeout: 30_000 });
+    const before = 0;
     await expect.poll(() => page.locator('inp-review-queue li[data-id]').count(), { timeout: 30_000 }).toBe(before + 3);
     const names = await page.locator('inp-review-queue li[data-id] .name').allTextContents();
-    expect(names.slice(-3).map((n) => n.trim())).toEqual(['1.png test/broken', '2.png test/broken', '10.png test/broken']);
+    expect(names.map((n) => n.trim())).toEqual(['1.png test/broken', '2.png test/broken', '10.png test/broken']);
     expect(await page.locator('inp-review-queue li[data-id] .name').last().getAttribute('title')).toBe('ds/test/broken/10.png');
     // The reviewer's view of a long list: by path (the dataset's folder first), only one state, with a count.
     await page.getByTestId('queue-sort').selectOption('path');
@@ -249,6 +251,26 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     expect(await page.locator('inp-review-queue .count').textContent()).toBe(`0/${before + 3}`);
     await page.getByTestId('queue-filter').selectOption('all');
     await page.screenshot({ path: `${SHOTS}/workspace-folder.png` });
+
+    // Shift+Delete removes the image shown (no question: nothing was decided on it); the next one is shown.
+    const shown = await page.locator('inp-review-queue li[aria-current="true"]').getAttribute('data-id');
+    await page.keyboard.press('Shift+Delete');
+    await expect.poll(() => page.locator('inp-review-queue li[data-id]').count()).toBe(2);
+    expect(await page.locator(`inp-review-queue li[data-id="${shown}"]`).count()).toBe(0);
+    // A decided image asks first; declining keeps it.
+    await page.keyboard.press('d');
+    page.once('dialog', (d) => void d.dismiss());
+    await page.keyboard.press('Shift+Delete');
+    await page.waitForTimeout(300);
+    expect(await page.locator('inp-review-queue li[data-id]').count()).toBe(2);
+    // New session, confirmed: an empty list that says how to start, also after a reload.
+    page.once('dialog', (d) => void d.accept());
+    await page.getByTestId('new-session').click();
+    await page.getByTestId('no-images').waitFor({ timeout: 30_000 });
+    expect(await page.locator('inp-review-queue li[data-id]').count()).toBe(0);
+    await page.reload();
+    await page.getByTestId('no-images').waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: `${SHOTS}/workspace-new-session.png` });
     expect(errors).toEqual([]);
     await page.close();
   });
