@@ -12,7 +12,7 @@ export async function cvatDetectorFromArgs(argv: string[]) {
   const limits = limitsFromFlags(values);
   const { model } = await loadServedModel(values);
   const label = values.label ?? 'defect';
-  return { values, limits, model, label, detect: createCvatDetector({ model, label, maxPixels: limits.maxPixels, maxQueue: limits.maxQueue }) };
+  return { values, limits, model, label, detect: createCvatDetector({ model, label, maxPixels: limits.maxPixels, maxQueue: limits.maxQueue, deadlineMs: limits.requestTimeoutMs }) };
 }
 
 export const command = {

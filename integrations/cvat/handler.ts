@@ -23,7 +23,11 @@ import { calibrationAt } from '../../src/threshold/confidence.ts';
 export interface CvatShape { label: string; type: 'mask'; mask: number[]; points: number[]; confidence: string; attributes: [] }
 
 /** `maxQueue`: requests allowed to wait for the model; one more is refused with 503 at once. */
-export interface DetectorOptions { model: ServedModel; label: string; maxPixels: number; maxQueue?: number }
+export interface DetectorOptions {
+  model: ServedModel; label: string; maxPixels: number; maxQueue?: number;
+  /** A request that waited this long for the model is answered 503 instead of run (its caller has likely given up). */
+  deadlineMs?: number;
+}
 
 /** A one-region mask's outer boundary as a flat polygon; the largest ring if the mask has several. */
 export function outerPolygon(m: BinaryMask): number[] {
@@ -48,7 +52,10 @@ export const DEFAULT_MAX_QUEUE = 8;
 
 /** A detector function over one model; requests queue for the model one at a time. */
 export function createCvatDetector(o: DetectorOptions): (body: unknown, signal?: AbortSignal) => Promise<CvatShape[]> {
-  const queue = serialQueue({ maxWaiting: o.maxQueue ?? DEFAULT_MAX_QUEUE, full: (n) => new HttpError(503, `busy: ${n} requests are waiting for the model; retry later`) });
+  const queue = serialQueue({
+    maxWaiting: o.maxQueue ?? DEFAULT_MAX_QUEUE, full: (n) => new HttpError(503, `busy: ${n} requests are waiting for the model; retry later`),
+    ...(o.deadlineMs !== undefined ? { deadlineMs: o.deadlineMs, late: (ms: number) => new HttpError(503, `waited ${Math.round(ms / 1000)} s for the model, past the ${Math.round(o.deadlineMs! / 1000)} s deadline (--timeout); retry later`) } : {}),
+  });
   return async (body, signal) => {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object {"image": <base64>, "threshold": <0–1>}');
     const { image, threshold } = body as Record<string, unknown>;

@@ -101,7 +101,7 @@ export function projectId(p: unknown): string {
 
 export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server: http.Server; projects: Map<string, Project> } {
   const projects = new Map<string, Project>();
-  const modelQueue = serialQueue({ maxWaiting: o.maxQueue ?? 8, full: (n) => new HttpError(503, `busy: ${n} requests are waiting for the model; retry later`) });
+  const modelQueue = serialQueue({ maxWaiting: o.maxQueue ?? 8, full: (n) => new HttpError(503, `busy: ${n} requests are waiting for the model; retry later`), deadlineMs: o.requestTimeoutMs, late: (ms) => new HttpError(503, `waited ${Math.round(ms / 1000)} s for the model, past the ${Math.round(o.requestTimeoutMs / 1000)} s deadline (--timeout); retry later`) });
   const log = o.log ?? ((l: string) => console.error(l));
 
   const project = (id: string): Project => {

@@ -61,9 +61,12 @@ export async function mapImages(model: ServedModel, images: readonly { image: Rg
  * Runs jobs one after another: model work from concurrent requests queues here instead of holding every request's
  * images, maps and tensors in memory at once. A failed job does not stop the queue. With `maxWaiting`, a job that
  * would wait behind that many is refused at once (`full` makes the error); a job whose `signal` aborted while it
- * waited (its client gave up) is skipped instead of run for nobody.
+ * waited (its client gave up) is skipped instead of run for nobody, and so is one that waited past `deadlineMs`
+ * (`late` makes the error): its client has most likely timed out, and running it would only delay the next.
  */
-export function serialQueue(o: { maxWaiting?: number; full?: (waiting: number) => Error } = {}): <T>(job: () => Promise<T>, signal?: AbortSignal) => Promise<T> {
+export function serialQueue(o: {
+  maxWaiting?: number; full?: (waiting: number) => Error; deadlineMs?: number; late?: (waitedMs: number) => Error;
+} = {}): <T>(job: () => Promise<T>, signal?: AbortSignal) => Promise<T> {
   let tail: Promise<unknown> = Promise.resolve();
   let waiting = 0;
   return <T>(job: () => Promise<T>, signal?: AbortSignal) => {
@@ -71,9 +74,14 @@ export function serialQueue(o: { maxWaiting?: number; full?: (waiting: number) =
       return Promise.reject(o.full?.(waiting) ?? new Error(`${waiting} jobs are waiting; the limit is ${o.maxWaiting}`));
     }
     waiting++;
+    const queued = performance.now();
     const p = tail.then(() => {
       waiting--;
       signal?.throwIfAborted();
+      const waited = performance.now() - queued;
+      if (o.deadlineMs !== undefined && waited > o.deadlineMs) {
+        throw o.late?.(waited) ?? new Error(`waited ${Math.round(waited / 1000)} s for the model, past the ${Math.round(o.deadlineMs / 1000)} s deadline`);
+      }
       return job();
     });
     tail = p.catch(() => undefined);

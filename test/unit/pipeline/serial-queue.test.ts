@@ -23,4 +23,16 @@ describe('serialQueue', () => {
     await expect(q(async () => { throw new Error('boom'); })).rejects.toThrow('boom');
     expect(await q(async () => 'e')).toBe('e');
   });
+
+  it('answers a job that waited past the deadline with the late error instead of running it', async () => {
+    const q = serialQueue({ deadlineMs: 50, late: (ms) => new Error(`late by ${ms > 50 ? 'more than' : 'less than'} the deadline`) });
+    const ran: string[] = [];
+    const slow = q(() => new Promise<string>((r) => setTimeout(() => { ran.push('slow'); r('slow'); }, 120)));
+    const behind = q(async () => { ran.push('behind'); return 'behind'; });
+    expect(await slow).toBe('slow');
+    await expect(behind).rejects.toThrow('late by more than the deadline');
+    expect(ran).toEqual(['slow']);
+    // A job that finds the queue free runs at once.
+    expect(await q(async () => 'next')).toBe('next');
+  });
 });
