@@ -145,7 +145,22 @@ export class ReviewQueue extends LitElement {
     `;
   }
 
-  /** The images as the reviewer asked to see them (the session order stays what Previous / Next follow). */
+  /**
+   * The image `step` places from `id` in the list as shown (sorted and filtered), so Next / Previous walk what the
+   * reviewer sees; with `unreviewed`, the next shown image still unreviewed. From an image the filter hides, the
+   * first (or last) shown. Undefined past either end.
+   */
+  adjacent(id: string | undefined, step: 1 | -1, unreviewed = false): string | undefined {
+    const shown = this.listed();
+    const at = shown.findIndex((im) => im.id === id);
+    const from = at < 0 ? (step > 0 ? -1 : shown.length) : at;
+    for (let k = from + step; k >= 0 && k < shown.length; k += step) {
+      if (!unreviewed || shown[k].status === 'unreviewed') return shown[k].id;
+    }
+    return undefined;
+  }
+
+  /** The images as the reviewer asked to see them. */
   private listed(): QueueImage[] {
     const shown = this.show === 'all' ? [...this.images] : this.images.filter((im) => im.status === this.show);
     if (this.sortBy === 'path') shown.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));

@@ -17,7 +17,7 @@ import './export-menu.ts';
 import './image-canvas.ts';
 import './model-panel.ts';
 import './review-queue.ts';
-import type { ImageAnalysis, QueueProposal } from './review-queue.ts';
+import type { ImageAnalysis, QueueProposal, ReviewQueue } from './review-queue.ts';
 import './shortcut-help.ts';
 import './sensitivity-control.ts';
 import {
@@ -191,6 +191,8 @@ export class Workspace extends LitElement {
     return this.calibration && adjustCalibration(this.calibration, 1 - this.session.settings.sensitivity);
   }
 
+  private get queue(): ReviewQueue | null { return this.renderRoot.querySelector('inp-review-queue'); }
+
   /** Where the model is with an image, for the list and the proposals panel. */
   private analysisOf(id: string): { analysis: ImageAnalysis; error?: string } {
     const r = this.session.results.get(id);
@@ -318,8 +320,15 @@ export class Workspace extends LitElement {
     const e = this.current;
     if (this.help && action !== 'help' && action !== 'escape') return;
     switch (action) {
-      case 'next-image': return this.go(this.session.order[Math.min(this.session.order.length - 1, i + 1)]);
-      case 'prev-image': return this.go(this.session.order[Math.max(0, i - 1)]);
+      // Next / Previous walk the list as shown (sorted, filtered); without the list element, the session order.
+      case 'next-image': return this.go(this.queue ? this.queue.adjacent(this.currentId, 1) : this.session.order[Math.min(this.session.order.length - 1, i + 1)]);
+      case 'prev-image': return this.go(this.queue ? this.queue.adjacent(this.currentId, -1) : this.session.order[Math.max(0, i - 1)]);
+      case 'next-unreviewed': {
+        const next = this.queue?.adjacent(this.currentId, 1, true) ?? this.queue?.adjacent(undefined, 1, true);
+        if (next) return this.go(next);
+        this.say('info', 'Every image shown is reviewed');
+        break;
+      }
       case 'open-image': return this.go(id);
       case 'next-proposal': this.selected = keys[(at + 1) % keys.length]; break;
       case 'prev-proposal': this.selected = keys[(at - 1 + keys.length) % keys.length]; break;

@@ -3,7 +3,7 @@
  * overlay can never list a shortcut that does not work.
  */
 export type Action =
-  | 'next-image' | 'prev-image' | 'next-proposal' | 'prev-proposal'
+  | 'next-image' | 'prev-image' | 'next-unreviewed' | 'next-proposal' | 'prev-proposal'
   | 'accept' | 'reject' | 'accept-all' | 'edit' | 'delete-region' | 'remove-image'
   | 'mark-normal' | 'mark-defective'
   | 'tool-select' | 'tool-brush' | 'tool-eraser' | 'tool-polygon-add' | 'tool-polygon-subtract' | 'brush-bigger' | 'brush-smaller'
@@ -16,8 +16,9 @@ export interface Shortcut { action: Action; keys: string[]; label: string; group
 
 /** Keys as `[Ctrl+][Shift+]key`, key being KeyboardEvent.key (lower-cased letters). */
 export const SHORTCUTS: readonly Shortcut[] = [
-  { action: 'next-image', keys: ['ArrowRight', 'n'], label: 'Next image', group: 'Navigate' },
+  { action: 'next-image', keys: ['ArrowRight', 'n'], label: 'Next image (in the list as shown: sort and filter)', group: 'Navigate' },
   { action: 'prev-image', keys: ['ArrowLeft', 'p'], label: 'Previous image', group: 'Navigate' },
+  { action: 'next-unreviewed', keys: ['u'], label: 'Next unreviewed image (in the list as shown)', group: 'Navigate' },
   { action: 'next-proposal', keys: ['ArrowDown', 'Tab'], label: 'Next proposal', group: 'Navigate' },
   { action: 'prev-proposal', keys: ['ArrowUp', 'Shift+Tab'], label: 'Previous proposal', group: 'Navigate' },
   { action: 'accept', keys: ['a', 'Enter'], label: 'Accept the selected proposal', group: 'Review' },

@@ -252,13 +252,25 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await page.getByTestId('queue-filter').selectOption('all');
     await page.screenshot({ path: `${SHOTS}/workspace-folder.png` });
 
+    // Keys walk the list as shown: sorted by path, P from 10.png goes to 2.png; D marks it, and U skips it.
+    const currentName = async () => (await page.locator('inp-review-queue li[aria-current="true"] .name').textContent())?.trim();
+    await page.locator('inp-review-queue li[data-id]').filter({ hasText: '10.png' }).click();
+    await expect.poll(currentName).toBe('10.png test/broken');
+    await page.keyboard.press('p');
+    await expect.poll(currentName).toBe('2.png test/broken');
+    await page.keyboard.press('d');
+    await page.keyboard.press('p');
+    await expect.poll(currentName).toBe('1.png test/broken');
+    await page.keyboard.press('u');
+    await expect.poll(currentName).toBe('10.png test/broken');
+
     // Shift+Delete removes the image shown (no question: nothing was decided on it); the next one is shown.
     const shown = await page.locator('inp-review-queue li[aria-current="true"]').getAttribute('data-id');
     await page.keyboard.press('Shift+Delete');
     await expect.poll(() => page.locator('inp-review-queue li[data-id]').count()).toBe(2);
     expect(await page.locator(`inp-review-queue li[data-id="${shown}"]`).count()).toBe(0);
-    // A decided image asks first; declining keeps it.
-    await page.keyboard.press('d');
+    // The one shown now is 2.png, marked defective above: a decided image asks first, and declining keeps it.
+    await expect.poll(currentName).toBe('2.png test/broken');
     page.once('dialog', (d) => void d.dismiss());
     await page.keyboard.press('Shift+Delete');
     await page.waitForTimeout(300);
