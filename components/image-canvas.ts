@@ -92,8 +92,12 @@ export class ImageCanvas extends LitElement {
   private resizeObserver?: ResizeObserver;
 
   override render() {
-    const hint = this.tool === 'select' ? 'click a region to select it' : this.tool.startsWith('polygon') ? 'click points · Enter / double-click closes · Esc cancels' : `brush ${this.brushSize}px · [ ] size`;
-    return html`<div class="stage" part="stage"><canvas></canvas></div><div class="hint">${hint}</div>`;
+    // Drawing with a region selected adds to it; say so, and how to draw a new one instead (Esc deselects).
+    const target = this.selected ? 'adds to the selected region (Esc: draw a new one)' : 'draws a new region';
+    const hint = this.tool === 'select' ? 'click a region to select it'
+      : this.tool.startsWith('polygon') ? `${this.tool === 'polygon-add' ? `${target} · ` : ''}click points · Enter / double-click closes · Esc cancels`
+        : `${this.tool} ${this.brushSize}px${this.tool === 'brush' ? ` · ${target}` : ''} · [ ] size`;
+    return html`<div class="stage" part="stage"><canvas></canvas></div><div class="hint" data-testid="canvas-hint">${hint}</div>`;
   }
 
   protected override firstUpdated(): void {

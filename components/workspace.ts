@@ -377,7 +377,8 @@ export class Workspace extends LitElement {
       case 'redo': this.undo(true); break;
       case 'zoom-fit': (this.renderRoot.querySelector('inp-image-canvas') as ImageCanvas | null)?.fit(); break;
       case 'help': this.help = !this.help; break;
-      case 'escape': this.help = false; break;
+      // Esc closes the help; otherwise it deselects, so the next stroke or polygon draws a new region.
+      case 'escape': if (this.help) this.help = false; else this.selected = undefined; break;
     }
     this.refresh();
   }

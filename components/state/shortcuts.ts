@@ -46,7 +46,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { action: 'sensitivity-down', keys: ['-'], label: 'Lower the sensitivity (fewer, smaller masks)', group: 'View' },
   { action: 'zoom-fit', keys: ['f', '0'], label: 'Fit image (wheel zooms, Space/middle-drag pans)', group: 'View' },
   { action: 'help', keys: ['?'], label: 'This help', group: 'View' },
-  { action: 'escape', keys: ['Escape'], label: 'Close help / cancel polygon', group: 'View' },
+  { action: 'escape', keys: ['Escape'], label: 'Close help / cancel polygon / deselect (the next stroke draws a new region)', group: 'View' },
 ];
 
 /** The key chord of an event in SHORTCUTS' notation. Shift is implied by '?' and other shifted symbols. */

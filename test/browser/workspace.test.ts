@@ -150,6 +150,8 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     const acceptedRow = page.locator('inp-review-queue li[data-state="accepted"]');
     await expect.poll(async () => { await acceptedRow.click(); return acceptedRow.getAttribute('aria-selected'); }).toBe('true');
     await page.keyboard.press('e');
+    // Drawing with a region selected adds to it, and the canvas says so (Esc would deselect to draw a new one).
+    await expect.poll(() => page.getByTestId('canvas-hint').textContent()).toContain('adds to the selected region');
     const box = (await page.locator('inp-image-canvas').boundingBox())!;
     const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
     await page.mouse.move(cx - 60, cy);
@@ -157,6 +159,8 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     for (let k = 1; k <= 12; k++) await page.mouse.move(cx - 60 + k * 10, cy + k * 2);
     await page.mouse.up();
     await expect.poll(() => page.locator('inp-review-queue li[data-state="accepted"]').textContent()).toContain('edited');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByTestId('canvas-hint').textContent()).toContain('draws a new region');
     await page.keyboard.press('v');
     await page.screenshot({ path: `${SHOTS}/workspace-edited.png` });
     lap('edited');
