@@ -30,24 +30,10 @@ function truncNormal(n: number, std: number, bound: number, rand: () => number):
 }
 
 /**
- * How a fresh head starts. `reference`: the official initialisation (DINOv2, parity). `identity`: the same plus the
- * identity on every attention projection (extractor and decoder q, k, v, out) and a bottleneck that passes its
- * input through (gelu(x) − gelu(−x) = x), so before any step a token is already rebuilt from the INPs it resembles:
- * a working INP-Former that training refines, where the reference start needs hundreds of steps to get there —
- * what a CNN encoder on 2 CPU cores cannot afford (models/inp-former-cnn.md, BENCHMARKS.md train-cnn).
+ * The reference initialisation of the trainable head: Linear weights trunc_normal(σ=0.01, ±0.03), biases 0,
+ * LayerNorm 1/0, INP tokens N(0,1), learn_scale 1.
  */
-export type HeadInit = 'reference' | 'identity';
-
-/** The initialisation a fresh head gets by default: the official one for DINOv2, the identity start for CNN tokens. */
-export function defaultHeadInit(config: InpFormerConfig): HeadInit {
-  return config.encoder.kind === 'dinov2' ? 'reference' : 'identity';
-}
-
-/**
- * A fresh trainable head: Linear weights trunc_normal(σ=0.01, ±0.03), biases 0, LayerNorm 1/0, INP tokens N(0,1),
- * learn_scale 1 (the reference), plus the identity start for `identity` (see HeadInit).
- */
-export function initHead(config: InpFormerConfig, seed: number, init: HeadInit = defaultHeadInit(config)): TensorMap {
+export function initHead(config: InpFormerConfig, seed: number): TensorMap {
   const rand = seededRandom(seed);
   const out: TensorMap = new Map();
   for (const [k, shape] of expectedHeadShapes(config)) {
@@ -59,29 +45,7 @@ export function initHead(config: InpFormerConfig, seed: number, init: HeadInit =
     else data = new Float32Array(n);
     out.set(k, { dtype: 'F32', shape, data });
   }
-  if (init === 'identity') addIdentity(out, config);
   return out;
-}
-
-/** Adds the identity start to a reference-initialised head (PyTorch [out, in] layout). */
-function addIdentity(t: TensorMap, config: InpFormerConfig): void {
-  const C = config.embedDim;
-  const H = Math.round(C * config.mlpRatio);
-  if (H < 2 * C) throw new RangeError(`initHead: the identity start needs an MLP ratio of at least 2 (the bottleneck passes x as gelu(x) − gelu(−x)), got ${config.mlpRatio}`);
-  const w = (k: string) => t.get(k)!.data as Float32Array;
-  /** Adds `v` at (row r, column c) of an [rows, cols] weight. */
-  const add = (d: Float32Array, cols: number, r: number, c: number, v: number) => { d[r * cols + c] += v; };
-  for (const p of ['aggregation.0', ...Array.from({ length: config.decoderDepth }, (_, i) => `decoder.${i}`)]) {
-    const q = w(`${p}.attn.q.weight`); const kv = w(`${p}.attn.kv.weight`); const proj = w(`${p}.attn.proj.weight`);
-    for (let c = 0; c < C; c++) {
-      add(q, C, c, c, 1); add(kv, C, c, c, 1); add(kv, C, C + c, c, 1); add(proj, C, c, c, 1);
-    }
-  }
-  const fc1 = w('bottleneck.0.fc1.weight'); const fc2 = w('bottleneck.0.fc2.weight');
-  for (let c = 0; c < C; c++) {
-    add(fc1, C, c, c, 1); add(fc1, C, C + c, c, -1);
-    add(fc2, H, c, c, 1); add(fc2, H, c, C + c, -1);
-  }
 }
 
 /**
