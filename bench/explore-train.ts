@@ -65,9 +65,22 @@ const pool = (x: tf.Tensor3D) => grid === 28 ? x : tf.tidy(() => tf.avgPool(x.re
 const N = grid * grid;
 const heads = a.heads ? Number(a.heads) : [8, 7, 6, 5, 4, 3, 2, 1].find((h) => C % h === 0 && C / h >= 32) ?? 1;
 const config: InpFormerConfig = { architecture: 'inp-former', encoder: { kind: 'resnet18', layers: ['layer2'], localAverage: true }, embedDim: C, numHeads: heads, inpCount, decoderDepth: depth, targetLayers: [0], fuseEncoder: [[0]], fuseDecoder: [Array.from({ length: depth }, (_, i) => i)], mlpRatio: ratio, lnEps: 1e-8 };
-// init=ref: the official start; init=id (default): the identity start (initHead); init=km: identity plus INP tokens at
-// k-means centroids of the normals' tokens (tried; worse).
-const initMap = initHead(config, 1, a.init === 'ref' ? 'reference' : 'identity');
+// init=ref (default): the official start. init=id: plus the identity on every attention projection and a bottleneck
+// that passes its input (gelu(x) − gelu(−x) = x), so a token starts rebuilt from the INPs it resembles; better early
+// (screw 63.1 at step 0, 65.3 at 100 against 61.3) but worse after the recipe's 380 steps (bench:train: 72.3 against
+// 82.5), so not adopted. init=km: identity plus INP tokens at k-means centroids of the normals' tokens (worse).
+const initMap = initHead(config, 1);
+if (a.init === 'id' || a.init === 'km') {
+  const eye = (k: string, rows: number) => {
+    const t = initMap.get(k)!; const d = t.data as Float32Array; const cols = t.shape[1];
+    for (let r = 0; r < rows; r++) d[r * cols + (r % cols)] += 1;
+  };
+  for (const p of ['aggregation.0', ...Array.from({ length: depth }, (_, i) => `decoder.${i}`)]) {
+    eye(`${p}.attn.q.weight`, C); eye(`${p}.attn.kv.weight`, 2 * C); eye(`${p}.attn.proj.weight`, C);
+  }
+  const H = C * ratio; const f1 = initMap.get('bottleneck.0.fc1.weight')!.data as Float32Array; const f2 = initMap.get('bottleneck.0.fc2.weight')!.data as Float32Array;
+  for (let c = 0; c < C; c++) { f1[c * C + c] += 1; f1[(C + c) * C + c] -= 1; f2[c * H + c] += 1; f2[c * H + C + c] -= 1; }
+}
 if (a.init === 'km') {
   const rnd = (() => { let s = 7; return () => { s = (s * 16807) % 2147483647; return s / 2147483647; }; })();
   const S = 20000; const pts = new Float32Array(S * C);
