@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { imageMap } from '../../src/pipeline/image-map.ts';
 import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.ts';
@@ -18,6 +19,7 @@ import { loadDetector, startBackend } from './detector-io.ts';
 import { collectImages, inputFailures, readInput, stemsOf } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
+import { openJournal } from './journal.ts';
 import { progressReporter } from './progress.ts';
 import { calibrateFromFiles, thresholdFromFlags, THRESHOLD_FLAGS } from './threshold-flags.ts';
 
@@ -59,14 +61,31 @@ export const command = {
       const images: AnnotatedImage[] = [];
       const progress = progressReporter('annotate', files.length);
       const failures = inputFailures('annotate');
+      // With the threshold known up front each image's proposals are final at once: journal them, so a rerun after a
+      // crash does only the rest (journal.ts). A raw --threshold needs every map first, so it has no journal.
+      const journal = calibration
+        ? await openJournal(outDir, { model: path.resolve(modelPath), modelTime: (await stat(modelPath)).mtimeMs, name, calibration, options, pre })
+        : undefined;
+      let resumed = 0;
       for (const [i, f] of files.entries()) {
+        const done = await journal?.get(f);
+        if (done) {
+          images.push(done);
+          resumed++;
+          progress.tick(i + 1, path.basename(f));
+          continue;
+        }
         const r = await failures.attempt(f, () => mapOf(f));
         progress.tick(i + 1, path.basename(f));
         if (!r) continue;
-        if (calibration) images.push(toAnnotatedImage(path.basename(f), proposeRegions(r.map, r.score, calibration, options)));
-        else pending.push({ file: f, ...r });
+        if (calibration) {
+          const image = toAnnotatedImage(path.basename(f), proposeRegions(r.map, r.score, calibration, options));
+          images.push(image);
+          await journal!.put(f, image);
+        } else pending.push({ file: f, ...r });
       }
       progress.end();
+      if (resumed) console.error(`annotate: resumed ${resumed} image(s) from an interrupted run's journal (${path.join(outDir, '.annotate-journal')})`);
       if (failures.failed.length === files.length) await failures.settle(files.length, outDir);
       if (!calibration) {
         let min = Infinity;
@@ -93,6 +112,7 @@ export const command = {
       await writeFilesTogether(docs.map(([name, data]) => [path.join(outDir, name), data] as const));
       const written = docs.map(([name]) => name);
       const status = await failures.settle(files.length, outDir);
+      await journal?.remove();
       for (const dir of [outDir, path.join(outDir, 'masks')]) await removeStaleTemporaries(dir);
       const withMasks = images.filter((im) => im.regions.length).length;
       console.error(`annotate: ${images.length} images, ${withMasks} with proposals (${images.reduce((n, im) => n + im.regions.length, 0)} regions), threshold ${calibration.pixelThreshold.toPrecision(6)} (${calibration.method}), masks at ${maskSize} size -> ${outDir}: ${written.length} files`);

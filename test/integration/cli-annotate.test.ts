@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { JOURNAL_DIR, openJournal } from '../../integrations/cli/journal.ts';
 import { DEFAULT_REGION_LEVEL } from '../../src/annotate/proposals.ts';
 import { fitRegionsToPeaks } from '../../src/regions/peak-level.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +66,41 @@ describe('inp-former annotate: maps → masks in every format', () => {
     // The defects are found: every defective image gets a proposal.
     expect(coco.filter((c) => /hole|stain/.test(c.fileName)).every((c) => c.regions.length > 0)).toBe(true);
   });
+
+  it('after kill -9 mid-run, a rerun with the same arguments takes the done images from the journal, runs the rest, and ends with the same outputs', async () => {
+    // 48 images, so the run is still going when the test kills it.
+    const many = path.join(root, 'many');
+    mkdirSync(many);
+    for (let k = 0; k < 8; k++) for (const f of readdirSync(images)) writeFileSync(path.join(many, `${k}-${f}`), readFileSync(path.join(images, f)));
+    const args = ['annotate', '-m', model, many, '-o', '', '--threshold-from', normals, '--protocol', 'annotate'];
+    const clean = path.join(root, 'out-clean');
+    expect((await cli(...args.map((a) => (a === '' ? clean : a)))).code).toBe(0);
+    expect(existsSync(path.join(clean, JOURNAL_DIR))).toBe(false);
+
+    const out = path.join(root, 'out-killed');
+    const journal = path.join(out, JOURNAL_DIR);
+    const child = spawn(process.execPath, [path.resolve('bin/inp-former.js'), ...args.map((a) => (a === '' ? out : a))], { stdio: 'ignore' });
+    // Killed (SIGKILL: no handler runs) once two images are journaled, before the outputs are written.
+    for (let t = 0; t < 3000 && !(existsSync(journal) && readdirSync(journal).filter((n) => n.endsWith('.json')).length >= 2); t++) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const journaled = readdirSync(journal).filter((n) => n.endsWith('.json')).length;
+    expect(journaled).toBeGreaterThanOrEqual(2);
+    expect(existsSync(path.join(out, 'coco.json'))).toBe(false);
+
+    const r = await cli(...args.map((a) => (a === '' ? out : a)));
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(new RegExp(`resumed (${journaled}|${journaled + 1}) image\\(s\\) from an interrupted run`));
+    expect(existsSync(journal)).toBe(false);
+    const want = await readCocoFile(path.join(clean, 'coco.json'));
+    const got = await readCocoFile(path.join(out, 'coco.json'));
+    expect(got.map((c) => c.fileName).sort()).toEqual(want.map((c) => c.fileName).sort());
+    for (const im of want) expect(union(got.find((c) => c.fileName === im.fileName)!)).toEqual(union(im));
+    for (const f of ['labelstudio.json', 'cvat.xml']) expect(readdirSync(out)).toContain(f);
+    // Other settings do not reuse a journal: with a different threshold nothing is resumed.
+    await openJournal(out, { other: true }).then((j) => j.put(path.join(many, readdirSync(many)[0]), { fileName: 'x', width: 1, height: 1, regions: [] }));
+        expect((await cli(...args.map((a) => (a === '' ? out : a)), '--quantile', '0.99')).err).not.toMatch(/resumed/);
+  }, 120_000);
 
   it('skips a corrupt image and names it: every format holds the others, failures.json lists it, exit status 3; clears what a killed run left', async () => {
     const mixed = path.join(root, 'mixed');
