@@ -5,7 +5,7 @@
  * steps. Arguments key=value: cat, st (stages 1,2,3), std (none | chan | center: per-channel standardisation from
  * the normals), heads, inp, depth, ratio, steps, batch, lr, flr, warm, every, grid (28 | 14), top (image-score
  * ratio), sub (first N normals), px=0 (image metrics only), init (id | ref | km: head start, see below), e0=1 (evaluate
- * before the first step). Not the user's path: the targets are measured by bench:train.
+ * before the first step), tops (image AUROC under other image scores, e.g. 0.01,0.001,0 = top-1 %, top-0.1 %, max). Not the user's path: the targets are measured by bench:train.
  */
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
@@ -121,6 +121,15 @@ async function evaluate(step: number) {
   const masks = meta.masks.map((m, i) => (m ? new Uint8Array(Buffer.from(m, 'base64')) : meta.labels[i] === 0 ? new Uint8Array(224 * 224) : null));
   const hasMasks = masks.some((m, i) => m && meta.labels[i] === 1);
   const r = evaluateDetection({ imageScores: scores, imageLabels: meta.labels, ...(hasMasks && a.px !== '0' ? { maps, masks, width: 224, height: 224 } : {}) });
+  // tops=0.01,0.001,0: image AUROC of the same maps with other image scores (mean of the top ratio; 0 = the max).
+  if (a.tops) {
+    const line = String(a.tops).split(',').map((t) => {
+      const ratio = Number(t);
+      const top = maps.map((m) => { const k = Math.max(1, Math.floor(m.length * ratio)); const s = Float32Array.from(m).sort(); let sum = 0; for (let i = s.length - k; i < s.length; i++) sum += s[i]; return sum / k; });
+      return `top ${t}: I ${(100 * evaluateDetection({ imageScores: top, imageLabels: meta.labels }).image_auroc).toFixed(1)}`;
+    });
+    console.log(`TOPS step ${step} ${line.join(' · ')}`);
+  }
   const f = (v: number) => (100 * v).toFixed(1);
   console.log(`RESULT ${JSON.stringify(a)} step ${step} I ${f(r.image_auroc)} P ${f(r.pixel_auroc)} PRO ${f(r.aupro)} PAP ${f(r.pixel_ap)} t ${((performance.now() - t0) / 1000).toFixed(0)}s`);
 }
