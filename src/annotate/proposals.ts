@@ -13,7 +13,12 @@ import type { AnomalyMap } from '../types.ts';
  */
 
 /** The region level proposals use unless told otherwise (measured in `npm run bench:masks`, BENCHMARKS.md masks-knn). */
-export const DEFAULT_REGION_LEVEL: number | false = 0.6;
+/**
+ * Off: a fitted region's extent follows its own peak, not the threshold, so the sensitivity slider (and CVAT's
+ * threshold) would only choose which regions appear, no longer how large they are, and a higher threshold could even
+ * grow a region that splits; the IoU it bought was small (BENCHMARKS.md masks-knn). Ask for it with regionLevel.
+ */
+export const DEFAULT_REGION_LEVEL: number | false = false;
 
 export interface ProposalOptions extends CleanOptions, RegionOptions {
   /**

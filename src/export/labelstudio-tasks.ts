@@ -6,7 +6,7 @@ import type { BinaryMask } from '../image/mask.ts';
 import { escapeXml } from './xml.ts';
 
 /**
- * The mask control of a project: BrushLabels (brush RLE), BitmaskLabels (PNG data URL, Label Studio ≥ 1.19), or a
+ * The mask control of a project: BrushLabels (brush RLE), BitmaskLabels (PNG data URL, in recent Label Studio releases), or a
  * Brush with a separate Labels control (one `brush` and one `labels` result per region, sharing its id).
  */
 export type LabelStudioControl = 'brushlabels' | 'bitmasklabels' | 'brush+labels';

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { JOURNAL_DIR, openJournal } from '../../integrations/cli/journal.ts';
-import { DEFAULT_REGION_LEVEL } from '../../src/annotate/proposals.ts';
 import { fitRegionsToPeaks } from '../../src/regions/peak-level.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCocoFile, readCvatFile, readLabelStudioFile, readMaskPngs } from '../../src/platform/node/export-files.ts';
@@ -121,7 +120,7 @@ describe('inp-former annotate: maps → masks in every format', () => {
     for (const f of ['coco.json', 'labelstudio.json', 'cvat.xml']) expect(readdirSync(out)).toContain(f);
   });
 
-  it('--threshold X --region-level off gives exactly map > X at the map size under the official protocol; the default fits each region', async () => {
+  it('--threshold X gives exactly map > X at the map size under the official protocol; --region-level fits each region', async () => {
     const maps = path.join(root, 'maps');
     expect((await cli('predict', '-m', model, images, '-o', maps, '--save-maps')).code).toBe(0);
     const file = readdirSync(images).find((f) => f.includes('hole'))!;
@@ -129,19 +128,19 @@ describe('inp-former annotate: maps → masks in every format', () => {
     const sorted = Float32Array.from(map.data).sort();
     const X = sorted[Math.floor(sorted.length * 0.98)];
     const out = path.join(root, 'out-manual');
-    const r = await cli('annotate', '-m', model, images, '-o', out, '--threshold', String(X), '--region-level', 'off', '--format', 'coco,png');
+    const r = await cli('annotate', '-m', model, images, '-o', out, '--threshold', String(X), '--format', 'coco,png');
     expect(r.code).toBe(0);
     expect(existsSync(path.join(out, 'cvat.xml'))).toBe(false);
     const im = (await readCocoFile(path.join(out, 'coco.json'))).find((c) => c.fileName === file)!;
     expect([im.width, im.height]).toEqual([map.shape[1], map.shape[0]]);
     const want = Uint8Array.from(map.data, (v) => (v > X ? 1 : 0));
     expect(union(im)).toEqual(want);
-    // The default fits each region to its peak (regions/peak-level.ts): the same maps, cut by the same function.
+    // --region-level fits each region to its peak (regions/peak-level.ts): the same maps, cut by the same function.
     const fitted = path.join(root, 'out-fitted');
-    expect((await cli('annotate', '-m', model, images, '-o', fitted, '--threshold', String(X), '--format', 'coco')).code).toBe(0);
+    expect((await cli('annotate', '-m', model, images, '-o', fitted, '--threshold', String(X), '--region-level', '0.6', '--format', 'coco')).code).toBe(0);
     const fim = (await readCocoFile(path.join(fitted, 'coco.json'))).find((c) => c.fileName === file)!;
     const mapImage = { width: map.shape[1], height: map.shape[0], data: Float32Array.from(map.data) };
-    expect(union(fim)).toEqual(fitRegionsToPeaks({ width: mapImage.width, height: mapImage.height, data: want }, mapImage, DEFAULT_REGION_LEVEL as number).data);
+    expect(union(fim)).toEqual(fitRegionsToPeaks({ width: mapImage.width, height: mapImage.height, data: want }, mapImage, 0.6).data);
     expect((await cli('annotate', '-m', model, images, '-o', fitted, '--region-level', '2')).err).toMatch(/--region-level must be a number between 0 and 1/);
   });
 
