@@ -20,6 +20,8 @@ export interface InpEvents {
   /** A brush stroke, eraser stroke or polygon finished: the region's new mask (key null: a new drawn region). */
   'inp-mask-edit': { key: string | null; mask: BinaryMask };
   'inp-sensitivity-input': { value: number };
+  /** The knob applies to this image only (true) or to the whole session (false). */
+  'inp-sensitivity-scope': { imageOnly: boolean };
   'inp-model-action': ModelActionDetail;
   /** Predict with this engine from now on. */
   'inp-model-engine': { engine: EngineName };
@@ -41,6 +43,7 @@ declare global {
     'inp-region-select': CustomEvent<InpEvents['inp-region-select']>;
     'inp-mask-edit': CustomEvent<InpEvents['inp-mask-edit']>;
     'inp-sensitivity-input': CustomEvent<InpEvents['inp-sensitivity-input']>;
+    'inp-sensitivity-scope': CustomEvent<InpEvents['inp-sensitivity-scope']>;
     'inp-model-action': CustomEvent<InpEvents['inp-model-action']>;
     'inp-model-engine': CustomEvent<InpEvents['inp-model-engine']>;
     'inp-model-files': CustomEvent<InpEvents['inp-model-files']>;

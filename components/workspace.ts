@@ -7,7 +7,7 @@ import { maskArea } from './state/mask-edit.ts';
 import { pruneLocalModels } from './state/model-cache.ts';
 import { adjustCalibration, allRejected, loopCalibration, pendingProposals, settleStatus } from './state/review.ts';
 import {
-  addRegion, DEFAULT_SETTINGS, markImage, removeRegion, replaceRegion, type ImageEntry, type ImageSource, type SessionSettings,
+  addRegion, DEFAULT_SETTINGS, markImage, removeRegion, replaceRegion, touch, type ImageEntry, type ImageSource, type SessionSettings,
 } from './state/session.ts';
 import { buildSessionFile, parseSessionFile } from './state/session-file.ts';
 import type { Action } from './state/shortcuts.ts';
@@ -186,9 +186,14 @@ export class Workspace extends LitElement {
     }
   }
 
-  /** The current calibration moved by the slider, or none before the model has normals. */
-  private cut(): ThresholdCalibration | undefined {
-    return this.calibration && adjustCalibration(this.calibration, 1 - this.session.settings.sensitivity);
+  /** An image's sensitivity: its own when the annotator gave it one, else the session's. */
+  private sensitivityOf(e: ImageEntry | undefined): number {
+    return e?.sensitivity ?? this.session.settings.sensitivity;
+  }
+
+  /** The calibration moved by an image's sensitivity (the image shown by default), or none before the model has normals. */
+  private cut(e: ImageEntry | undefined = this.current): ThresholdCalibration | undefined {
+    return this.calibration && adjustCalibration(this.calibration, 1 - this.sensitivityOf(e));
   }
 
   private get queue(): ReviewQueue | null { return this.renderRoot.querySelector('inp-review-queue'); }
@@ -204,7 +209,7 @@ export class Workspace extends LitElement {
 
   private pendingOf(e: ImageEntry): ProposalRegion[] {
     const r = this.session.results.get(e.id);
-    const cal = this.cut();
+    const cal = this.cut(e);
     if (!r || r.model === 'failed' || !cal || !e.size || r.map.width !== e.size.workWidth) return [];
     return pendingProposals(e, r, cal).pending;
   }
@@ -292,11 +297,27 @@ export class Workspace extends LitElement {
     if (!this.selected || !keys.includes(this.selected)) this.selected = keys.find((k) => k.startsWith('p'));
   }
 
+  /** Moves the knob: the image's own sensitivity when it has one, else the session's. */
   private setSensitivity(v: number): void {
-    this.session.settings = { ...this.session.settings, sensitivity: Math.min(1, Math.max(0, Math.round(v * 100) / 100)) };
+    const value = Math.min(1, Math.max(0, Math.round(v * 100) / 100));
+    const e = this.current;
+    if (e?.sensitivity !== undefined) {
+      void this.commit(touch(e, { sensitivity: value }), false).then(() => { this.selectFirstPending(); this.refresh(); });
+      return;
+    }
+    this.session.settings = { ...this.session.settings, sensitivity: value };
     this.selectFirstPending();
     this.refresh();
-    void this.session.store?.putSettings(this.session.settings).catch((e) => this.fail(e, 'saving failed'));
+    void this.session.store?.putSettings(this.session.settings).catch((err) => this.fail(err, 'saving failed'));
+  }
+
+  /** "This image only": the image gets its own sensitivity (starting at the session's), or goes back to the session's. */
+  private setSensitivityScope(imageOnly: boolean): void {
+    const e = this.current;
+    if (!e) return;
+    const { sensitivity: _, ...shared } = e;
+    const next = imageOnly ? touch(e, { sensitivity: this.session.settings.sensitivity }) : touch(shared, {});
+    void this.commit(next, false).then(() => { this.selectFirstPending(); this.refresh(); });
   }
 
   private undo(redo: boolean): void {
@@ -371,8 +392,8 @@ export class Workspace extends LitElement {
       case 'toggle-fill': this.fill = !this.fill; break;
       case 'opacity-up': this.opacity = Math.min(1, this.opacity + 0.1); break;
       case 'opacity-down': this.opacity = Math.max(0, this.opacity - 0.1); break;
-      case 'sensitivity-up': this.setSensitivity(this.session.settings.sensitivity + 0.02); break;
-      case 'sensitivity-down': this.setSensitivity(this.session.settings.sensitivity - 0.02); break;
+      case 'sensitivity-up': this.setSensitivity(this.sensitivityOf(e) + 0.02); break;
+      case 'sensitivity-down': this.setSensitivity(this.sensitivityOf(e) - 0.02); break;
       case 'undo': this.undo(false); break;
       case 'redo': this.undo(true); break;
       case 'zoom-fit': (this.renderRoot.querySelector('inp-image-canvas') as ImageCanvas | null)?.fit(); break;
@@ -409,7 +430,8 @@ export class Workspace extends LitElement {
     const images = sessionAnnotations(this.session.order, this.session.entries, (e) => this.pendingOf(e));
     const source = {
       model: this.model.info?.name ?? 'none',
-      calibration: this.cut() ?? { method: 'manual' as const, pixelThreshold: 0, min: 0, max: 1 },
+      // The session's cut (images with their own sensitivity were cut at theirs, in pendingOf).
+      calibration: (this.calibration && adjustCalibration(this.calibration, 1 - this.session.settings.sensitivity)) ?? { method: 'manual' as const, pixelThreshold: 0, min: 0, max: 1 },
       maskSize: 'image',
     };
     if (format === 'coco') this.download('coco.json', JSON.stringify(buildCocoDocument(images, source)), 'application/json');
@@ -576,8 +598,10 @@ export class Workspace extends LitElement {
           @inp-region-select=${(ev: CustomEvent<InpEvents['inp-region-select']>) => { this.selected = ev.detail.key ?? undefined; this.refresh(); }}
           @inp-mask-edit=${(ev: CustomEvent<InpEvents['inp-mask-edit']>) => void this.editMask(ev.detail.key, ev.detail.mask).catch((err) => this.fail(err, 'edit'))}></inp-image-canvas>
         <section>
-          <inp-sensitivity .value=${this.session.settings.sensitivity} .method=${this.calibration?.method ?? ''} .raw=${cut?.pixelThreshold} ?disabled=${!this.calibration}
-            @inp-sensitivity-input=${(ev: CustomEvent<InpEvents['inp-sensitivity-input']>) => this.setSensitivity(ev.detail.value)}></inp-sensitivity>
+          <inp-sensitivity .value=${this.sensitivityOf(this.current)} .global=${this.session.settings.sensitivity} .imageOnly=${this.current?.sensitivity !== undefined}
+            .method=${this.calibration?.method ?? ''} .raw=${cut?.pixelThreshold} ?disabled=${!this.calibration}
+            @inp-sensitivity-input=${(ev: CustomEvent<InpEvents['inp-sensitivity-input']>) => this.setSensitivity(ev.detail.value)}
+            @inp-sensitivity-scope=${(ev: CustomEvent<InpEvents['inp-sensitivity-scope']>) => this.setSensitivityScope(ev.detail.imageOnly)}></inp-sensitivity>
         </section>
       </main>
       <aside>

@@ -48,6 +48,9 @@ export function parseSessionFile(text: string, where: string): { order: string[]
   const entries = new Map<string, ImageEntry>();
   doc.images.forEach((img, i) => {
     if (typeof img.id !== 'string' || !img.source || !Array.isArray(img.regions)) throw new InputError(`${where}: images[${i}]`, 'needs id, source and regions');
+    if (img.sensitivity !== undefined && !(typeof img.sensitivity === 'number' && img.sensitivity >= 0 && img.sensitivity <= 1)) {
+      throw new InputError(`${where}: images[${i}].sensitivity`, `must be a number from 0 to 1, got ${JSON.stringify(img.sensitivity)}`);
+    }
     entries.set(img.id, {
       ...img,
       regions: img.regions.map((r, k) => {

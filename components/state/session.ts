@@ -33,6 +33,8 @@ export interface ImageEntry {
   regions: ReviewRegion[];
   nextRegionId: number;
   updatedAt: number;
+  /** The annotator's sensitivity for this image alone, overriding the session's (an odd part or lighting). */
+  sensitivity?: number;
 }
 
 export interface SessionSettings {

@@ -180,6 +180,23 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     await expect.poll(async () => Number(await page.getByTestId('sensitivity-value').textContent())).toBeCloseTo(Math.max(0, before - 0.1), 5);
     const sensitivity = await page.getByTestId('sensitivity-value').textContent();
 
+    // "This image only": the image gets its own sensitivity, the session's is shown beside it and stays; another image
+    // keeps the session's; clearing the box goes back to it.
+    const own = page.getByTestId('sensitivity-image-only');
+    await own.check();
+    await own.evaluate((el) => (el as HTMLElement).blur());
+    for (let k = 0; k < 3; k++) await page.keyboard.press('=');
+    await expect.poll(async () => Number(await page.getByTestId('sensitivity-value').textContent())).toBeCloseTo(Number(sensitivity) + 0.06, 5);
+    expect(await page.getByTestId('sensitivity-global').textContent()).toContain(sensitivity!);
+    await page.screenshot({ path: `${SHOTS}/workspace-image-sensitivity.png` });
+    await open(page, 'fabric-good-00');
+    expect(await page.getByTestId('sensitivity-value').textContent()).toBe(sensitivity);
+    expect(await page.getByTestId('sensitivity-image-only').isChecked()).toBe(false);
+    await open(page, defect);
+    await expect.poll(async () => Number(await page.getByTestId('sensitivity-value').textContent())).toBeCloseTo(Number(sensitivity) + 0.06, 5);
+    await page.getByTestId('sensitivity-image-only').uncheck();
+    await expect.poll(() => page.getByTestId('sensitivity-value').textContent()).toBe(sensitivity);
+
     // COCO export: every image, the accepted (edited) region on the defect image.
     await open(page, defect);
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('inp-export-menu button[data-format="coco"]').click()]);

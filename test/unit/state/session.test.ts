@@ -35,6 +35,11 @@ describe('session settings', () => {
     expect([...back.entries.get('a')!.regions[0].mask.data]).toEqual([0, 1, 1, 0]);
     const legacy = parseSessionFile(JSON.stringify({ ...file, settings: { threshold: 0.25 } }), 'old.json');
     expect(legacy.settings.sensitivity).toBe(0.75);
+    // An image's own sensitivity travels with it, and a bad one is refused by name.
+    const own = buildSessionFile(['a'], new Map([['a', { ...e, sensitivity: 0.7 }]]), { sensitivity: 0.5 }, new Map());
+    expect(parseSessionFile(JSON.stringify(own), 's.json').entries.get('a')!.sensitivity).toBe(0.7);
+    const bad = { ...own, images: own.images.map((i) => ({ ...i, sensitivity: 2 })) };
+    expect(() => parseSessionFile(JSON.stringify(bad), 's.json')).toThrow(/images\[0\]\.sensitivity.*from 0 to 1/);
   });
 });
 

@@ -1,0 +1,21 @@
+import * as tf from '@tensorflow/tfjs';
+import { initHead } from '../src/inp-former/init.ts';
+import { useBackend } from '../src/runtime/backend.ts';
+import { headForward } from '../src/inp-former/model.ts';
+import { inpFormerLoss } from '../src/train/loss.ts';
+import { createTrainableHead } from '../src/train/step.ts';
+await useBackend('wasm');
+const C = Number(process.argv[2] ?? 128), B = 8, N = 784;
+const config: any = { architecture: 'inp-former', encoder: { kind: 'resnet18', layers: ['layer2'], localAverage: true }, embedDim: C, numHeads: 16, inpCount: 12, decoderDepth: 4, targetLayers: [0], fuseEncoder: [[0]], fuseDecoder: [[0,1,2,3]], mlpRatio: 4, lnEps: 1e-8 };
+const h = createTrainableHead(initHead(config, 1), config, 'full');
+const x = tf.randomNormal([B, N, C]) as tf.Tensor3D;
+const vars = h.trained.map((p) => p.tensor as tf.Variable);
+const run = () => { const r = tf.variableGrads(() => inpFormerLoss(headForward(h.head, [x], config)).loss, vars); return r; };
+for (let i = 0; i < 2; i++) { const r = run(); await r.value.data(); tf.dispose([r.value, ...Object.values(r.grads)]); }
+const t0 = performance.now();
+const prof = await tf.profile(async () => { const r = run(); await r.value.data(); tf.dispose([r.value, ...Object.values(r.grads)]); });
+console.log('step ms', performance.now() - t0);
+const by = new Map<string, number>();
+for (const k of prof.kernels) by.set(k.name, (by.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+console.log([...by].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${k} ${v.toFixed(0)}`).join('\n'));
+const t1 = performance.now(); { const r = run(); await r.value.data(); tf.dispose([r.value, ...Object.values(r.grads)]); } console.log('plain step ms', performance.now() - t1);
