@@ -28,7 +28,8 @@ export interface InpEvents {
   'inp-model-files': { files: File[] };
   /** Load a model from a URL (checkpoint, or a model folder's manifest.json). */
   'inp-model-url': { url: string };
-  'inp-export': { format: ExportFormat };
+  /** `reviewedOnly`: only the images the annotator marked normal or defective, without pending proposals. */
+  'inp-export': { format: ExportFormat; reviewedOnly?: boolean };
   'inp-open-files': { files: File[] };
   'inp-import-session': { file: File };
 }

@@ -15,11 +15,12 @@ const FORMATS: Array<[ExportFormat, string, string]> = [
  *
  * @prop {number} count - How many images an export would hold (shown in the note).
  * @prop {boolean} disabled - No export while the session is empty.
+ * @prop {boolean} reviewedOnly - Export only the images marked normal or defective (attribute reviewed-only).
  * @fires inp-export - {format}: the user picked a format (coco, png-masks, labelstudio, cvat, session).
  * @fires inp-import-session - {file}: the user chose a session file to import.
  */
 export class ExportMenu extends LitElement {
-  static override properties = { count: { type: Number }, disabled: { type: Boolean } };
+  static override properties = { count: { type: Number }, disabled: { type: Boolean }, reviewedOnly: { type: Boolean, attribute: 'reviewed-only' } };
   static override styles = css`
     :host { display: block; font: 13px system-ui, sans-serif; }
     .row { display: flex; gap: .35rem; flex-wrap: wrap; }
@@ -28,9 +29,12 @@ export class ExportMenu extends LitElement {
     label.file { border: 1px dashed #9aa3b5; border-radius: 4px; padding: .25rem .55rem; cursor: pointer; }
     label.file input { display: none; }
     small { color: #6b7385; }
+    .only { display: block; margin: .35rem 0 .1rem; font-size: 12px; color: #3a4254; }
   `;
   declare count: number;
   declare disabled: boolean;
+  /** Export only the images marked normal or defective (no pending proposals). */
+  declare reviewedOnly: boolean;
 
   // Declared, not initialised as class fields: under a consumer's useDefineForClassFields a field would shadow
   // Lit's reactive accessor (setting it would not re-render). Defaults are set here instead.
@@ -38,17 +42,22 @@ export class ExportMenu extends LitElement {
     super();
     this.count = 0;
     this.disabled = false;
+    this.reviewedOnly = false;
   }
 
   override render() {
     return html`
       <div class="row">
-        ${FORMATS.map(([f, label, title]) => html`<button data-format=${f} title=${title} ?disabled=${this.disabled} @click=${() => emit(this, 'inp-export', { format: f })}>${label}</button>`)}
+        ${FORMATS.map(([f, label, title]) => html`<button data-format=${f} title=${title} ?disabled=${this.disabled} @click=${() => emit(this, 'inp-export', { format: f, ...(this.reviewedOnly && f !== 'session' ? { reviewedOnly: true } : {}) })}>${label}</button>`)}
         <label class="file" title="Replace this session with an exported one">Import session…
           <input type="file" accept=".json,application/json" data-testid="session-file"
             @change=${(e: Event) => { const i = e.target as HTMLInputElement; const f = i.files?.[0]; if (f) emit(this, 'inp-import-session', { file: f }); i.value = ''; }}></label>
       </div>
-      <small>${this.count} images with masks at full resolution; unreviewed images export their pending proposals.</small>
+      <label class="only"><input type="checkbox" data-testid="export-reviewed-only" .checked=${this.reviewedOnly}
+        @change=${(e: Event) => { this.reviewedOnly = (e.target as HTMLInputElement).checked; }}> Reviewed images only</label>
+      <small>${this.reviewedOnly
+        ? 'Only the images marked normal or defective, with their decided regions.'
+        : `${this.count} images with masks at full resolution; unreviewed images export their pending proposals.`}</small>
     `;
   }
 }

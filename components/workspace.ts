@@ -415,7 +415,7 @@ export class Workspace extends LitElement {
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   }
 
-  private async exportAs(format: ExportFormat): Promise<void> {
+  private async exportAs(format: ExportFormat, reviewedOnly = false): Promise<void> {
     if (format === 'session') {
       const files = new Map<string, Uint8Array>();
       for (const id of this.session.order) {
@@ -427,7 +427,7 @@ export class Workspace extends LitElement {
       return;
     }
     await this.sizeEveryImage();
-    const images = sessionAnnotations(this.session.order, this.session.entries, (e) => this.pendingOf(e));
+    const images = sessionAnnotations(this.session.order, this.session.entries, (e) => this.pendingOf(e), { reviewedOnly });
     const source = {
       model: this.model.info?.name ?? 'none',
       // The session's cut (images with their own sensitivity were cut at theirs, in pendingOf).
@@ -615,7 +615,7 @@ export class Workspace extends LitElement {
         </section>
         <section><h2>Export</h2>
           <inp-export-menu .count=${this.session.order.filter((id) => this.session.entries.get(id)?.size).length}
-            @inp-export=${(ev: CustomEvent<InpEvents['inp-export']>) => void this.exportAs(ev.detail.format).catch((err) => this.fail(err, 'export'))}
+            @inp-export=${(ev: CustomEvent<InpEvents['inp-export']>) => void this.exportAs(ev.detail.format, ev.detail.reviewedOnly).catch((err) => this.fail(err, 'export'))}
             @inp-import-session=${(ev: CustomEvent<InpEvents['inp-import-session']>) => void this.importSession(ev.detail.file)}></inp-export-menu>
         </section>
       </aside>

@@ -8,11 +8,13 @@ import { acceptedRegions, type ImageEntry } from './session.ts';
  */
 export function sessionAnnotations(
   order: readonly string[], entries: ReadonlyMap<string, ImageEntry>, pendingOf: (e: ImageEntry) => ProposalRegion[],
+  options: { reviewedOnly?: boolean } = {},
 ): AnnotatedImage[] {
   const out: AnnotatedImage[] = [];
   for (const id of order) {
     const e = entries.get(id);
     if (!e?.size) continue;
+    if (options.reviewedOnly && e.status === 'unreviewed') continue;
     const { width, height } = e.size;
     const regions: AnnotatedRegion[] = acceptedRegions(e).map((r) => ({
       mask: resizeMask(r.mask, width, height), ...(r.score !== undefined ? { score: r.score } : {}),

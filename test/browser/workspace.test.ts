@@ -212,6 +212,14 @@ describe.skipIf(!HAS_CHROMIUM)(`annotator workspace in headless Chromium${HAS_CH
     expect(anns[0].area).toBeGreaterThan(50);
     const normalIds = new Set(coco.images.filter((i: { file_name: string }) => i.file_name.includes('good-0')).map((i: { id: number }) => i.id));
     expect(coco.annotations.filter((a: { image_id: number }) => normalIds.has(a.image_id))).toEqual([]);
+    // "Reviewed images only": the 10 images marked normal or defective, none of the pending proposals.
+    await page.getByTestId('export-reviewed-only').check();
+    const [reviewedDl] = await Promise.all([page.waitForEvent('download'), page.locator('inp-export-menu button[data-format="coco"]').click()]);
+    const reviewed = JSON.parse(readFileSync((await reviewedDl.path())!, 'utf8'));
+    expect(reviewed.images).toHaveLength(10);
+    expect(reviewed.images.every((i: { attributes: { status: string } }) => i.attributes.status !== 'unreviewed')).toBe(true);
+    expect(reviewed.annotations.every((a: { attributes: { review: string } }) => a.attributes.review !== 'pending')).toBe(true);
+    await page.getByTestId('export-reviewed-only').uncheck();
 
     lap('exported');
     // Reload: every decision is still there.
