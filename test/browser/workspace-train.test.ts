@@ -216,13 +216,14 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: train an INP-Former on the marked nor
     await expect.poll(() => page.getByTestId('model-progress').textContent(), { timeout: 60_000 }).toMatch(new RegExp(`train · loss \\d.* · 1/${CNN_RECIPE.steps} · ETA \\d+ (s|min)`));
     await page.screenshot({ path: `${SHOTS}/workspace-train-progress.png` });
     await page.getByTestId('model-progress').getByRole('button', { name: 'Cancel' }).click();
-    // At once a visible "Cancelling…"; the worker stops between the images of the step in progress, within a second.
+    // At once a visible "Cancelling…"; the worker stops between the images of the step in progress: 841–864 ms on
+    // the 2-core CI machine; the bound leaves room for a machine shared with other work.
     const cancelAt = Date.now();
     await expect.poll(() => page.getByTestId('model-cancel').textContent(), { timeout: 1_000 }).toBe('Cancelling…');
     await page.getByText('Training cancelled (the current model stays)').waitFor({ timeout: 60_000 });
     const cancelMs = Date.now() - cancelAt;
     console.log(`workspace: training cancelled in ${cancelMs} ms`);
-    expect(cancelMs).toBeLessThan(1_500);
+    expect(cancelMs).toBeLessThan(2_500);
     expect(await page.getByTestId('model-progress').count()).toBe(0);
     const after = await seen(page);
     expect(after.info).toEqual(before.info);

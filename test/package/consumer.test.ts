@@ -61,7 +61,7 @@ describe('the packed package in a fresh project', () => {
     const knob = elements.find((d: { tagName?: string }) => d.tagName === 'inp-sensitivity');
     expect(elements.map((d: { tagName: string }) => d.tagName).sort()).toEqual(['inp-export-menu', 'inp-image-canvas', 'inp-model-panel', 'inp-review-queue', 'inp-sensitivity', 'inp-shortcut-help', 'inp-workspace']);
     expect(knob.members.map((m: { name: string }) => m.name)).toEqual(expect.arrayContaining(['value', 'method', 'raw', 'disabled']));
-    expect(knob.events.map((e: { name: string }) => e.name)).toEqual(['inp-sensitivity-input']);
+    expect(knob.events.map((e: { name: string }) => e.name)).toEqual(['inp-sensitivity-input', 'inp-sensitivity-scope']);
     console.log(`package: ${files.length} files, tarball ${(statSync(tarball).size / 1e6).toFixed(2)} MB, unpacked ${(listed.unpackedSize / 1e6).toFixed(2)} MB, installed with dependencies ${(dirSize(path.join(work, 'app', 'node_modules')) / 1e6).toFixed(0)} MB`);
   });
 
@@ -115,7 +115,7 @@ describe('the packed package in a fresh project', () => {
       page.on('console', (m) => logged.push(m.text()));
       await page.goto(`${site.url}/index.html`);
       await expect.poll(() => page.locator('#knob [data-testid="sensitivity-value"]').textContent()).toBe('0.80');
-      await page.locator('#knob input').fill('0.3');
+      await page.locator('#knob input[type=range]').fill('0.3');
       await expect.poll(() => logged).toContain('sensitivity 0.3');
       await expect.poll(() => page.evaluate(() => (window as unknown as { apiResult?: unknown }).apiResult)).toEqual({ same: true, annotations: 1, area: 15 });
       await expect.poll(() => canvasDrawn(page), { timeout: 60_000 }).toBe(true);
