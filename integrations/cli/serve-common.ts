@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { checkServedPreprocess, type ServedModel, type ThresholdChoice } from '../../src/pipeline/served-model.ts';
+import { checkServedPreprocess, DEFAULT_MAX_QUEUE, type ServedModel, type ThresholdChoice } from '../../src/pipeline/served-model.ts';
 import { InputError } from '../../src/errors.ts';
 import { closeServer, listen, untilSignal } from '../../src/platform/node/http.ts';
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
@@ -45,7 +45,7 @@ export function limitsFromFlags(v: Values): ServeLimits {
     maxBodyBytes: intFlag(v['max-body-mb'] as string | undefined, 'max-body-mb', 32) * 2 ** 20,
     maxPixels: intFlag(v['max-pixels'] as string | undefined, 'max-pixels', 40_000_000),
     requestTimeoutMs: intFlag(v.timeout as string | undefined, 'timeout', 60) * 1000,
-    maxQueue: intFlag(v['max-queue'] as string | undefined, 'max-queue', 8, 0),
+    maxQueue: intFlag(v['max-queue'] as string | undefined, 'max-queue', DEFAULT_MAX_QUEUE, 0),
   };
 }
 

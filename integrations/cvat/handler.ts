@@ -1,4 +1,4 @@
-import { calibrationFor, mapImages, serialQueue, type ServedModel } from '../../src/pipeline/served-model.ts';
+import { calibrationFor, DEFAULT_MAX_QUEUE, mapImages, serialQueue, type ServedModel } from '../../src/pipeline/served-model.ts';
 import { proposeRegions } from '../../src/annotate/proposals.ts';
 import { tightBox, type BinaryMask } from '../../src/image/mask.ts';
 import { maskToRings } from '../../src/export/coco-polygon.ts';
@@ -47,14 +47,10 @@ export function toCvatMask(m: BinaryMask): number[] {
   return out;
 }
 
-/** Requests that may wait for the model before more are refused (503): a burst queues, a flood is turned away. */
-export const DEFAULT_MAX_QUEUE = 8;
-
 /** A detector function over one model; requests queue for the model one at a time. */
 export function createCvatDetector(o: DetectorOptions): (body: unknown, signal?: AbortSignal) => Promise<CvatShape[]> {
   const queue = serialQueue({
-    maxWaiting: o.maxQueue ?? DEFAULT_MAX_QUEUE, full: (n) => new HttpError(503, `busy: ${n} requests are waiting for the model; retry later`),
-    ...(o.deadlineMs !== undefined ? { deadlineMs: o.deadlineMs, late: (ms: number) => new HttpError(503, `waited ${Math.round(ms / 1000)} s for the model, past the ${Math.round(o.deadlineMs! / 1000)} s deadline (--timeout); retry later`) } : {}),
+    maxWaiting: o.maxQueue ?? DEFAULT_MAX_QUEUE, ...(o.deadlineMs !== undefined ? { deadlineMs: o.deadlineMs } : {}), refuse: (reason) => new HttpError(503, reason),
   });
   return async (body, signal) => {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object {"image": <base64>, "threshold": <0–1>}');

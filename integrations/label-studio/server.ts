@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { calibrationFor, mapImages, serialQueue, type ServedModel } from '../../src/pipeline/served-model.ts';
+import { calibrationFor, DEFAULT_MAX_QUEUE, mapImages, serialQueue, type ServedModel } from '../../src/pipeline/served-model.ts';
 import { proposeRegions, toAnnotatedImage } from '../../src/annotate/proposals.ts';
 import { calibrationAt } from '../../src/threshold/confidence.ts';
 import { decodeCocoRle, encodeCocoRle, type CocoRle } from '../../src/export/coco-rle.ts';
@@ -101,7 +101,7 @@ export function projectId(p: unknown): string {
 
 export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server: http.Server; projects: Map<string, Project> } {
   const projects = new Map<string, Project>();
-  const modelQueue = serialQueue({ maxWaiting: o.maxQueue ?? 8, full: (n) => new HttpError(503, `busy: ${n} requests are waiting for the model; retry later`), deadlineMs: o.requestTimeoutMs, late: (ms) => new HttpError(503, `waited ${Math.round(ms / 1000)} s for the model, past the ${Math.round(o.requestTimeoutMs / 1000)} s deadline (--timeout); retry later`) });
+  const modelQueue = serialQueue({ maxWaiting: o.maxQueue ?? DEFAULT_MAX_QUEUE, deadlineMs: o.requestTimeoutMs, refuse: (reason) => new HttpError(503, reason) });
   const log = o.log ?? ((l: string) => console.error(l));
 
   const project = (id: string): Project => {

@@ -57,21 +57,26 @@ export async function mapImages(model: ServedModel, images: readonly { image: Rg
   return out;
 }
 
+/** Requests that may wait for the model before more are refused: a burst queues, a flood is turned away. */
+export const DEFAULT_MAX_QUEUE = 8;
+
 /**
  * Runs jobs one after another: model work from concurrent requests queues here instead of holding every request's
  * images, maps and tensors in memory at once. A failed job does not stop the queue. With `maxWaiting`, a job that
- * would wait behind that many is refused at once (`full` makes the error); a job whose `signal` aborted while it
- * waited (its client gave up) is skipped instead of run for nobody, and so is one that waited past `deadlineMs`
- * (`late` makes the error): its client has most likely timed out, and running it would only delay the next.
+ * would wait behind that many is refused at once; a job whose `signal` aborted while it waited (its client gave up)
+ * is skipped instead of run for nobody, and one that waited past `deadlineMs` is refused rather than run late (its
+ * client has most likely timed out, and running it would only delay the next). `refuse` turns the reason into the
+ * error thrown (a server's 503).
  */
 export function serialQueue(o: {
-  maxWaiting?: number; full?: (waiting: number) => Error; deadlineMs?: number; late?: (waitedMs: number) => Error;
+  maxWaiting?: number; deadlineMs?: number; refuse?: (reason: string) => Error;
 } = {}): <T>(job: () => Promise<T>, signal?: AbortSignal) => Promise<T> {
   let tail: Promise<unknown> = Promise.resolve();
   let waiting = 0;
+  const refuse = o.refuse ?? ((reason: string) => new Error(reason));
   return <T>(job: () => Promise<T>, signal?: AbortSignal) => {
     if (o.maxWaiting !== undefined && waiting >= o.maxWaiting) {
-      return Promise.reject(o.full?.(waiting) ?? new Error(`${waiting} jobs are waiting; the limit is ${o.maxWaiting}`));
+      return Promise.reject(refuse(`busy: ${waiting} requests are waiting for the model; retry later`));
     }
     waiting++;
     const queued = performance.now();
@@ -80,7 +85,7 @@ export function serialQueue(o: {
       signal?.throwIfAborted();
       const waited = performance.now() - queued;
       if (o.deadlineMs !== undefined && waited > o.deadlineMs) {
-        throw o.late?.(waited) ?? new Error(`waited ${Math.round(waited / 1000)} s for the model, past the ${Math.round(o.deadlineMs / 1000)} s deadline`);
+        throw refuse(`waited ${Math.round(waited / 1000)} s for the model, past the ${Math.round(o.deadlineMs / 1000)} s deadline; retry later`);
       }
       return job();
     });

@@ -3,7 +3,7 @@ import { serialQueue } from '../../../src/pipeline/served-model.ts';
 
 describe('serialQueue', () => {
   it('runs jobs one at a time in order, refuses past maxWaiting at once, and skips a job whose client left', async () => {
-    const q = serialQueue({ maxWaiting: 2, full: (n) => new Error(`full at ${n}`) });
+    const q = serialQueue({ maxWaiting: 2, refuse: (reason) => new Error(`refused: ${reason}`) });
     const log: string[] = [];
     let release!: () => void;
     const first = q(() => new Promise<string>((r) => { log.push('a start'); release = () => r('a'); }));
@@ -11,7 +11,7 @@ describe('serialQueue', () => {
     const gone = new AbortController();
     const second = q(async () => { log.push('b'); return 'b'; }, gone.signal);
     const third = q(async () => { log.push('c'); return 'c'; });
-    await expect(q(async () => 'd')).rejects.toThrow('full at 2');
+    await expect(q(async () => 'd')).rejects.toThrow('refused: busy: 2 requests are waiting for the model');
     gone.abort(new Error('client left'));
     await Promise.resolve();
     release();
@@ -25,12 +25,12 @@ describe('serialQueue', () => {
   });
 
   it('answers a job that waited past the deadline with the late error instead of running it', async () => {
-    const q = serialQueue({ deadlineMs: 50, late: (ms) => new Error(`late by ${ms > 50 ? 'more than' : 'less than'} the deadline`) });
+    const q = serialQueue({ deadlineMs: 50, refuse: (reason) => new Error(`refused: ${reason}`) });
     const ran: string[] = [];
     const slow = q(() => new Promise<string>((r) => setTimeout(() => { ran.push('slow'); r('slow'); }, 120)));
     const behind = q(async () => { ran.push('behind'); return 'behind'; });
     expect(await slow).toBe('slow');
-    await expect(behind).rejects.toThrow('late by more than the deadline');
+    await expect(behind).rejects.toThrow(/^refused: waited \d+ s for the model, past the 0 s deadline/);
     expect(ran).toEqual(['slow']);
     // A job that finds the queue free runs at once.
     expect(await q(async () => 'next')).toBe('next');
