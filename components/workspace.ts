@@ -193,7 +193,11 @@ export class Workspace extends LitElement {
 
   /** The calibration moved by an image's sensitivity (the image shown by default), or none before the model has normals. */
   private cut(e: ImageEntry | undefined = this.current): ThresholdCalibration | undefined {
-    return this.calibration && adjustCalibration(this.calibration, 1 - this.sensitivityOf(e));
+    return this.cutAt(this.sensitivityOf(e));
+  }
+
+  private cutAt(sensitivity: number): ThresholdCalibration | undefined {
+    return this.calibration && adjustCalibration(this.calibration, 1 - sensitivity);
   }
 
   private get queue(): ReviewQueue | null { return this.renderRoot.querySelector('inp-review-queue'); }
@@ -431,7 +435,7 @@ export class Workspace extends LitElement {
     const source = {
       model: this.model.info?.name ?? 'none',
       // The session's cut (images with their own sensitivity were cut at theirs, in pendingOf).
-      calibration: (this.calibration && adjustCalibration(this.calibration, 1 - this.session.settings.sensitivity)) ?? { method: 'manual' as const, pixelThreshold: 0, min: 0, max: 1 },
+      calibration: this.cutAt(this.session.settings.sensitivity) ?? { method: 'manual' as const, pixelThreshold: 0, min: 0, max: 1 },
       maskSize: 'image',
     };
     if (format === 'coco') this.download('coco.json', JSON.stringify(buildCocoDocument(images, source)), 'application/json');

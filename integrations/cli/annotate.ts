@@ -19,7 +19,7 @@ import { loadDetector, startBackend } from './detector-io.ts';
 import { collectImages, inputFailures, readInput, stemsOf } from './images.ts';
 import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
-import { openJournal } from './journal.ts';
+import { JOURNAL_DIR, openJournal } from './journal.ts';
 import { progressReporter } from './progress.ts';
 import { calibrateFromFiles, thresholdFromFlags, THRESHOLD_FLAGS } from './threshold-flags.ts';
 
@@ -85,7 +85,7 @@ export const command = {
         } else pending.push({ file: f, ...r });
       }
       progress.end();
-      if (resumed) console.error(`annotate: resumed ${resumed} image(s) from an interrupted run's journal (${path.join(outDir, '.annotate-journal')})`);
+      if (resumed) console.error(`annotate: resumed ${resumed} image(s) from an interrupted run's journal (${path.join(outDir, JOURNAL_DIR)})`);
       if (failures.failed.length === files.length) await failures.settle(files.length, outDir);
       if (!calibration) {
         let min = Infinity;
