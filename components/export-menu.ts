@@ -57,7 +57,7 @@ export class ExportMenu extends LitElement {
         @change=${(e: Event) => { this.reviewedOnly = (e.target as HTMLInputElement).checked; }}> Reviewed images only</label>
       <small>${this.reviewedOnly
         ? 'Only the images marked normal or defective, with their decided regions.'
-        : `${this.count} images with masks at full resolution; unreviewed images export their pending proposals.`}</small>
+        : `${this.count} image${this.count === 1 ? '' : 's'} with masks at full resolution; unreviewed images export their pending proposals.`}</small>
     `;
   }
 }
