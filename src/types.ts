@@ -125,6 +125,23 @@ export interface KnnConfig {
   images: number;
 }
 
+/**
+ * The refinement head of INP-Former++ (residual learning) on a detector: a small segmentation network on the
+ * detector's per-token residual features, trained on pseudo-anomalies and accepted masks. Its weights live in
+ * `refine.safetensors` beside the detector's, which it never changes.
+ */
+export interface RefineConfig {
+  /** Channels of the residual features: the detector's token width + 1 (its raw map). */
+  inputDim: number;
+  /** Widths of the input projection and of the two 2× transposed convolutions. */
+  widths: [number, number, number];
+  /** The raw map is divided by this (its level on the training normals) before it is averaged with the head. */
+  rawScale: number;
+  /** What the head was trained on, and how it and the raw map scored on held-out images. */
+  training: { normals: number; masks: number; steps: number; seed: number };
+  validation?: { raw: number; refined: number; what: string };
+}
+
 /** manifest.json of our model folder. */
 export interface ModelManifest {
   format: 'inp-former-model';
@@ -140,6 +157,8 @@ export interface ModelManifest {
   knn?: KnnConfig;
   preprocess: PreprocessConfig;
   calibration?: Calibration;
+  /** Present when a refinement head (refine.safetensors) sharpens the detector's map. */
+  refine?: RefineConfig;
   /** weights.safetensors (and any other file), each with sha256 and size. */
   files: Record<string, ModelFileEntry>;
   source?: { file: string; format: string };

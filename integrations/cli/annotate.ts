@@ -17,7 +17,7 @@ import type { AnomalyMap, Calibration } from '../../src/types.ts';
 import { choice, parse, required } from './args.ts';
 import { loadDetector, startBackend } from './detector-io.ts';
 import { collectImages, inputFailures, readInput, stemsOf } from './images.ts';
-import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
+import { configOverrides, CONFIG_FLAGS, REFINE_FLAGS, REFINE_USAGE } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
 import { JOURNAL_DIR, openJournal } from './journal.ts';
 import { progressReporter } from './progress.ts';
@@ -28,11 +28,11 @@ type Format = (typeof FORMATS)[number];
 
 export const command = {
   summary: 'Batch pre-annotation: anomaly maps → defect masks, exported as COCO JSON, PNG masks, Label Studio tasks and CVAT XML.',
-  usage: '-m <model> <images or folders…> -o <out-dir> [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--format coco,png,labelstudio,cvat] [--min-area N] [--region-level L|off] [--fill-holes] [--smooth R] [--polygons] [--label NAME] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend onnx|wasm|cpu|webgpu]',
+  usage: `-m <model> <images or folders…> -o <out-dir> [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--format coco,png,labelstudio,cvat] [--min-area N] [--region-level L|off] [--fill-holes] [--smooth R] [--polygons] [--label NAME] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] ${REFINE_USAGE}`,
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {
       model: { type: 'string', short: 'm' }, output: { type: 'string', short: 'o' }, ...THRESHOLD_FLAGS, format: { type: 'string' },
-      polygons: { type: 'boolean' }, label: { type: 'string' }, backend: { type: 'string' }, ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
+      polygons: { type: 'boolean' }, label: { type: 'string' }, backend: { type: 'string' }, ...PREPROCESS_FLAGS, ...CONFIG_FLAGS, ...REFINE_FLAGS,
     });
     const modelPath = required(values.model, 'model (-m)');
     const outDir = required(values.output, 'output (-o)');
@@ -42,7 +42,7 @@ export const command = {
     stemsOf(files);
 
     const backend = await startBackend(values.backend, 'annotate');
-    const { detector, name, calibration: saved } = await loadDetector(modelPath, configOverrides(values), { onnx: backend.onnx });
+    const { detector, name, calibration: saved } = await loadDetector(modelPath, configOverrides(values), { onnx: backend.onnx, raw: !!values['no-refine'] });
     try {
       const pre = preprocessFromFlags(values, detector.preprocess);
       validatePreprocess(pre, detector.inputMultiple > 1 ? detector.inputMultiple : undefined);

@@ -52,8 +52,8 @@ export async function startBackend(flag: string | undefined, label: string): Pro
   return { onnx, tfjs };
 }
 
-/** A model folder (INP-Former or kNN) or an INP-Former checkpoint → a ready detector (onnxruntime-node with `onnx`). */
-export async function loadDetector(p: string, overrides: ConfigOverrides = {}, o: { onnx?: boolean } = {}): Promise<LoadedDetector> {
+/** A model folder (INP-Former or kNN) or an INP-Former checkpoint → a ready detector (onnxruntime-node with `onnx`; `raw`: a refined folder's unrefined map). */
+export async function loadDetector(p: string, overrides: ConfigOverrides = {}, o: { onnx?: boolean; raw?: boolean } = {}): Promise<LoadedDetector> {
   const resolved = await loadModelFromPath(p, overrides);
   const encoderWeights = await packageEncoderWeights(resolved.content);
   return assembleDetector(resolved.content, {
@@ -62,5 +62,6 @@ export async function loadDetector(p: string, overrides: ConfigOverrides = {}, o
     ...(resolved.manifest?.calibration ? { calibration: resolved.manifest.calibration } : {}),
     ...(encoderWeights ? { encoderWeights } : {}),
     ...(o.onnx ? { onnx: await onnxRuntimeNode() } : {}),
+    ...(o.raw ? { raw: true } : {}),
   });
 }

@@ -7,7 +7,7 @@ import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { intFlag, parse, required } from './args.ts';
 import { loadDetector, startBackend } from './detector-io.ts';
 import { readInput } from './images.ts';
-import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
+import { configOverrides, CONFIG_FLAGS, REFINE_FLAGS, REFINE_USAGE } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
 import { progressReporter } from './progress.ts';
 
@@ -30,18 +30,18 @@ export function resultsJson(e: DatasetEvaluation, extra: Record<string, unknown>
 
 export const command = {
   summary: 'Evaluate a model on a dataset folder (MVTec layout, or normal/ + test/): image and pixel AUROC, AP, F1-max and AUPRO.',
-  usage: '-m <model-dir|checkpoint> -d <category dir> [-o results.json] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--batch N] [--zero-shot]',
+  usage: `-m <model-dir|checkpoint> -d <category dir> [-o results.json] [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--batch N] [--zero-shot] ${REFINE_USAGE}`,
   async run(argv: string[]) {
     const { values } = parse(argv, {
       model: { type: 'string', short: 'm' }, data: { type: 'string', short: 'd' }, output: { type: 'string', short: 'o' },
-      backend: { type: 'string' }, batch: { type: 'string' }, 'zero-shot': { type: 'boolean' }, ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
+      backend: { type: 'string' }, batch: { type: 'string' }, 'zero-shot': { type: 'boolean' }, ...PREPROCESS_FLAGS, ...CONFIG_FLAGS, ...REFINE_FLAGS,
     });
     const modelPath = required(values.model, 'model (-m)');
     const dir = required(values.data, 'data (-d)');
     const dataset = await loadDataset(dir);
     for (const line of dataset.report) console.error(`eval: ${line}`);
     const backend = await startBackend(values.backend, 'eval');
-    const { detector, name, runtime } = await loadDetector(modelPath, configOverrides(values), { onnx: backend.onnx });
+    const { detector, name, runtime } = await loadDetector(modelPath, configOverrides(values), { onnx: backend.onnx, raw: !!values['no-refine'] });
     try {
       const pre = preprocessFromFlags(values, detector.preprocess);
       validatePreprocess(pre, detector.inputMultiple > 1 ? detector.inputMultiple : undefined);
@@ -51,10 +51,10 @@ export const command = {
       });
       progress.end();
       console.log(metricsTable([['all', e.metrics], ...Object.entries(e.per_type)]));
-      console.log(`${e.ms_per_image.toFixed(0)} ms per image (${runtime})`);
+      console.log(`${e.ms_per_image.toFixed(0)} ms per image (${runtime}${detector.refined ? ', refined map' : ''})`);
       for (const n of e.metrics.notes) console.error(`eval: note: ${n}`);
       if (values.output) {
-        await writeFileAtomic(values.output, `${JSON.stringify(resultsJson(e, { model: name, dataset: dir, protocol: pre, runtime, map: values['zero-shot'] ? 'zero-shot' : 'reconstruction' }), null, 2)}\n`);
+        await writeFileAtomic(values.output, `${JSON.stringify(resultsJson(e, { model: name, dataset: dir, protocol: pre, runtime, map: values['zero-shot'] ? 'zero-shot' : detector.refined ? 'refined' : 'reconstruction' }), null, 2)}\n`);
       }
     } finally {
       detector.dispose();

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   annotate: async () => (await import('./annotate.ts')).command,
   eval: async () => (await import('./eval.ts')).command,
   'fit-knn': async () => (await import('./fit-knn.ts')).command,
+  refine: async () => (await import('./refine.ts')).command,
   train: async () => (await import('./train.ts')).command,
   finetune: async () => (await import('./train.ts')).finetuneCommand,
   export: async () => (await import('./train.ts')).exportCommand,

@@ -22,3 +22,7 @@ export function configOverrides(v: Record<string, unknown>): ConfigOverrides {
   }
   return o;
 }
+
+/** `--no-refine`: a refined model folder's raw map (the detector's own, without its refinement head). */
+export const REFINE_FLAGS = { 'no-refine': { type: 'boolean' } } as const;
+export const REFINE_USAGE = '[--no-refine]';

@@ -8,7 +8,7 @@ import type { PreprocessConfig } from '../../src/types.ts';
 import { choice, intFlag, parse, required } from './args.ts';
 import { loadDetector, startBackend } from './detector-io.ts';
 import { collectImages, inputFailures, readInput, stemsOf } from './images.ts';
-import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
+import { configOverrides, CONFIG_FLAGS, REFINE_FLAGS, REFINE_USAGE } from './model-flags.ts';
 import { progressReporter } from './progress.ts';
 
 export const PREPROCESS_FLAGS = {
@@ -28,11 +28,11 @@ export function preprocessFromFlags(v: Record<string, unknown>, base: Preprocess
 
 export const command = {
   summary: 'Anomaly scores (and maps) of images with a model (INP-Former or kNN).',
-  usage: '-m <model-dir|checkpoint> <images or folders…> -o <out-dir> [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--zero-shot] [--save-maps] [--backend onnx|wasm|cpu|webgpu] [--batch N]',
+  usage: `-m <model-dir|checkpoint> <images or folders…> -o <out-dir> [--protocol official|annotate] [--resize N --crop N] [--map-size N] [--zero-shot] [--save-maps] [--backend onnx|wasm|cpu|webgpu] [--batch N] ${REFINE_USAGE}`,
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {
       model: { type: 'string', short: 'm' }, output: { type: 'string', short: 'o' }, 'zero-shot': { type: 'boolean' },
-      'save-maps': { type: 'boolean' }, backend: { type: 'string' }, batch: { type: 'string' }, ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
+      'save-maps': { type: 'boolean' }, backend: { type: 'string' }, batch: { type: 'string' }, ...PREPROCESS_FLAGS, ...CONFIG_FLAGS, ...REFINE_FLAGS,
     });
     const modelPath = required(values.model, 'model (-m)');
     const outDir = required(values.output, 'output (-o)');
@@ -43,7 +43,7 @@ export const command = {
     if (values['save-maps']) await ensureOutputDir(path.join(outDir, 'maps'));
 
     const backend = await startBackend(values.backend, 'predict');
-    const { detector: model } = await loadDetector(modelPath, configOverrides(values), { onnx: backend.onnx });
+    const { detector: model } = await loadDetector(modelPath, configOverrides(values), { onnx: backend.onnx, raw: !!values['no-refine'] });
     const pre = preprocessFromFlags(values, model.preprocess);
     const multiple = model.inputMultiple > 1 ? model.inputMultiple : undefined;
     try {

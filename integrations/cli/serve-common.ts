@@ -5,7 +5,7 @@ import { closeServer, listen, untilSignal } from '../../src/platform/node/http.t
 import { validatePreprocess } from '../../src/preprocess/preprocess.ts';
 import { intFlag, required, UsageError } from './args.ts';
 import { loadDetector, startBackend } from './detector-io.ts';
-import { configOverrides, CONFIG_FLAGS } from './model-flags.ts';
+import { configOverrides, CONFIG_FLAGS, REFINE_FLAGS, REFINE_USAGE } from './model-flags.ts';
 import { preprocessFromFlags, PREPROCESS_FLAGS } from './predict.ts';
 import { calibrateFromFiles, thresholdFromFlags, THRESHOLD_FLAGS } from './threshold-flags.ts';
 
@@ -13,11 +13,11 @@ import { calibrateFromFiles, thresholdFromFlags, THRESHOLD_FLAGS } from './thres
 export const SERVE_FLAGS = {
   model: { type: 'string', short: 'm' }, port: { type: 'string' }, host: { type: 'string' }, ...THRESHOLD_FLAGS, backend: { type: 'string' },
   'max-body-mb': { type: 'string' }, 'max-pixels': { type: 'string' }, timeout: { type: 'string' }, 'allow-origin': { type: 'string', multiple: true }, 'max-queue': { type: 'string' },
-  ...PREPROCESS_FLAGS, ...CONFIG_FLAGS,
+  ...PREPROCESS_FLAGS, ...CONFIG_FLAGS, ...REFINE_FLAGS,
 } as const;
 
 export const SERVE_USAGE = '[--host 127.0.0.1] [--threshold-from <normals dir> [--quantile Q] | --threshold X] [--min-area N] [--region-level L|off] [--fill-holes] [--smooth R] '
-  + '[--resize N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--max-body-mb 32] [--max-pixels 40000000] [--timeout 60] [--max-queue 8] [--allow-origin <web page origin>…]';
+  + `[--resize N] [--map-size N] [--backend onnx|wasm|cpu|webgpu] [--max-body-mb 32] [--max-pixels 40000000] [--timeout 60] [--max-queue 8] [--allow-origin <web page origin>…] ${REFINE_USAGE}`;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -60,7 +60,7 @@ export async function loadServedModel(v: Values): Promise<LoadedServedModel> {
   const modelPath = required(v.model as string | undefined, 'model (-m)');
   const { manual, quantile, normals: normalsFiles, options } = await thresholdFromFlags(v);
   const backend = await startBackend(v.backend as string | undefined, 'serve');
-  const { detector, name, calibration: saved } = await loadDetector(modelPath, configOverrides(v), { onnx: backend.onnx });
+  const { detector, name, calibration: saved } = await loadDetector(modelPath, configOverrides(v), { onnx: backend.onnx, raw: !!v['no-refine'] });
   try {
     const preprocess = preprocessFromFlags(v, { ...detector.preprocess, protocol: 'annotate' });
     checkServedPreprocess(preprocess);

@@ -67,6 +67,13 @@ export function centreBank(bank: MemoryBank): { centred: MemoryBank; mean: Float
 
 export interface KnnDetector {
   predict(x: tf.Tensor4D, opts: PredictOptions & { topRatio?: number }): Promise<PredictResult>;
+  /**
+   * The refinement head's input (INP-Former++ residual learning, for the kNN): per token |token − nearest bank
+   * row| and the distance, [B, gh, gw, dim + 1], and the raw distance grid [B, gh, gw, 1]. Caller disposes.
+   */
+  residual(x: tf.Tensor4D): { features: tf.Tensor4D; coarse: tf.Tensor4D };
+  /** Channels of `residual`'s features. */
+  readonly residualDim: number;
   dispose(): void;
 }
 
@@ -79,29 +86,41 @@ export interface KnnDetector {
 export function createKnnDetector(encoder: PatchEncoder, bank: MemoryBank, chunk = 8192): KnnDetector {
   const { centred, mean: bankMean } = centreBank(bank);
   const mean = tf.tensor1d(bankMean);
+  const rows = tf.tensor2d(centred.data, [bank.size, bank.dim]);
   const chunks = tf.tidy(() => {
-    const b = tf.tensor2d(centred.data, [bank.size, bank.dim]);
-    const out: Array<{ bt: tf.Tensor2D; norms: tf.Tensor1D }> = [];
+    const out: Array<{ bt: tf.Tensor2D; norms: tf.Tensor1D; start: number }> = [];
     for (let s = 0; s < bank.size; s += chunk) {
-      const part = b.slice([s, 0], [Math.min(chunk, bank.size - s), -1]);
-      out.push({ bt: tf.keep(part.transpose() as tf.Tensor2D), norms: tf.keep(tf.sum(tf.square(part), 1) as tf.Tensor1D) });
+      const part = rows.slice([s, 0], [Math.min(chunk, bank.size - s), -1]);
+      out.push({ bt: tf.keep(part.transpose() as tf.Tensor2D), norms: tf.keep(tf.sum(tf.square(part), 1) as tf.Tensor1D), start: s });
     }
     return out;
   });
+  /** Centred tokens [N, dim], their squared nearest distance [N] and, when asked, the nearest row's index [N]. */
+  const nearest = (x: tf.Tensor4D, withIndex: boolean) => {
+    const { tokens, grid } = encoder.encode(x);
+    const a = tf.sub(tokens.reshape([-1, bank.dim]), mean) as tf.Tensor2D;
+    const an = tf.sum(tf.square(a), 1, true);
+    let best: tf.Tensor | null = null;
+    let index: tf.Tensor | null = null;
+    for (const c of chunks) {
+      const d = tf.add(tf.sub(an, tf.mul(tf.matMul(a, c.bt), 2)), c.norms);
+      const m = tf.min(d, 1);
+      if (withIndex) {
+        const i = tf.add(tf.argMin(d, 1), tf.scalar(c.start, 'int32'));
+        index = index && best ? tf.where(tf.less(m, best), i, index) : i;
+      }
+      best = best ? tf.minimum(best, m) : m;
+    }
+    return { a, squared: tf.relu(best!), index, grid };
+  };
   return {
+    residualDim: bank.dim + 1,
     async predict(x, opts) {
       const [B, , H, W] = x.shape;
       const mapSize: [number, number] = typeof opts.mapSize === 'number' ? [opts.mapSize, opts.mapSize] : opts.mapSize;
       const { map, score } = tf.tidy(() => {
-        const { tokens, grid } = encoder.encode(x);
-        const a = tf.sub(tokens.reshape([-1, bank.dim]), mean) as tf.Tensor2D;
-        const an = tf.sum(tf.square(a), 1, true);
-        let best: tf.Tensor | null = null;
-        for (const c of chunks) {
-          const d = tf.min(tf.add(tf.sub(an, tf.mul(tf.matMul(a, c.bt), 2)), c.norms), 1);
-          best = best ? tf.minimum(best, d) : d;
-        }
-        const dist = tf.sqrt(tf.relu(best!)).reshape([B, grid[0], grid[1], 1]) as tf.Tensor4D;
+        const { squared, grid } = nearest(x, false);
+        const dist = tf.sqrt(squared).reshape([B, grid[0], grid[1], 1]) as tf.Tensor4D;
         return finishMap(dist, { inputSize: [H, W], mapSize, outputSize: opts.outputSize, topRatio: opts.topRatio ?? 0 });
       });
       const [data, scores] = await Promise.all([map.data() as Promise<Float32Array>, score.data()]);
@@ -110,8 +129,21 @@ export function createKnnDetector(encoder: PatchEncoder, bank: MemoryBank, chunk
       score.dispose();
       return { maps: Array.from({ length: B }, (_, b) => data.slice(b * h * w, (b + 1) * h * w)), width: w, height: h, scores: Array.from(scores) };
     },
+    residual(x) {
+      return tf.tidy(() => {
+        const B = x.shape[0];
+        const { a, squared, index, grid } = nearest(x, true);
+        const dist = tf.sqrt(squared).reshape([-1, 1]);
+        const diff = tf.abs(tf.sub(a, tf.gather(rows, index!)));
+        return {
+          features: tf.concat([diff, dist], 1).reshape([B, grid[0], grid[1], bank.dim + 1]) as tf.Tensor4D,
+          coarse: dist.reshape([B, grid[0], grid[1], 1]) as tf.Tensor4D,
+        };
+      });
+    },
     dispose() {
       mean.dispose();
+      rows.dispose();
       for (const c of chunks) { c.bt.dispose(); c.norms.dispose(); }
     },
   };

@@ -4,6 +4,7 @@ import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.ts'
 import { InputError } from '../errors.ts';
 import { OFFICIAL_PREPROCESS } from '../preprocess/preprocess.ts';
 import { validateCnnEncoderConfig } from '../encoder/cnn-config.ts';
+import { parseRefineConfig, REFINE_FILE, validateRefineTensors, type RefineHead } from '../refine/config.ts';
 import type {
   Calibration, InpFormerConfig, KnnConfig, ModelFileEntry, ModelManifest, PreprocessConfig, TensorMap, VitEncoderConfig,
 } from '../types.ts';
@@ -35,16 +36,17 @@ export interface BuildOptions {
  * read from the installed package instead, so its weights are never copied).
  */
 export type ModelContent =
-  | { kind: 'inp-former'; config: InpFormerConfig; tensors: TensorMap }
+  | { kind: 'inp-former'; config: InpFormerConfig; tensors: TensorMap; refine?: RefineHead }
   | { kind: 'encoder'; encoder: VitEncoderConfig; tensors: TensorMap }
-  | { kind: 'knn'; knn: KnnConfig; tensors: TensorMap };
+  | { kind: 'knn'; knn: KnnConfig; tensors: TensorMap; refine?: RefineHead };
 
 /** Name of the kNN memory bank tensor [bankSize, dim]. */
 export const MEMORY_BANK = 'memory_bank';
 
 export interface BuiltModelFolder { manifest: ModelManifest; files: Map<string, Uint8Array> }
 
-function checkContent(content: ModelContent, where: string): void {
+function checkContent(content: ModelContent, where: string, refineWhere = `${where}: ${REFINE_FILE}`): void {
+  if (content.kind !== 'encoder' && content.refine) validateRefineTensors(content.refine.tensors, content.refine.config, refineWhere);
   if (content.kind === 'inp-former') validateStateDict(content.tensors, content.config, where);
   else if (content.kind === 'encoder') validateTensors(content.tensors, expectedEncoderShapes(content.encoder), where);
   else {
@@ -71,16 +73,23 @@ function validateKnnConfig(k: unknown, where: string): asserts k is KnnConfig {
  */
 export async function buildModelFolder(content: ModelContent, o: BuildOptions): Promise<BuiltModelFolder> {
   checkContent(content, o.name);
-  const weights = writeSafetensors(content.tensors, { dtype: o.dtype ?? 'F32', metadata: { format: 'pt', producer: 'inp-former-annotate' } });
+  const metadata = { format: 'pt', producer: 'inp-former-annotate' };
+  const files = new Map([[WEIGHTS_FILE, writeSafetensors(content.tensors, { dtype: o.dtype ?? 'F32', metadata })]]);
+  const refine = content.kind !== 'encoder' ? content.refine : undefined;
+  // The head is small: always float32, so a refined folder's head does not depend on --dtype.
+  if (refine) files.set(REFINE_FILE, writeSafetensors(refine.tensors, { dtype: 'F32', metadata }));
+  const entries: Record<string, ModelFileEntry> = {};
+  for (const [name, bytes] of files) entries[name] = { sha256: await sha256Hex(bytes), bytes: bytes.byteLength };
   const manifest = parseManifest({
     format: 'inp-former-model', formatVersion: 1, name: o.name, kind: content.kind,
     ...(content.kind === 'inp-former' ? { config: content.config } : content.kind === 'knn' ? { knn: content.knn } : { encoder: content.encoder }),
     preprocess: o.preprocess ?? OFFICIAL_PREPROCESS,
     ...(o.calibration ? { calibration: o.calibration } : {}),
-    files: { [WEIGHTS_FILE]: { sha256: await sha256Hex(weights), bytes: weights.byteLength } },
+    ...(refine ? { refine: refine.config } : {}),
+    files: entries,
     ...(o.source ? { source: o.source } : {}),
   }, `model "${o.name}"`);
-  return { manifest, files: new Map([[WEIGHTS_FILE, weights]]) };
+  return { manifest, files };
 }
 
 type Json = Record<string, unknown>;
@@ -168,11 +177,14 @@ export function parseManifest(json: unknown, where: string): ModelManifest {
   const preprocess = parsePreprocess(m.preprocess, where);
   const calibration = m.calibration === undefined ? undefined : parseCalibration(m.calibration, where);
   const files = parseFiles(m.files, where);
+  check(m.refine === undefined || m.kind !== 'encoder', where, 'refine', 'an encoder-only model has no map to refine');
+  const refine = m.refine === undefined ? undefined : parseRefineConfig(m.refine, where);
+  check(!refine || isObject(files[REFINE_FILE]), where, `files.${REFINE_FILE}`, 'is missing (the manifest has a refine block)');
   const s = m.source;
   check(s === undefined || (isObject(s) && typeof s.file === 'string' && typeof s.format === 'string'), where, 'source', 'must be {file, format} strings');
   return {
     format: 'inp-former-model', formatVersion: 1, name: m.name, kind: m.kind, ...model, preprocess,
-    ...(calibration ? { calibration } : {}), files,
+    ...(calibration ? { calibration } : {}), ...(refine ? { refine } : {}), files,
     ...(s ? { source: { file: (s as Json).file as string, format: (s as Json).format as string } } : {}),
   };
 }
@@ -193,9 +205,11 @@ export async function openModelFolder(manifest: ModelManifest, files: Map<string
   await verifyModelFiles(manifest, files, where);
   const wWhere = `${where}/${WEIGHTS_FILE}`;
   const tensors = readSafetensors(files.get(WEIGHTS_FILE)!, wWhere).tensors;
-  const content: ModelContent = manifest.kind === 'inp-former' ? { kind: 'inp-former', config: manifest.config!, tensors }
-    : manifest.kind === 'knn' ? { kind: 'knn', knn: manifest.knn!, tensors }
+  const refine = manifest.refine
+    ? { refine: { config: manifest.refine, tensors: readSafetensors(files.get(REFINE_FILE)!, `${where}/${REFINE_FILE}`).tensors } } : {};
+  const content: ModelContent = manifest.kind === 'inp-former' ? { kind: 'inp-former', config: manifest.config!, tensors, ...refine }
+    : manifest.kind === 'knn' ? { kind: 'knn', knn: manifest.knn!, tensors, ...refine }
     : { kind: 'encoder', encoder: manifest.encoder!, tensors };
-  checkContent(content, wWhere);
+  checkContent(content, wWhere, `${where}/${REFINE_FILE}`);
   return content;
 }

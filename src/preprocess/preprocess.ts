@@ -91,17 +91,24 @@ export function preprocess(img: RgbImage, cfg: PreprocessConfig, patchSize?: num
   if (patchSize !== undefined && (img.width < patchSize || img.height < patchSize)) {
     throw new InputError(where, `image is ${img.width}×${img.height}, smaller than one ${patchSize}-pixel patch`);
   }
-  const lut = normalizeLut(cfg.mean, cfg.std);
   const m = resizeForModel(img, cfg);
-  const S = m.width;
-  const plane = S * S;
+  return { data: normalizeForModel(m, cfg), size: m.width, source: { width: img.width, height: img.height } };
+}
+
+/**
+ * An image already at the model's input size (resizeForModel's output, or a training image made from it) → the
+ * normalised 3×S×S planes.
+ */
+export function normalizeForModel(m: { width: number; data: Uint8Array }, cfg: Pick<PreprocessConfig, 'mean' | 'std'>): Float32Array {
+  const lut = normalizeLut(cfg.mean, cfg.std);
+  const plane = m.width * m.width;
   const data = new Float32Array(3 * plane);
   for (let i = 0; i < plane; i++) {
     data[i] = lut[m.data[i * 3]];
     data[plane + i] = lut[256 + m.data[i * 3 + 1]];
     data[2 * plane + i] = lut[512 + m.data[i * 3 + 2]];
   }
-  return { data, size: S, source: { width: img.width, height: img.height } };
+  return data;
 }
 
 /** Stacks preprocessed images of one size into an N×3×S×S batch. */

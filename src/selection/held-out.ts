@@ -35,7 +35,7 @@ export function validationImages(heldOut: readonly RgbImage[], donors: readonly 
 }
 
 /** Nearest-neighbour resize of a 0/1 mask onto a map's grid (validation maps may be at the model's map size). */
-function maskOnto(mask: GrayImage, width: number, height: number): Uint8Array {
+export function maskOnto(mask: GrayImage, width: number, height: number): Uint8Array {
   if (mask.width === width && mask.height === height) return mask.data.map((v) => (v ? 1 : 0));
   const out = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {

@@ -17,6 +17,8 @@ export interface ValidationFigures {
   pixelAuroc: number;
   /** Image AUROC: normals against defective images. */
   imageAuroc: number;
+  /** Pixel average precision: how tightly the map covers the defects (what a refinement head is for). */
+  pixelAp: number;
   /** The figure detectors are ranked by: the mean of the two. */
   score: number;
   normals: number;
@@ -39,7 +41,7 @@ export function validationFigures(items: readonly ValidationMap[], synthetic: bo
     imageScores: items.map((it) => it.score), imageLabels: items.map((it) => (it.mask ? 1 : 0)),
     maps: items.map((it) => it.map.data), masks: items.map((it) => it.mask ?? new Uint8Array(width * height)), width, height,
   });
-  return { pixelAuroc: m.pixel_auroc, imageAuroc: m.image_auroc, score: (m.pixel_auroc + m.image_auroc) / 2, normals, defects, synthetic };
+  return { pixelAuroc: m.pixel_auroc, imageAuroc: m.image_auroc, pixelAp: m.pixel_ap, score: (m.pixel_auroc + m.image_auroc) / 2, normals, defects, synthetic };
 }
 
 /** The outcome shown to the user: both figures, and which detector stays in use. */
@@ -48,6 +50,15 @@ export interface Selection { current: ValidationFigures; candidate: ValidationFi
 /** The candidate replaces the detector in use only if it scores strictly higher: a tie keeps what the user has. */
 export function selectDetector(current: ValidationFigures, candidate: ValidationFigures): Selection {
   return { current, candidate, keep: candidate.score > current.score ? 'candidate' : 'current' };
+}
+
+/**
+ * A refinement head stays in use only if it makes the map tighter (higher pixel AP on the held-out defects) without
+ * costing the image decision (image AUROC at most 1 point lower): ranked by pixel AP, unlike whole detectors.
+ */
+export function selectRefinement(raw: ValidationFigures, refined: ValidationFigures): Selection {
+  const keep = refined.pixelAp > raw.pixelAp && refined.imageAuroc >= raw.imageAuroc - 0.01 ? 'candidate' : 'current';
+  return { current: raw, candidate: refined, keep };
 }
 
 /** "pixel AUROC 97.1 %, image AUROC 99.0 % on 5 normals + 10 synthetic defects". */

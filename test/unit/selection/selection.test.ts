@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { holdOutSplit, scoreDetector, validationImages } from '../../../src/selection/held-out.ts';
 import { syntheticDefect } from '../../../src/selection/synthetic.ts';
-import { selectDetector, validationFigures, type ValidationFigures } from '../../../src/selection/validate.ts';
+import { selectDetector, selectRefinement, validationFigures, type ValidationFigures } from '../../../src/selection/validate.ts';
 import type { AnomalyMap, RgbImage } from '../../../src/types.ts';
 
 function flatImage(w: number, h: number, v: number): RgbImage {
   return { width: w, height: h, data: new Uint8Array(w * h * 3).fill(v) };
 }
 
-const figures = (score: number): ValidationFigures => ({ pixelAuroc: score, imageAuroc: score, score, normals: 2, defects: 2, synthetic: true });
+const figures = (score: number): ValidationFigures => ({ pixelAuroc: score, imageAuroc: score, pixelAp: score, score, normals: 2, defects: 2, synthetic: true });
 
 describe('choosing between the detector in use and a trained one', () => {
   it('holds out every 4th normal and refuses fewer than 4', () => {
@@ -20,6 +20,14 @@ describe('choosing between the detector in use and a trained one', () => {
     expect(selectDetector(figures(0.9), figures(0.91)).keep).toBe('candidate');
     expect(selectDetector(figures(0.9), figures(0.9)).keep).toBe('current');
     expect(selectDetector(figures(0.95), figures(0.6)).keep).toBe('current');
+  });
+
+  it('keeps a refinement head only if the map is tighter (pixel AP) and the image decision not more than 1 point worse', () => {
+    const f = (pixelAp: number, imageAuroc: number): ValidationFigures => ({ ...figures(0.9), pixelAp, imageAuroc });
+    expect(selectRefinement(f(0.5, 0.98), f(0.6, 0.975)).keep).toBe('candidate');
+    expect(selectRefinement(f(0.5, 0.98), f(0.5, 0.99)).keep).toBe('current');
+    expect(selectRefinement(f(0.5, 0.98), f(0.7, 0.96)).keep).toBe('current');
+    expect(selectRefinement(f(0.5, 0.98), f(0.4, 1)).keep).toBe('current');
   });
 
   it('synthetic defects are seeded, change only the masked pixels, and leave the inputs alone', () => {
