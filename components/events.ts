@@ -9,7 +9,7 @@ export type EditTool = 'select' | 'brush' | 'eraser' | 'polygon-add' | 'polygon-
 export type ExportFormat = 'coco' | 'png-masks' | 'labelstudio' | 'cvat' | 'session';
 /** A model-panel button; training and fine-tuning carry the number of steps the user set. */
 /** 'use-trained': put the last trained model in use although it validated no better than the one in use. */
-export type ModelActionDetail = { action: 'fit' } | { action: 'cancel' } | { action: 'use-trained' } | { action: 'train' | 'finetune'; steps: number };
+export type ModelActionDetail = { action: 'fit' } | { action: 'cancel' } | { action: 'use-trained' } | { action: 'train' | 'finetune' | 'refine'; steps: number };
 export type ModelAction = ModelActionDetail['action'];
 
 export interface InpEvents {

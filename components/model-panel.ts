@@ -1,9 +1,9 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { emit } from './events.ts';
-import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, describeFigures, type EngineName, FINETUNE_RECIPES, HOLD_OUT_EVERY, type ModelInfo, type ProgressLine, type Selection } from '../src/web.ts';
+import { CNN_RECIPE, DEFAULT_FINETUNE_MODE, describeFigures, type EngineName, FINETUNE_RECIPES, HOLD_OUT_EVERY, type ModelInfo, type ProgressLine, REFINE_STEPS, type RefineResult, type Selection } from '../src/web.ts';
 
 /** Steps of a training run and of a fine-tuning until the user sets others: the recipes' (src/train/recipe.ts). */
-const DEFAULT_STEPS = { train: CNN_RECIPE.steps, finetune: FINETUNE_RECIPES[DEFAULT_FINETUNE_MODE].steps } as const;
+const DEFAULT_STEPS = { train: CNN_RECIPE.steps, finetune: FINETUNE_RECIPES[DEFAULT_FINETUNE_MODE].steps, refine: REFINE_STEPS } as const;
 
 const ENGINES: Record<EngineName, string> = { tfjs: 'tfjs', onnx: 'onnxruntime-web' };
 
@@ -19,18 +19,20 @@ const ENGINES: Record<EngineName, string> = { tfjs: 'tfjs', onnx: 'onnxruntime-w
  * @prop {string} backendNote - Why other backends were skipped.
  * @prop {ModelInfo | undefined} info - The model in use, its card and engine.
  * @prop {{ selection: Selection; inUse: boolean } | undefined} validation - The last training's validation figures.
+ * @prop {RefineResult | undefined} refinement - The last refinement's held-out figures (raw and refined map) and outcome.
+ * @prop {number} defects - Images marked defective with accepted regions (what Refine learns from besides the normals).
  * @prop {ProgressLine | undefined} progress - The running job's progress (download, fit, train…).
  * @prop {boolean} cancelling - Cancel was pressed and the job has not stopped yet.
  * @prop {number} normals - Normal images in the session.
  * @prop {number} untrained - Normals the model has not learnt from yet.
- * @fires inp-model-action - {action[, steps]}: fit, train, finetune, cancel or use-trained.
+ * @fires inp-model-action - {action[, steps]}: fit, train, finetune, refine, cancel or use-trained.
  * @fires inp-model-engine - {engine}: predict with tfjs or onnx from now on.
  * @fires inp-model-files - {files}: model files the user chose.
  * @fires inp-model-url - {url}: load a model from a URL.
  */
 export class ModelPanel extends LitElement {
   static override properties = {
-    backend: { type: String }, backendNote: { type: String }, info: { attribute: false }, progress: { attribute: false }, cancelling: { type: Boolean }, validation: { attribute: false }, normals: { type: Number },
+    backend: { type: String }, backendNote: { type: String }, info: { attribute: false }, progress: { attribute: false }, cancelling: { type: Boolean }, validation: { attribute: false }, refinement: { attribute: false }, defects: { type: Number }, normals: { type: Number },
     untrained: { type: Number }, steps: { state: true },
   };
   static override styles = css`
@@ -59,6 +61,9 @@ export class ModelPanel extends LitElement {
   declare info?: ModelInfo;
   /** The last training's validation: both detectors' figures, and whether the trained model is the one in use. */
   declare validation?: { selection: Selection; inUse: boolean };
+  /** The last refinement: raw and refined map on the held-out images, and which one is in use. */
+  declare refinement?: RefineResult;
+  declare defects: number;
   declare progress?: ProgressLine;
   /** Cancel was pressed; the job stops at its next check (between images of a training step). */
   declare cancelling: boolean;
@@ -73,6 +78,7 @@ export class ModelPanel extends LitElement {
     this.backendNote = '';
     this.normals = 0;
     this.untrained = 0;
+    this.defects = 0;
     this.cancelling = false;
     this.steps = { ...DEFAULT_STEPS };
   }
@@ -118,7 +124,11 @@ export class ModelPanel extends LitElement {
       <div class="train">
         ${this.trainRow('train', 'Train', few ? fewTitle : trainTitle, busy || few)}
         ${this.trainRow('finetune', `Fine-tune${this.untrained ? ` (${this.untrained} new)` : ''}`, few && tunable ? fewTitle : tuneTitle, busy || !tunable || few, this.untrained > 0)}
+        ${this.trainRow('refine', `Refine map (${this.defects} defect${this.defects === 1 ? '' : 's'})`, few ? fewTitle : !this.info || this.info.kind === 'none' ? 'Needs a model in use: mark a few images normal first'
+          : `Sharpen the model's map with a small head trained on the ${this.normals} normals (synthetic defects pasted on them) and ${this.defects} accepted defect${this.defects === 1 ? '' : 's'}; kept only if its map is tighter on held-out images`,
+        busy || few || !this.info || this.info.kind === 'none')}
       </div>
+      ${this.refinementNote()}
       <form class="row url" @submit=${(e: Event) => this.submitUrl(e)}>
         <input name="url" placeholder="or a URL: .pth, .safetensors, manifest.json" aria-label="Model URL" data-testid="model-url" ?disabled=${busy}>
         <button data-testid="model-url-load" ?disabled=${busy}>Load</button>
@@ -146,6 +156,20 @@ export class ModelPanel extends LitElement {
         <div>Model it was checked against: ${describeFigures(s.current)}</div>
         <div><b>${kept ? 'The trained model scored higher and is in use.' : v.inUse ? 'The trained model is in use (your choice).' : 'The trained model scored no higher: the previous model stays in use.'}</b></div>
         ${!kept && !v.inUse ? html`<button data-testid="use-trained" ?disabled=${!!this.progress} @click=${() => emit(this, 'inp-model-action', { action: 'use-trained' })}>Use the trained model anyway</button>` : nothing}
+      </div>`;
+  }
+
+  /** The last refinement: both maps' figures on the held-out images, and which map is in use. */
+  private refinementNote() {
+    const r = this.refinement;
+    if (!r) return nothing;
+    const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+    const { current: raw, candidate: refined } = r.selection;
+    return html`
+      <div class="note validation" data-testid="refinement">
+        <div>Refined map: pixel AP ${pct(refined.pixelAp)}, ${describeFigures(refined)}</div>
+        <div>Model's own map: pixel AP ${pct(raw.pixelAp)}, ${describeFigures(raw)}</div>
+        <div><b>${r.selection.keep === 'candidate' ? 'The refined map is tighter and is in use.' : 'The refined map was no tighter: the model\'s own map stays in use.'}</b></div>
       </div>`;
   }
 

@@ -610,7 +610,7 @@ export class Workspace extends LitElement {
       </main>
       <aside>
         <section><h2>Model</h2>
-          <inp-model-panel .backend=${this.model.backend} .backendNote=${this.model.backendNote} .info=${this.model.info} .validation=${this.model.validation} .progress=${this.model.progress} .cancelling=${this.model.cancelling} .normals=${this.normals().length}
+          <inp-model-panel .backend=${this.model.backend} .backendNote=${this.model.backendNote} .info=${this.model.info} .validation=${this.model.validation} .refinement=${this.model.refinement} .defects=${this.model.acceptedDefectCount()} .progress=${this.model.progress} .cancelling=${this.model.cancelling} .normals=${this.normals().length}
             .untrained=${this.model.info?.kind === 'inp-former' ? this.normals().filter((id) => !this.model.trainedOn.has(id)).length : 0}
             @inp-model-action=${(ev: CustomEvent<InpEvents['inp-model-action']>) => void this.model.modelAction(ev.detail)}
             @inp-model-engine=${(ev: CustomEvent<InpEvents['inp-model-engine']>) => void this.model.setEngine(ev.detail.engine)}

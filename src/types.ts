@@ -200,7 +200,7 @@ export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu';
  */
 export type Progress =
   | { stage: 'download'; file: string; loaded: number; total: number }
-  | { stage: 'encode' | 'fit' | 'validate'; done: number; total: number; elapsedSeconds?: number; etaSeconds?: number; detail?: string }
+  | { stage: 'encode' | 'fit' | 'validate' | 'refine'; done: number; total: number; elapsedSeconds?: number; etaSeconds?: number; detail?: string }
   | {
     stage: 'train'; step: number; steps: number; epoch: number;
     loss: number; softMining: number; coherence: number; lr: number; gradNorm: number;

@@ -21,8 +21,8 @@ export { buildLabelStudioTasks } from './export/labelstudio-tasks.ts';
 export { buildCvatXml } from './export/cvat-xml.ts';
 export { ModelClient, type Pending } from './worker/client.ts';
 export type {
-  DecodedImage, EngineChoice, EngineStatus, FitResult, InitResult, InpCard, MapResult, ModelFiles, ModelInfo, TrainedModel, TrainResult,
-  WorkerMemory, WorkerRequest,
+  DecodedImage, EngineChoice, EngineStatus, FitResult, InitResult, InpCard, MapResult, ModelFiles, ModelInfo, RefineResult, TrainedModel,
+  TrainResult, WorkerMemory, WorkerRequest,
 } from './pipeline/model-protocol.ts';
 export { resizeMask, workingSize, WORK_MAX } from './image/working-size.ts';
 export { imageDimensions } from './image/dimensions.ts';
@@ -31,6 +31,7 @@ export { makeSample, makeSampleSet, SURFACE_KINDS, DEFECT_KINDS, type Sample } f
 export { describeFigures, type Selection } from './selection/validate.ts';
 export { HOLD_OUT_EVERY } from './selection/held-out.ts';
 export { CNN_RECIPE, DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from './train/recipe.ts';
+export { REFINE_STEPS } from './refine/config.ts';
 export { rawThreshold, type ThresholdCalibration } from './threshold/calibration.ts';
 export { calibrationAt } from './threshold/confidence.ts';
 export type { AcceptedSample } from './threshold/strategies.ts';

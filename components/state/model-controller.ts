@@ -6,8 +6,10 @@ import { openSessionStore, type SavedModel } from './session-store.ts';
 import type { ModelActionDetail } from '../events.ts';
 import {
   type BackendName, type DecodedImage, type EngineName, type ImageSource, makeSample, type MapResult, ModelClient, type ModelInfo, progressLine,
-  type ProgressLine, type Selection, type TrainedModel, type TrainResult, type WebOnnxProvider, workingSize,
+  type ProgressLine, type RefineResult, type Selection, type TrainedModel, type TrainResult, type WebOnnxProvider, workingSize,
 } from '../../src/web.ts';
+import { acceptedMask } from './review.ts';
+import { acceptedRegions } from './session.ts';
 
 /** The kNN detector starts (cold start) once this many images are marked normal. */
 export const COLD_START_NORMALS = 3;
@@ -68,6 +70,8 @@ export class ModelController {
   /** The last training's result (its model folder too, so the user can still pick it) and its validation. */
   lastTraining?: TrainResult;
   validation?: { selection: Selection; inUse: boolean };
+  /** The last refinement's outcome (both maps' held-out figures), until the model in use changes. */
+  refinement?: RefineResult;
   predicting = false;
 
   constructor(private readonly host: ModelHost) {}
@@ -414,6 +418,8 @@ export class ModelController {
   setInfo(next: ModelInfo): void {
     const failure = next.engine.failure;
     if (failure && failure !== this.info?.engine.failure) this.host.say('error', failure);
+    // Another model in use (refitted, trained, loaded): the last refinement's figures were about the previous one.
+    if (next.version !== this.info?.version && next.version !== this.refinement?.info.version) this.refinement = undefined;
     this.info = next;
   }
 
@@ -487,6 +493,7 @@ export class ModelController {
       return;
     }
     if (a.action === 'use-trained') { await this.useTrained(); return; }
+    if (a.action === 'refine') { await this.refine(a.steps); return; }
     if (a.action === 'fit') { await (this.info?.kind === 'inp-former' ? this.dropModel() : this.fit(true)); return; }
     if (!this.client || this.progress) return;
     const [doing, done] = a.action === 'finetune' ? ['Fine-tuning', 'Fine-tuned'] : ['Training', 'Trained'];
@@ -508,6 +515,61 @@ export class ModelController {
     } catch (e) {
       if ((e as Error).message === 'cancelled') this.host.say('info', `${doing} cancelled (the current model stays)`);
       else this.host.fail(e, `${doing} failed (the current model stays)`);
+    } finally {
+      this.progress = undefined;
+      this.job = undefined;
+      this.cancelling = false;
+      this.host.refresh();
+    }
+    void this.predictQueue();
+  }
+
+  /** How many images acceptedDefects() would give (cheap: for the panel's button). */
+  acceptedDefectCount(): number {
+    let n = 0;
+    for (const e of this.host.session.entries.values()) if (e.status === 'defective' && acceptedRegions(e).length) n++;
+    return n;
+  }
+
+  /** Images marked defective with accepted regions: their union mask at the working size, what the refinement learns from. */
+  acceptedDefects(): Array<{ id: string; mask: ReturnType<typeof acceptedMask> }> {
+    const out = [];
+    for (const [id, e] of this.host.session.entries) {
+      const regions = acceptedRegions(e);
+      if (e.status !== 'defective' || !regions.length) continue;
+      out.push({ id, mask: acceptedMask(e, regions[0].mask.width, regions[0].mask.height) });
+    }
+    return out;
+  }
+
+  /**
+   * Refines the model in use (INP-Former++ residual learning) from the normals and the accepted defects. The refined
+   * map replaces the model's own only if it validated better; its maps then replace the old ones.
+   */
+  async refine(steps: number): Promise<void> {
+    if (!this.client || this.progress) return;
+    const defects = this.acceptedDefects();
+    const job = this.client.request({ type: 'refine', normals: this.host.normals(), defects, steps }, (p) => { this.progress = progressLine(p); this.host.refresh(); });
+    this.job = job;
+    this.progress = { label: 'refine', done: 0, total: steps };
+    this.host.refresh();
+    try {
+      const r = await job.result;
+      this.refinement = r;
+      if (r.selection.keep === 'current') {
+        this.host.say('info', `Refined on ${r.normals} normals and ${r.defects} accepted defects, but its map was no tighter on the held-out images: the model's own map stays (see the model panel)`);
+        return;
+      }
+      this.setInfo(r.info);
+      this.host.session.results.clear();
+      await this.host.session.store?.clearResults();
+      // A refined kNN's normals come with held-out maps (as a fit's); an INP-Former's are predicted like any image.
+      for (const n of r.normalMaps) await this.saveResult(n);
+      this.host.recalibrate();
+      this.host.say('info', `Refined on ${r.normals} normals and ${r.defects} accepted defects (${r.steps} steps): its map is in use`);
+    } catch (e) {
+      if ((e as Error).message === 'cancelled') this.host.say('info', 'Refinement cancelled (the model\'s map stays)');
+      else this.host.fail(e, 'Refinement failed (the model\'s map stays)');
     } finally {
       this.progress = undefined;
       this.job = undefined;

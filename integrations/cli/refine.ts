@@ -9,7 +9,7 @@ import { packageEncoderWeights } from '../../src/node.ts';
 import { loadModelFromPath, writeModelFolder } from '../../src/platform/node/model-folder.ts';
 import { useNodeBackend } from '../../src/platform/node/webgpu.ts';
 import type { DefectSample } from '../../src/refine/pseudo-anomaly.ts';
-import { REFINE_DEFAULTS } from '../../src/refine/train-head.ts';
+import { REFINE_DEFAULTS, REFINE_UPDATE_STEPS } from '../../src/refine/train-head.ts';
 import type { RgbImage } from '../../src/types.ts';
 import { choice, intFlag, parse, required } from './args.ts';
 import { collectImages, readInput } from './images.ts';
@@ -54,16 +54,16 @@ async function masksFromCoco(file: string, imagesDir: string): Promise<DefectSam
 
 export const command = {
   summary: 'Refine a model\'s map with a segmentation head (INP-Former++ residual learning) trained on pseudo-anomalies of normal images and, if given, accepted defect masks; keeps it only if it is better on held-out images.',
-  usage: `-m <model-dir> -d <normal images or folders…> -o <model-dir> [--masks <folder of <name>_mask.png | COCO .json>] [--images <folder of the masks' images>] [--steps ${REFINE_DEFAULTS.steps}] [--seed 0] [--keep-worse] [--name NAME] [--backend wasm|cpu]`,
+  usage: `-m <model-dir> -d <normal images or folders…> -o <model-dir> [--masks <folder of <name>_mask.png | COCO .json>] [--images <folder of the masks' images>] [--steps N (${REFINE_DEFAULTS.steps}; ${REFINE_UPDATE_STEPS} to update a model's own head)] [--from-scratch] [--seed 0] [--keep-worse] [--name NAME] [--backend wasm|cpu]`,
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {
       model: { type: 'string', short: 'm' }, data: { type: 'string', short: 'd', multiple: true }, output: { type: 'string', short: 'o' },
       masks: { type: 'string' }, images: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
-      'keep-worse': { type: 'boolean' }, name: { type: 'string' }, backend: { type: 'string' },
+      'keep-worse': { type: 'boolean' }, 'from-scratch': { type: 'boolean' }, name: { type: 'string' }, backend: { type: 'string' },
     });
     const modelPath = required(values.model, 'model (-m)');
     const out = required(values.output, 'output (-o)');
-    const steps = intFlag(values.steps, 'steps', REFINE_DEFAULTS.steps);
+    const steps = values.steps === undefined ? undefined : intFlag(values.steps, 'steps', REFINE_DEFAULTS.steps, 1);
     const seed = intFlag(values.seed, 'seed', 0, 0);
     const backend = choice(values.backend, 'backend', ['wasm', 'cpu'] as const, 'wasm');
     const files = await collectImages([...(values.data ?? []), ...positionals]);
@@ -86,9 +86,9 @@ export const command = {
     const pre = opened.preprocess ?? (() => { throw new InputError(modelPath, 'is a checkpoint: refine a model folder (it records the preprocessing)'); })();
     let last = 0;
     const job = await runRefineJob({
-      content, preprocess: pre, where: modelPath, normals, defects, ...(encoderWeights ? { encoderWeights } : {}),
+      content, preprocess: pre, where: modelPath, normals, defects, ...(encoderWeights ? { encoderWeights } : {}), fromScratch: !!values['from-scratch'],
       train: {
-        steps, seed,
+        ...(steps ? { steps } : {}), seed,
         onProgress: (step, n, loss) => {
           if (step === n || performance.now() - last > 2000) { last = performance.now(); process.stderr.write(`refine: step ${step}/${n} loss ${loss.toFixed(4)}\n`); }
         },
@@ -107,6 +107,7 @@ export const command = {
     });
     await writeModelFolder(out, built);
     const dropped = opened.manifest?.calibration ? '; the base model\'s saved calibration was for its raw map and is not carried over (annotate with --threshold-from <normals>)' : '';
-    console.error(`refine: ${normals.length} normals, ${defects.length} accepted masks, ${steps} steps in ${job.seconds.train.toFixed(0)} s (+${job.seconds.validate.toFixed(0)} s validation)${s.keep === 'current' ? ', written with --keep-worse' : ''} -> ${out}${dropped}`);
+    const t = job.content.refine!.config.training;
+    console.error(`refine: ${normals.length} normals, ${defects.length} accepted masks, ${content.refine && !values['from-scratch'] ? `updated the model's head (${t.steps} steps in all)` : `${t.steps} steps`} in ${job.seconds.train.toFixed(0)} s (+${job.seconds.validate.toFixed(0)} s validation)${s.keep === 'current' ? ', written with --keep-worse' : ''} -> ${out}${dropped}`);
   },
 };

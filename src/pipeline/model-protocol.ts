@@ -1,4 +1,5 @@
 import type { Selection } from '../selection/validate.ts';
+import type { BinaryMask } from '../image/mask.ts';
 import type { AnomalyMap, BackendName, EngineName, ImageSource, Progress, RgbImage, WebOnnxProvider } from '../types.ts';
 
 export type { EngineName };
@@ -85,6 +86,12 @@ export type WorkerRequest =
    * only if it validates better (TrainResult).
    */
   | { type: 'train'; job: 'train' | 'finetune'; normals: string[]; steps: number }
+  /**
+   * Trains a refinement head (INP-Former++ residual learning) for the model in use from the normals' pseudo-anomalies
+   * and the accepted defects (their union mask at the working size); continues from the head in use when there is
+   * one. The refined map is used only if it validates better (RefineResult).
+   */
+  | { type: 'refine'; normals: string[]; defects: Array<{ id: string; mask: BinaryMask }>; steps: number }
   /** The worker's tfjs memory (devtools, tests: tensors must not pile up across jobs). */
   | { type: 'memory' }
   | { type: 'cancel'; target: number };
@@ -98,6 +105,12 @@ export interface WorkerMemory { numTensors: number; numBytes: number; onnxSessio
  */
 export interface TrainResult { info: ModelInfo; model: TrainedModel; selection: Selection; trainedOn: string[] }
 
+/**
+ * A refinement's outcome: the model in use afterwards, both maps' held-out figures, and what it trained on. When a
+ * refined kNN is put in use, `normalMaps` are the normals' refined maps from banks of the other normals (as a fit's).
+ */
+export interface RefineResult { info: ModelInfo; selection: Selection; normals: number; defects: number; steps: number; normalMaps: MapResult[] }
+
 export interface ResultOf {
   init: InitResult;
   decode: DecodedImage;
@@ -107,6 +120,7 @@ export interface ResultOf {
   'drop-model': ModelInfo;
   engine: ModelInfo;
   train: TrainResult;
+  refine: RefineResult;
   memory: WorkerMemory;
   cancel: null;
 }

@@ -30,9 +30,12 @@ import { DEFAULT_FINETUNE_MODE } from '../train/recipe.ts';
 import type { BackendName, CnnEncoderConfig, ImageSource, InpFormerConfig, KnnConfig, PreprocessConfig, Progress, RgbImage, TensorMap, WebOnnxProvider } from '../types.ts';
 import { progressCounter } from './progress.ts';
 import { recipeSettings, runTrainingJob, type ModelInput } from './train-job.ts';
+import { runRefineJob, type RefinableContent } from './refine-job.ts';
+import type { RefineHead } from '../refine/config.ts';
+import type { BinaryMask } from '../image/mask.ts';
 import { workingSize } from '../image/working-size.ts';
 import type {
-  DecodedImage, EngineChoice, EngineStatus, FitResult, InpCard, MapResult, ModelFiles, ModelInfo, TrainResult, WorkerMemory,
+  DecodedImage, EngineChoice, EngineStatus, FitResult, InpCard, MapResult, ModelFiles, ModelInfo, RefineResult, TrainResult, WorkerMemory,
   WorkerRequest,
 } from './model-protocol.ts';
 
@@ -113,6 +116,8 @@ export function createModelService(platform: ModelServicePlatform): ModelService
   let info: Omit<ModelInfo, 'engine'> = noModel();
   let engineChoice: EngineChoice = { engine: 'tfjs' };
   let engineStatus: EngineStatus = { engine: 'tfjs' };
+  /** A refinement head over the model in use (`of`): its maps replace the model's own while `of` stays in use. */
+  let refined: { detector: Detector; of: InpModel | KnnModel; head: RefineHead; normals: number; defects: number } | undefined;
   /** The onnxruntime-web session of the model in use (engine onnx), and the model it was exported from. */
   let onnx: { model: OnnxModel; of: InpModel | KnnModel } | undefined;
   let onnxSessions = 0;
@@ -266,6 +271,11 @@ export function createModelService(platform: ModelServicePlatform): ModelService
 
   /** The onnx engine's map when it runs, else tfjs's; a failing onnxruntime-web hands over to tfjs for good. */
   async function predict(d: HostPredict, id: string): Promise<MapResult> {
+    if (refined) {
+      // Our ONNX export does not cover the refinement head: its maps come from tfjs whatever the engine.
+      const why = onnx ? { failure: 'the refinement head runs on tfjs (the ONNX export does not cover it yet)' } : {};
+      return { ...(await predictWith(refined.detector.predict, id)), engine: { ...engineStatus, ...why, engine: 'tfjs' } };
+    }
     if (onnx) {
       try {
         return await predictOnnx(onnx.model, id);
@@ -301,6 +311,7 @@ export function createModelService(platform: ModelServicePlatform): ModelService
       }
     }
     knn?.detector.dispose();
+    dropRefinement();
     knn = {
       detector: createKnnDetector(enc, bank), bank,
       config: { encoder: nsfwjsEncoderConfig(), bankSize: bank.size, dim: bank.dim, coresetRatio: coresetRatio(normals.length), seed: 0, images: normals.length },
@@ -324,6 +335,7 @@ export function createModelService(platform: ModelServicePlatform): ModelService
 
   /** Makes `next` the model in use (exported for onnxruntime-web when that engine runs); the previous INP-Former and the kNN detector (bank and encoder) are freed. */
   async function useInp(next: InpModel): Promise<ModelInfo> {
+    dropRefinement();
     inp?.detector.dispose();
     knn?.detector.dispose();
     encoder?.dispose();
@@ -337,6 +349,7 @@ export function createModelService(platform: ModelServicePlatform): ModelService
 
   /** No model, back to the page's preprocessing: the kNN detector is fitted next. */
   async function dropModel(): Promise<ModelInfo> {
+    dropRefinement();
     inp?.detector.dispose();
     knn?.detector.dispose();
     inp = undefined;
@@ -464,6 +477,73 @@ export function createModelService(platform: ModelServicePlatform): ModelService
   }
 
 
+  function dropRefinement(): void {
+    refined?.detector.dispose();
+    refined = undefined;
+  }
+
+  /**
+   * INP-Former++ residual refinement of the model in use (src/pipeline/refine-job.ts): a head trained on the
+   * normals' pseudo-anomalies and the accepted defects, continuing from the head in use if there is one. Its map
+   * replaces the model's own only if it validates better on the held-out normals and defects; a cancelled or
+   * failed run leaves everything as it was.
+   */
+  async function refine(normals: string[], defects: Array<{ id: string; mask: BinaryMask }>, steps: number, signal: AbortSignal, progress: (p: Progress) => void): Promise<RefineResult> {
+    if (!Number.isSafeInteger(steps) || steps < 1) throw new Error(`steps must be a positive whole number, got ${steps}`);
+    const of = inp ?? knn;
+    if (!of) throw new Error('no model yet: mark a few images normal (3 or more) to start the kNN detector, then refine it');
+    const decoded = (id: string) => {
+      const r = images.get(id);
+      if (!r) throw new Error(`image ${id} is not registered with the model worker`);
+      return decodeSource(r, r.name);
+    };
+    const encoderWeights = inp ? inp.encoderWeights : await nsfwjsWeights();
+    const content: RefinableContent = inp ? inp.content : { kind: 'knn', knn: knn!.config, tensors: knnTensors(knn!.bank) };
+    const head = refined?.of === of ? refined.head : undefined;
+    const job = await runRefineJob({
+      content: head ? { ...content, refine: head } as RefinableContent : content, preprocess: pre, where: info.name,
+      ...(encoderWeights ? { encoderWeights } : {}),
+      normals: normals.map(decoded),
+      // The accepted masks are at the working size: the image goes there too, so both line up.
+      defects: defects.map((d) => {
+        const img = decoded(d.id);
+        const work = img.width === d.mask.width && img.height === d.mask.height ? img : pilResize({ ...img, channels: 3 }, d.mask.width, d.mask.height);
+        return { image: { width: work.width, height: work.height, data: work.data }, mask: d.mask };
+      }),
+      train: { signal, seed: HEAD_SEED, steps },
+      onProgress: progress,
+    });
+    const total = job.content.refine!.config.training.steps;
+    const normalMaps: MapResult[] = [];
+    if (job.selection.keep === 'candidate') {
+      const weights = encoderWeights ? { encoderWeights } : {};
+      if (!inp) {
+        // The normals' maps calibrate the threshold: each from a bank of the other half, refined, as fit() makes them.
+        const enc = await getEncoder();
+        const folds = [normals.filter((_, i) => i % 2 === 0), normals.filter((_, i) => i % 2 === 1)];
+        for (const [k, fold] of folds.entries()) {
+          const bank = await fitBank(enc, folds[1 - k], signal, () => undefined);
+          const foldContent: RefinableContent = { kind: 'knn', knn: { ...knn!.config, bankSize: bank.size, dim: bank.dim }, tensors: knnTensors(bank), refine: job.content.refine };
+          const d = createDetector(foldContent, { preprocess: pre, where: info.name, ...weights });
+          try {
+            for (const id of fold) normalMaps.push(await predictWith(d.predict, id));
+          } finally {
+            d.dispose();
+          }
+        }
+      }
+      const detector = createDetector(job.content, { preprocess: pre, where: info.name, ...weights });
+      dropRefinement();
+      refined = { detector, of, head: job.content.refine!, normals: normals.length, defects: defects.length };
+      const base = inp ? inpInfo(inp) : info;
+      info = {
+        ...base, version: newVersion('refined'),
+        description: `${base.description.replace(/ Refined by a head trained here.*$/, '')} Refined by a head trained here on ${normals.length} normals and ${defects.length} accepted defect${defects.length === 1 ? '' : 's'} (${total} steps).`,
+      };
+    }
+    return { info: modelInfo(), selection: job.selection, normals: normals.length, defects: defects.length, steps: total, normalMaps };
+  }
+
   async function handle(req: WorkerRequest, signal: AbortSignal, progress: (p: Progress) => void): Promise<{ value: unknown; transfer?: Transferable[] }> {
     switch (req.type) {
       case 'init': {
@@ -511,6 +591,10 @@ export function createModelService(platform: ModelServicePlatform): ModelService
       case 'train': {
         const r = await trainHead(req.job, req.normals, req.steps, signal, progress);
         return { value: r, transfer: r.model.files.map((f) => f.bytes.buffer) };
+      }
+      case 'refine': {
+        const r = await refine(req.normals, req.defects, req.steps, signal, progress);
+        return { value: r, transfer: r.normalMaps.map((n) => n.map.data.buffer) };
       }
       case 'memory': {
         const m = tf.memory();

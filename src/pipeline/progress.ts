@@ -12,7 +12,7 @@ export interface ProgressLine {
   detail?: string;
 }
 
-const STAGE_LABEL: Record<Progress['stage'], string> = { download: 'download', encode: 'encode', fit: 'fit', validate: 'validate', train: 'train' };
+const STAGE_LABEL: Record<Progress['stage'], string> = { download: 'download', encode: 'encode', fit: 'fit', validate: 'validate', train: 'train', refine: 'refine' };
 
 export function progressLine(p: Progress): ProgressLine {
   switch (p.stage) {
@@ -31,7 +31,7 @@ export function progressLine(p: Progress): ProgressLine {
  * Counts units of a stage and reports each with an ETA from the mean time per unit so far: `tick(detail)` after
  * each unit. `now` is injectable for tests.
  */
-export function progressCounter(stage: 'encode' | 'fit' | 'validate', total: number, report: (p: Progress) => void, now: () => number = () => performance.now()): (detail?: string) => void {
+export function progressCounter(stage: 'encode' | 'fit' | 'validate' | 'refine', total: number, report: (p: Progress) => void, now: () => number = () => performance.now()): (detail?: string) => void {
   const started = now();
   let done = 0;
   return (detail) => {

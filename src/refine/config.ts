@@ -7,6 +7,9 @@ export const REFINE_FILE = 'refine.safetensors';
 /** Default widths: projection, first and second upsampling. */
 export const REFINE_WIDTHS: [number, number, number] = [48, 24, 16];
 
+/** Optimiser steps of a fresh refinement head (an update continues from the head in use). */
+export const REFINE_STEPS = 200;
+
 /** A refinement head as a model's content carries it: config and weights. */
 export interface RefineHead { config: RefineConfig; tensors: TensorMap }
 

@@ -54,13 +54,16 @@ describe('inp-former refine', () => {
     expect(r.out).toMatch(/ms per image \(tfjs wasm \(the refinement head has no ONNX export yet\), refined map\)|ms per image \(tfjs wasm, refined map\)/);
   });
 
-  it('learns from accepted masks (a folder of <name>_mask.png beside --images), and names a mask without its image', async () => {
+  it('learns from accepted masks (a folder of <name>_mask.png beside --images), updating the model\'s own head; names a mask without its image', async () => {
     const out = path.join(root, 'refined-masks');
-    const r = await cli('refine', '-m', base, '-d', path.join(data, 'train', 'good'), '-o', out, '--steps', '8', '--keep-worse',
+    const r = await cli('refine', '-m', refined, '-d', path.join(data, 'train', 'good'), '-o', out, '--steps', '8', '--keep-worse',
       '--masks', path.join(data, 'ground_truth', 'hole'), '--images', path.join(data, 'test', 'hole'));
     expect(r.code).toBe(0);
+    expect(r.err).toContain('updated the model\'s head (20 steps in all)');
     const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
-    expect(m.refine.training.masks).toBe(3);
+    expect(m.refine.training).toMatchObject({ masks: 3, steps: 20 });
+    const first = JSON.parse(readFileSync(path.join(refined, 'manifest.json'), 'utf8'));
+    expect(m.refine.rawScale).toBe(first.refine.rawScale);
     expect(m.refine.validation.what).toBe('pixel AP on 2 held-out normals + 1 accepted defects');
     const lonely = path.join(root, 'lonely');
     mkdirSync(lonely);
