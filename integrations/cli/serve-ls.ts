@@ -7,14 +7,16 @@ import { intFlag, parse, UsageError } from './args.ts';
 import { allowedOriginsFromFlags, basicAuthFromEnv, limitsFromFlags, loadServedModel, SERVE_FLAGS, SERVE_USAGE, serveUntilStopped } from './serve-common.ts';
 import { configOverrides } from './model-flags.ts';
 import { DEFAULT_FINETUNE_MODE, FINETUNE_RECIPES } from '../../src/train/recipe.ts';
+import { REFINE_STEPS } from '../../src/refine/config.ts';
 
 export const command = {
   summary: 'Label Studio ML backend: /health, /setup, /predict (brush predictions), /webhook (collects annotations; START_TRAINING trains a new model version). Env: LABEL_STUDIO_URL, LABEL_STUDIO_API_KEY, BASIC_AUTH_USER/BASIC_AUTH_PASS.',
-  usage: `-m <model> [--port 9090] ${SERVE_USAGE} [--label NAME] [--max-tasks 256] [--max-image-mb 32] [--fetch-timeout 30] [--train-dir DIR] [--fine-tune-steps N]`,
+  usage: `-m <model> [--port 9090] ${SERVE_USAGE} [--label NAME] [--max-tasks 256] [--max-image-mb 32] [--fetch-timeout 30] [--train-dir DIR] [--fine-tune-steps N] [--refine-steps N (${REFINE_STEPS}; 0: no refinement head from accepted masks)]`,
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {
       ...SERVE_FLAGS, label: { type: 'string' }, 'max-tasks': { type: 'string' }, 'max-image-mb': { type: 'string' },
       'fetch-timeout': { type: 'string' }, 'train-dir': { type: 'string' }, 'fine-tune-steps': { type: 'string' },
+      'refine-steps': { type: 'string' },
     });
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const limits = limitsFromFlags(values);
@@ -36,6 +38,7 @@ export const command = {
       },
       train: createTrainer({
         modelPath: loaded.modelPath, overrides: configOverrides(values), outDir, fineTuneSteps: steps,
+        refineSteps: intFlag(values['refine-steps'], 'refine-steps', REFINE_STEPS, 0),
         serve: loaded.model, ...(loaded.normalsFiles ? { normalsFiles: loaded.normalsFiles } : {}), ...(loaded.quantile !== undefined ? { quantile: loaded.quantile } : {}),
       }),
     });

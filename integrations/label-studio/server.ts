@@ -34,7 +34,8 @@ export const MAX_COLLECTED = 5000;
 export interface TrainingData { normals: { bytes: Uint8Array; where: string }[]; defects: { bytes: Uint8Array; where: string; mask: BinaryMask }[] }
 
 /** A trained version, and how it and the model in use scored on the held-out images. */
-export interface TrainedVersion { model: ServedModel; selection: Selection }
+/** `refinement`: when accepted masks trained a refinement head on the version, its held-out pixel AP against the version's own map. */
+export interface TrainedVersion { model: ServedModel; selection: Selection; refinement?: { kept: boolean; rawPixelAp: number; refinedPixelAp: number } }
 
 /**
  * Trains a new model version from a project's collected images (kNN refit or INP-Former fine-tune, then calibration),
@@ -70,7 +71,7 @@ interface Project {
   trainings: number;
   training?: Promise<void>;
   /** The last finished training: its version, the version kept in use, and both validation figures. */
-  lastTraining?: { version: string; kept: string; selection: Selection };
+  lastTraining?: { version: string; kept: string; selection: Selection; refinement?: TrainedVersion['refinement'] };
   lastError?: string;
 }
 
@@ -81,7 +82,11 @@ function lastTrainingReport(t: NonNullable<Project['lastTraining']>) {
   const figures = (f: ValidationFigures) => ({
     pixel_auroc: f.pixelAuroc, image_auroc: f.imageAuroc, score: f.score, normals: f.normals, defects: f.defects, synthetic_defects: f.synthetic,
   });
-  return { version: t.version, kept: t.kept, trained: figures(t.selection.candidate), previous: figures(t.selection.current) };
+  const r = t.refinement;
+  return {
+    version: t.version, kept: t.kept, trained: figures(t.selection.candidate), previous: figures(t.selection.current),
+    ...(r ? { refinement: { kept: r.kept, raw_pixel_ap: r.rawPixelAp, refined_pixel_ap: r.refinedPixelAp } } : {}),
+  };
 }
 
 const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -205,13 +210,13 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
         return { bytes: await fetchTaskImage(s.image, o.images, where), where, mask: s.mask && decodeCocoRle(s.mask, where) };
       }));
       const inUse = p.model;
-      const { model: next, selection } = await train({
+      const { model: next, selection, refinement } = await train({
         normals: fetched.filter((f) => !f.mask),
         defects: fetched.filter((f) => f.mask).map((f) => ({ ...f, mask: f.mask! })),
       }, version, inUse);
       p.trainings++;
       p.lastError = undefined;
-      p.lastTraining = { version, kept: selection.keep === 'candidate' ? version : inUse.version, selection };
+      p.lastTraining = { version, kept: selection.keep === 'candidate' ? version : inUse.version, selection, ...(refinement ? { refinement } : {}) };
       const figures = `${describeFigures(selection.candidate)}; ${inUse.version}: ${describeFigures(selection.current)}`;
       if (selection.keep === 'current') {
         // A version that validates no better never replaces the one in use; its model folder stays on disk.

@@ -5,6 +5,8 @@ import { InputError } from '../../src/errors.ts';
 import { decodeImage } from '../../src/image/decode.ts';
 import { encoderTensorsOf } from '../../src/inp-former/frozen-encoder.ts';
 import { modelInput, recipeSettings, runTrainingJob } from '../../src/pipeline/train-job.ts';
+import { runRefineJob } from '../../src/pipeline/refine-job.ts';
+import { REFINE_STEPS } from '../../src/refine/config.ts';
 import { fitKnnModel } from '../../src/knn/fit-model.ts';
 import { buildModelFolder, type ModelContent } from '../../src/model-folder/manifest.ts';
 import { loadModelFromPath, writeModelFolder } from '../../src/platform/node/model-folder.ts';
@@ -25,7 +27,8 @@ import type { Trainer, TrainedVersion, TrainingData } from './server.ts';
  * a model folder (usable by annotate), judged against the model in use on the held-out normals and the accepted
  * defects (synthetic defects while there are none: src/selection), then calibrated: F1-adaptive on the accepted
  * masks when a defect was accepted, else the --threshold-from normals again, else a kept --threshold, else the
- * held-out normals.
+ * held-out normals. When annotations carry masks, a refinement head (INP-Former++ residual learning) is trained on
+ * the new version and kept in it if its map validates better.
  */
 export interface TrainerOptions {
   modelPath: string;
@@ -38,6 +41,8 @@ export interface TrainerOptions {
   /** Where versions are written, one model folder each. */
   outDir: string;
   fineTuneSteps?: number;
+  /** Steps of the refinement head trained when annotations carry masks (default REFINE_STEPS; 0: none). */
+  refineSteps?: number;
 }
 
 type Item = { bytes: Uint8Array; where: string };
@@ -49,9 +54,25 @@ export function createTrainer(o: TrainerOptions): Trainer {
     const { fit: fitSet, heldOut } = holdOutSplit(data.normals, 'training: normal images');
     const resolved = await loadModelFromPath(o.modelPath, o.overrides);
     const modelPre = resolved.preprocess ?? OFFICIAL_PREPROCESS;
-    const content = resolved.content.kind === 'knn' ? await refitKnn(resolved.content, modelPre, fitSet, o.modelPath)
+    let content = resolved.content.kind === 'knn' ? await refitKnn(resolved.content, modelPre, fitSet, o.modelPath)
       : resolved.content.kind === 'inp-former' ? await fineTune(resolved.content, modelPre, fitSet, o.fineTuneSteps ?? FINETUNE_RECIPES[DEFAULT_FINETUNE_MODE].steps)
         : (() => { throw new InputError(o.modelPath, 'is an encoder only: there is no detector to train'); })();
+    const refineSteps = o.refineSteps ?? REFINE_STEPS;
+    // Accepted masks are the labels a refinement head learns from: with some, it sharpens the new version's map
+    // (kept only if it validates better than that version's own map, src/pipeline/refine-job.ts).
+    let refinement: TrainedVersion['refinement'];
+    if (data.defects.length && refineSteps > 0 && content.kind !== 'encoder') {
+      const encoderWeights = await packageEncoderWeights(content);
+      const job = await runRefineJob({
+        content, preprocess: modelPre, where: o.modelPath, ...(encoderWeights ? { encoderWeights } : {}), fromScratch: true,
+        normals: data.normals.map((it) => decodeImage(it.bytes, it.where)),
+        defects: data.defects.map((d) => ({ image: decodeImage(d.bytes, d.where), mask: d.mask })),
+        train: { steps: refineSteps },
+      });
+      console.error(`serve-ls: ${version}: refinement ${job.selection.keep === 'candidate' ? 'kept' : 'not kept'}: ${job.summary}`);
+      if (job.selection.keep === 'candidate') content = job.content;
+      refinement = { kept: job.selection.keep === 'candidate', rawPixelAp: job.selection.current.pixelAp, refinedPixelAp: job.selection.candidate.pixelAp };
+    }
     const dir = path.join(o.outDir, version);
     const source = { file: path.basename(o.modelPath), format: `label-studio training (${fitSet.length} normals)` };
     await writeModelFolder(dir, await buildModelFolder(content, { name: version, preprocess: modelPre, source }));
@@ -68,7 +89,7 @@ export function createTrainer(o: TrainerOptions): Trainer {
       if (threshold.kind === 'calibration') {
         await writeModelFolder(dir, await buildModelFolder(content, { name: version, preprocess: modelPre, source, calibration: threshold.calibration }));
       }
-      return { model: { ...served, threshold }, selection };
+      return { model: { ...served, threshold }, selection, ...(refinement ? { refinement } : {}) };
     } catch (e) {
       detector.dispose();
       throw e;

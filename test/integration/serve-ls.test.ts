@@ -126,7 +126,7 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     ({ server: backend } = createLabelStudioBackend({
       model: served, images: { labelStudioUrl: lsUrl, apiKey: KEY, timeoutMs: 10_000, maxBytes: 2 ** 20 },
       maxBodyBytes: 256 * 1024, requestTimeoutMs: 30_000, maxPixels: 1_000_000, maxTasks: 64, maxQueue: 32, log: () => {},
-      train: createTrainer({ modelPath: model, overrides: {}, outDir: path.join(root, 'versions'), serve: served, normalsFiles: loaded.normalsFiles! }),
+      train: createTrainer({ modelPath: model, overrides: {}, outDir: path.join(root, 'versions'), serve: served, normalsFiles: loaded.normalsFiles!, refineSteps: 20 }),
     }));
     url = (await listen(backend, 0, '127.0.0.1')).url;
   });
@@ -350,6 +350,13 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     const kept = last.trained.score > last.previous.score ? 'knn-nsfwjs-mobilenetv2.p3-v1' : 'knn-nsfwjs-mobilenetv2';
     expect(last.kept).toBe(kept);
     expect(state.model_version).toBe(kept);
+    // The accepted mask also trained a refinement head on the new version; its folder holds it if it validated better.
+    const folder = JSON.parse(readFileSync(path.join(root, 'versions', 'knn-nsfwjs-mobilenetv2.p3-v1', 'manifest.json'), 'utf8'));
+    expect(last.refinement).toMatchObject({ kept: expect.any(Boolean), raw_pixel_ap: expect.any(Number), refined_pixel_ap: expect.any(Number) });
+    if (last.refinement.kept) expect(last.refinement.refined_pixel_ap).toBeGreaterThan(last.refinement.raw_pixel_ap);
+    if (last.refinement.kept) expect(folder.refine).toMatchObject({ training: { masks: 1, steps: 20 }, validation: { what: 'pixel AP on 3 held-out normals + 3 synthetic defects' } });
+    else expect(folder.refine).toBeUndefined();
+    expect(readFileSync(path.join(root, 'versions', 'knn-nsfwjs-mobilenetv2.p3-v1', 'weights.safetensors')).length).toBeGreaterThan(0);
     expect((await post('/setup', { project: '3.1718000000', schema: CONFIG })).json.model_version).toBe(kept);
     const p = await post('/predict', predictBody([{ id: 1, image: `/data/upload/3/${defect.name}.png` }]));
     expect(p.json.results[0].model_version).toBe(kept);
