@@ -111,17 +111,18 @@ export async function assembleDetector(content: ModelContent, o: {
   const calibration = o.calibration && (refined || !content.refine) ? { calibration: o.calibration } : {};
   const weights = o.encoderWeights ? { encoderWeights: o.encoderWeights } : {};
   const preprocess = o.preprocess ?? (content.kind === 'knn' ? cnnPreprocess(content.knn.encoder.kind) : OFFICIAL_PREPROCESS);
-  // Our ONNX export does not cover the refinement head yet, so a refined model runs on tfjs.
-  if (o.onnx && !refined) {
-    const model = await o.onnx.create(content, { where: o.where, ...weights });
+  // Our ONNX export covers a kNN's refinement head, not yet an INP-Former's: that one runs on tfjs.
+  if (o.onnx && !(refined && content.kind === 'inp-former')) {
+    const used = refined || !content.refine ? content : { ...content, refine: undefined };
+    const model = await o.onnx.create(used, { where: o.where, ...weights });
     const detector: Detector = {
-      kind: content.kind, preprocess, inputMultiple: content.kind === 'knn' ? 1 : inputMultipleOf(content.config.encoder), refined: false,
+      kind: content.kind, preprocess, inputMultiple: content.kind === 'knn' ? 1 : inputMultipleOf(content.config.encoder), refined,
       predict: (x, q) => model.predict(x, q), dispose: () => void model.dispose(),
     };
     return { detector, name: o.name, preprocess, runtime: o.onnx.runtime, ...calibration };
   }
   const detector = createDetector(content, { where: o.where, preprocess, raw: !refined, ...weights });
-  const why = o.onnx ? ' (the refinement head has no ONNX export yet)' : '';
+  const why = o.onnx ? ' (an INP-Former\'s refinement head has no ONNX export yet)' : '';
   return { detector, name: o.name, preprocess, runtime: `tfjs ${tf.getBackend()}${why}`, ...calibration };
 }
 

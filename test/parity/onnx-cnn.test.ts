@@ -19,6 +19,7 @@ import { createOnnxInpFormer, createOnnxKnn, type OnnxDetector } from '../../src
 import { useBackend } from '../../src/runtime/backend.ts';
 import type { CnnEncoderConfig, InpFormerConfig, KnnConfig, TensorMap } from '../../src/types.ts';
 import { maxAbsDiff, relMaxDiff } from '../helpers/shared.ts';
+import { initRefineTensors } from '../../src/refine/head.ts';
 import { syntheticResNet } from '../helpers/synthetic-resnet.ts';
 
 /**
@@ -151,6 +152,47 @@ describe(`ONNX export of CNN encoders vs tfjs wasm${SKIP}`, () => {
       }
     });
   }
+
+  it.skipIf(!loaded.ok)(`refined kNN (refinement head after the nearest row's residual), bank over two chunks${SKIP}`, async () => {
+    const encoder: CnnEncoderConfig = { kind: 'resnet18', layers: ['layer1', 'layer2'], localAverage: true };
+    const weights = syntheticResNet('resnet18', 2, 13);
+    const normals = batch(2, 48, 48, 23, true);
+    const fitted = await knnModel(encoder, weights, normals, 0, true);
+    // Two chunks: 8192 rows that are the fitted ones jittered by ±30 % (near the bank mean, unlike knnModel's far
+    // padding, so the distances keep float32 precision), then the fitted rows, each test token's nearest.
+    const rand = seededRandom(4);
+    const f = fitted.tensors.get('memory_bank')!;
+    const dim = fitted.knn.dim;
+    const rows = 8192 + fitted.knn.bankSize;
+    const data = new Float32Array(rows * dim);
+    for (let r = 0; r < 8192; r++) {
+      const src = Math.floor(rand() * fitted.knn.bankSize);
+      for (let c = 0; c < dim; c++) data[r * dim + c] = (f.data as Float32Array)[src * dim + c] * (0.7 + 0.6 * rand());
+    }
+    data.set(f.data as Float32Array, 8192 * dim);
+    const knn: KnnConfig = { ...fitted.knn, bankSize: rows };
+    const tensors = new Map(fitted.tensors).set('memory_bank', { dtype: 'F32', shape: [rows, dim], data });
+    const inputDim = knn.dim + 1;
+    const config = { inputDim, widths: [8, 6, 4] as [number, number, number], rawScale: 3, training: { normals: 2, masks: 0, steps: 0, seed: 0 } };
+    const refine = { config, tensors: initRefineTensors(config, Float32Array.from({ length: inputDim }, () => 0.5 + 1.5 * rand()), 5) };
+    const onnx = await createOnnxKnn(knn, tensors, { threads: 1 }, refine);
+    const ref = createDetector({ kind: 'knn', knn, tensors, refine }, { where: 'synthetic' });
+    const raw = createDetector({ kind: 'knn', knn, tensors }, { where: 'synthetic' });
+    try {
+      // The normals slightly changed: each token's nearest row is clear, so float32 summation order cannot flip the
+      // ArgMin between two near-equidistant rows (which would change the residual, not just round it).
+      const noise = batch(2, 48, 48, 24);
+      const input = { data: normals.data.map((v, i) => v + 0.2 * noise.data[i]), shape: normals.shape };
+      await compare('refined knn', onnx, ref, input, { mapSize: 40 });
+      // The head changes the map: the refined graph is not the raw one.
+      const [a, b] = [await onnx.predict(input, { mapSize: 40 }), await raw.predict(input, { mapSize: 40 })];
+      expect(relMaxDiff(a.maps[0], b.maps[0])).toBeGreaterThan(1e-2);
+    } finally {
+      ref.dispose();
+      raw.dispose();
+      await onnx.dispose();
+    }
+  });
 
   it('leaves no tfjs tensor behind', () => {
     expect(tf.memory().numTensors).toBe(tensorsBefore);

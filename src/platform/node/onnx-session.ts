@@ -4,6 +4,7 @@ import type { PredictInput, PredictOptions, PredictResult } from '../../inp-form
 import type { InpFormerConfig, KnnConfig, TensorMap } from '../../types.ts';
 import { exportInpFormerOnnx, ONNX_IO } from '../../onnx/export-inp-former.ts';
 import { exportKnnOnnx } from '../../onnx/export-knn.ts';
+import type { RefineHead } from '../../refine/config.ts';
 import { GraphBuilder } from '../../onnx/graph.ts';
 import { resizeBilinear } from '../../onnx/ops.ts';
 import { DataType, encodeModel } from '../../onnx/proto.ts';
@@ -68,10 +69,13 @@ export async function createOnnxInpFormer(config: InpFormerConfig, tensors: Tens
   return { config, ...(await createOnnxRunner(exportFor, true, o)) };
 }
 
-/** A kNN detector (the model folder's tensors, with `memory_bank`) on onnxruntime-node; its score is the map's maximum. */
-export function createOnnxKnn(knn: KnnConfig, tensors: TensorMap, o: OnnxInpFormerOptions = {}): Promise<OnnxDetector> {
+/**
+ * A kNN detector (the model folder's tensors, with `memory_bank`) on onnxruntime-node; its score is the map's
+ * maximum. With `refine`, the graph ends in the refinement head's map.
+ */
+export function createOnnxKnn(knn: KnnConfig, tensors: TensorMap, o: OnnxInpFormerOptions = {}, refine?: RefineHead): Promise<OnnxDetector> {
   return createOnnxRunner((inputSize, mapSize) =>
-    exportKnnOnnx(knn, tensors, { inputSize, mapSize, ...(o.encoderWeights ? { encoderWeights: o.encoderWeights } : {}) }, o.where), false, o);
+    exportKnnOnnx(knn, tensors, { inputSize, mapSize, ...(o.encoderWeights ? { encoderWeights: o.encoderWeights } : {}) }, o.where, refine), false, o);
 }
 
 /**
