@@ -119,7 +119,7 @@ export function createModelService(platform: ModelServicePlatform): ModelService
   /** A refinement head over the model in use (`of`): its maps replace the model's own while `of` stays in use. */
   let refined: { detector: Detector; of: InpModel | KnnModel; head: RefineHead; normals: number; defects: number } | undefined;
   /** The onnxruntime-web session of the model in use (engine onnx), and the model it was exported from. */
-  let onnx: { model: OnnxModel; of: InpModel | KnnModel } | undefined;
+  let onnx: { model: OnnxModel; of: InpModel | KnnModel; head?: RefineHead } | undefined;
   let onnxSessions = 0;
   const images = new Map<string, Registered>();
   /** Model inputs of the current preprocessing, per image (a 224² input is 600 kB; the decoded original is not kept). */
@@ -214,14 +214,14 @@ export function createModelService(platform: ModelServicePlatform): ModelService
   }
 
   /** The model in use's ONNX export at the working input and map size (the exporters load only for this engine). */
-  async function exportOnnx(m: InpModel | KnnModel): Promise<Uint8Array> {
+  async function exportOnnx(m: InpModel | KnnModel, head?: RefineHead): Promise<Uint8Array> {
     const sizes = { inputSize: [inputSize, inputSize] as [number, number], mapSize: [pre.mapSize, pre.mapSize] as [number, number], preprocess: pre };
     if ('content' in m) {
       const { exportInpFormerOnnx } = await import('../onnx/export-inp-former.ts');
       return exportInpFormerOnnx(m.content.config, m.content.tensors, { ...sizes, name: m.name, encoderWeights: m.encoderWeights }, m.name);
     }
     const { exportKnnOnnx } = await import('../onnx/export-knn.ts');
-    return exportKnnOnnx(m.config, knnTensors(m.bank), { ...sizes, name: 'knn', encoderWeights: await nsfwjsWeights() }, 'kNN memory bank');
+    return exportKnnOnnx(m.config, knnTensors(m.bank), { ...sizes, name: 'knn', encoderWeights: await nsfwjsWeights() }, 'kNN memory bank', head);
   }
 
   async function releaseOnnx(): Promise<void> {
@@ -239,7 +239,9 @@ export function createModelService(platform: ModelServicePlatform): ModelService
    */
   async function syncEngine(): Promise<void> {
     const wanted = engineChoice.engine === 'onnx' ? inp ?? knn : undefined;
-    if (onnx && onnx.of !== wanted) await releaseOnnx();
+    // The kNN export covers a refinement head (an INP-Former's does not yet: its refined maps stay on tfjs).
+    const head = refined && refined.of === wanted && !inp ? refined.head : undefined;
+    if (onnx && (onnx.of !== wanted || onnx.head !== head)) await releaseOnnx();
     if (!wanted) {
       // No model yet: onnxruntime-web starts with the first one. (tfjs keeps its status: it may say why onnx failed.)
       if (engineChoice.engine === 'onnx') engineStatus = { engine: 'onnx' };
@@ -248,9 +250,9 @@ export function createModelService(platform: ModelServicePlatform): ModelService
     if (onnx) return;
     try {
       if (!platform.onnx) throw new Error('this platform has no ONNX runtime');
-      const model = await platform.onnx(await exportOnnx(wanted), { providers: engineChoice.providers, where: `${info.name} (ONNX export)` });
+      const model = await platform.onnx(await exportOnnx(wanted, head), { providers: engineChoice.providers, where: `${info.name} (ONNX export)` });
       onnxSessions++;
-      onnx = { model, of: wanted };
+      onnx = { model, of: wanted, ...(head ? { head } : {}) };
       engineStatus = { engine: 'onnx', provider: model.provider, ...(model.fallbacks.length ? { skipped: model.fallbacks } : {}) };
     } catch (e) {
       onnxFailed(e);
@@ -271,9 +273,9 @@ export function createModelService(platform: ModelServicePlatform): ModelService
 
   /** The onnx engine's map when it runs, else tfjs's; a failing onnxruntime-web hands over to tfjs for good. */
   async function predict(d: HostPredict, id: string): Promise<MapResult> {
-    if (refined) {
-      // Our ONNX export does not cover the refinement head: its maps come from tfjs whatever the engine.
-      const why = onnx ? { failure: 'the refinement head runs on tfjs (the ONNX export does not cover it yet)' } : {};
+    if (refined && onnx?.head !== refined.head) {
+      // An INP-Former's refinement head has no ONNX export yet: its maps come from tfjs whatever the engine.
+      const why = onnx ? { failure: 'the refinement head runs on tfjs (the INP-Former ONNX export does not cover it yet)' } : {};
       return { ...(await predictWith(refined.detector.predict, id)), engine: { ...engineStatus, ...why, engine: 'tfjs' } };
     }
     if (onnx) {
@@ -535,6 +537,7 @@ export function createModelService(platform: ModelServicePlatform): ModelService
       const detector = createDetector(job.content, { preprocess: pre, where: info.name, ...weights });
       dropRefinement();
       refined = { detector, of, head: job.content.refine!, normals: normals.length, defects: defects.length };
+      await syncEngine();
       const base = inp ? inpInfo(inp) : info;
       info = {
         ...base, version: newVersion('refined'),

@@ -3,7 +3,7 @@ import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelInfo } from '../../src/pipeline/model-protocol.ts';
 import { HAS_CHROMIUM, NO_CHROMIUM, useBrowserAndVite } from './chromium.ts';
-import { DEFECT, item, markNormal, memory, openWorkspace, SHOTS } from './workspace-page.ts';
+import { DEFECT, item, markNormal, memory, openWorkspace, predictNow, SHOTS } from './workspace-page.ts';
 
 const info = (page: Page) => page.evaluate(() => (document.querySelector('inp-workspace') as unknown as { model: { info?: ModelInfo } }).model.info);
 const mapModels = (page: Page) => page.evaluate(() => Object.fromEntries([...(document.querySelector('inp-workspace') as unknown as { session: { results: Map<string, { model: string }> } }).session.results].map(([id, r]) => [id, r.model])));
@@ -18,7 +18,7 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: refine the map from the normals and a
   });
 
   it('trains a head in the worker with progress, shows both maps\' figures, uses the refined map only if it is tighter, updates from it; no tensor piles up', async () => {
-    const { page, errors } = await openWorkspace(env.browser, env.vite.url, `db=refine-${Date.now()}`);
+    const { page, errors } = await openWorkspace(env.browser, env.vite.url, `providers=wasm&db=refine-${Date.now()}`);
     expect(await page.getByTestId('refine').isDisabled()).toBe(true);
     expect(await page.getByTestId('refine').getAttribute('title')).toMatch(/Mark at least 4 images normal/);
     const normals = ['fabric-good-00', 'fabric-good-01', 'fabric-good-02', 'fabric-good-03', 'fabric-good-04'];
@@ -49,6 +49,18 @@ describe.skipIf(!HAS_CHROMIUM)(`workspace: refine the map from the normals and a
       expect((await info(page))!.description).toContain('Refined by a head trained here on 5 normals and 1 accepted defect (6 steps).');
       // Every map is made again by the refined model.
       await expect.poll(async () => { const v = (await info(page))!.version; const m = await mapModels(page); return normals.filter((id) => m[id] !== v); }, { timeout: 120_000 }).toEqual([]);
+      // onnxruntime-web runs the refined kNN too (the export covers the head): the same map as tfjs.
+      const tfjsMap = await predictNow(page, DEFECT);
+      expect(tfjsMap.engine).toBe('tfjs');
+      await page.getByTestId('engine-choice').selectOption('onnx');
+      await expect.poll(() => page.getByTestId('engine').textContent(), { timeout: 120_000 }).toBe('onnxruntime-web · wasm');
+      const onnxMap = await predictNow(page, DEFECT);
+      expect(onnxMap.engine).toBe('onnx/wasm');
+      const top = Math.max(...tfjsMap.map.map(Math.abs));
+      expect(Math.max(...onnxMap.map.map((v, i) => Math.abs(v - tfjsMap.map[i]))) / top).toBeLessThan(1e-4);
+      expect((await memory(page)).onnxSessions).toBe(1);
+      await page.getByTestId('engine-choice').selectOption('tfjs');
+      await expect.poll(() => page.getByTestId('engine').textContent(), { timeout: 60_000 }).toBe('tfjs · wasm');
     } else {
       expect(text).toContain('The refined map was no tighter: the model\'s own map stays in use.');
       expect((await info(page))!.version).toBe(knn.version);
