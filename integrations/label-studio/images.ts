@@ -4,7 +4,9 @@ import { HttpError } from '../../src/platform/node/http.ts';
 /**
  * Task images as the Label Studio ML SDK fetches them: `data:` URIs inline; Label Studio paths (/data/upload/…, also
  * written `upload/…`; /storage-data/uploaded/?filepath=…; /data/local-files/?d=…) and absolute URLs on
- * LABEL_STUDIO_URL's own origin, authorised as the SDK does (labelStudioAuth).
+ * LABEL_STUDIO_URL's own origin, authorised as the SDK does (labelStudioAuth); cloud storage URIs (s3://, gs://,
+ * azure-blob://) through Label Studio's presign endpoint for the task, whose redirect to the storage is followed
+ * without the token.
  * Any other host is refused before it is contacted: the API key must never leave for another server, and the
  * backend must not become a proxy into the network it runs in.
  */
@@ -21,14 +23,28 @@ export interface ImageSource {
 
 const MAX_REDIRECTS = 3;
 
-/** The URL a task's image reference points at, or an error saying why it will not be fetched. */
-export function resolveImageUrl(ref: string, src: ImageSource, where: string): URL {
+/** Cloud storage URIs Label Studio resolves through its presign endpoint (s3, gs, azure-blob; the SDK's list). */
+const CLOUD_SCHEMES = ['s3', 'gs', 'azure-blob', 'azure'];
+
+/**
+ * The URL a task's image reference points at, or an error saying why it will not be fetched. A cloud URI becomes
+ * Label Studio's presign endpoint for the task, as the SDK builds it (the URI url-safe base64 encoded, which Label
+ * Studio decodes first): it answers with the bytes, or a 303 to a presigned URL on the storage's own host.
+ */
+export function resolveImageUrl(ref: string, src: ImageSource, where: string, taskId?: unknown): URL {
   const ls = src.labelStudioUrl;
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(ref)?.[1]?.toLowerCase();
-  if (scheme && scheme !== 'http' && scheme !== 'https') {
-    throw new HttpError(400, `${where}: "${scheme}:" URLs are not fetched; let Label Studio serve the image (cloud storage with proxy/presign) or send a data: URI`);
+  const cloud = !!scheme && CLOUD_SCHEMES.includes(scheme);
+  if (scheme && scheme !== 'http' && scheme !== 'https' && !cloud) {
+    throw new HttpError(400, `${where}: "${scheme}:" URLs are not fetched; give an http(s) Label Studio URL, a cloud storage URI (${CLOUD_SCHEMES.join(', ')}) or a data: URI`);
   }
   if (!ls) throw new HttpError(400, `${where}: "${ref}" is a Label Studio URL, but LABEL_STUDIO_URL is not set: start the backend with LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY`);
+  if (cloud) {
+    if (!(typeof taskId === 'number' || (typeof taskId === 'string' && /^\d+$/.test(taskId)))) {
+      throw new HttpError(400, `${where}: "${ref}" is a cloud storage URI: Label Studio presigns it per task, and this task has no id`);
+    }
+    return new URL(`${ls.replace(/\/+$/, '')}/tasks/${taskId}/presign/?fileuri=${Buffer.from(ref, 'utf8').toString('base64url')}`);
+  }
   const base = new URL(ls);
   // Uploads appear as /data/upload/…, and in older tasks and exports as upload/… or /upload/… (served at /data/upload/).
   const path = ref.replace(/^\/+/, '').replace(/^upload\//, 'data/upload/');
@@ -40,10 +56,13 @@ export function resolveImageUrl(ref: string, src: ImageSource, where: string): U
 }
 
 /** The bytes of a task's image (`where` names the task and field in every error). */
-export async function fetchTaskImage(ref: unknown, src: ImageSource, where: string): Promise<Uint8Array> {
+export async function fetchTaskImage(ref: unknown, src: ImageSource, where: string, taskId?: unknown): Promise<Uint8Array> {
   if (typeof ref !== 'string' || !ref) throw new HttpError(400, `${where}: must be the image URL (a non-empty string), got ${JSON.stringify(ref)}`);
   if (/^data:/i.test(ref)) return checkSize(decodeDataUri(ref, where), src.maxBytes, where);
-  let url = resolveImageUrl(ref, src, where);
+  let url = resolveImageUrl(ref, src, where, taskId);
+  // Only Label Studio's presign answer may lead off its origin: to the storage's presigned URL, without the token.
+  let presigned = url.pathname.endsWith('/presign/');
+  let offOrigin = false;
   if (src.apiKey && src.labelStudioUrl) src.auth ??= labelStudioAuth(src.labelStudioUrl, src.apiKey, src.timeoutMs);
   const signal = AbortSignal.timeout(src.timeoutMs);
   let retried = false;
@@ -51,7 +70,7 @@ export async function fetchTaskImage(ref: unknown, src: ImageSource, where: stri
     let res: Response;
     try {
       // Redirects are followed by hand, so each hop gets the same-origin check before the token goes with it.
-      const authorization = await src.auth?.header(where);
+      const authorization = offOrigin ? undefined : await src.auth?.header(where);
       res = await fetch(url, { headers: authorization ? { authorization } : {}, redirect: 'manual', signal });
     } catch (e) {
       const err = e as Error;
@@ -62,11 +81,19 @@ export async function fetchTaskImage(ref: unknown, src: ImageSource, where: stri
     if (res.status >= 300 && res.status < 400 && location) {
       await res.body?.cancel();
       if (hop >= MAX_REDIRECTS) throw new HttpError(422, `${where}: more than ${MAX_REDIRECTS} redirects from ${ref}`);
-      url = resolveImageUrl(new URL(location, url).href, src, `${where} (redirected)`);
+      const next = new URL(location, url);
+      if (presigned && (next.protocol === 'https:' || next.protocol === 'http:')) {
+        // Label Studio's presigned storage URL: followed once, with no Label Studio token.
+        presigned = false;
+        offOrigin = next.origin !== new URL(src.labelStudioUrl!).origin;
+        url = next;
+        continue;
+      }
+      url = offOrigin ? sameOrigin(next, url, where) : resolveImageUrl(next.href, src, `${where} (redirected)`);
       continue;
     }
     // An access token can expire between two requests: swap the PAT for a new one once, then ask again.
-    if (res.status === 401 && src.auth?.kind === 'pat' && !retried) {
+    if (res.status === 401 && src.auth?.kind === 'pat' && !retried && !offOrigin) {
       await res.body?.cancel();
       retried = true;
       src.auth.expire();
@@ -80,6 +107,12 @@ export async function fetchTaskImage(ref: unknown, src: ImageSource, where: stri
     }
     return checkSize(await readLimited(res, src.maxBytes, where), src.maxBytes, where);
   }
+}
+
+/** A presigned URL may redirect within its storage host only. */
+function sameOrigin(next: URL, from: URL, where: string): URL {
+  if (next.origin !== from.origin) throw new HttpError(403, `${where}: the presigned storage URL redirected to ${next.origin}: not followed`);
+  return next;
 }
 
 async function readLimited(res: Response, limit: number, where: string): Promise<Uint8Array> {

@@ -146,9 +146,9 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
     const refs = body.tasks.map((t: unknown, i: number) => {
       const at = `/predict: tasks[${i}]${isObject(t) && t.id !== undefined ? ` (task ${t.id})` : ''}.data.${target.dataKey}`;
       if (!isObject(t) || !isObject(t.data)) throw new HttpError(400, `/predict: tasks[${i}] must be a task with a "data" object`);
-      return { ref: t.data[target.dataKey], at };
+      return { ref: t.data[target.dataKey], at, task: t.id };
     });
-    const bytes = await Promise.all(refs.map((r: { ref: unknown; at: string }) => fetchTaskImage(r.ref, o.images, r.at)));
+    const bytes = await Promise.all(refs.map((r: { ref: unknown; at: string; task: unknown }) => fetchTaskImage(r.ref, o.images, r.at, r.task)));
     const model = p.model;
     const results = await modelQueue(async () => {
       // One image decoded at a time (its pixels dropped once mapped). A saved calibration cuts each map as it comes,
@@ -207,7 +207,7 @@ export function createLabelStudioBackend(o: LabelStudioBackendOptions): { server
     p.training = (async () => {
       const fetched = await Promise.all(samples.map(async (s) => {
         const where = `project ${p.id} task ${s.task}`;
-        return { bytes: await fetchTaskImage(s.image, o.images, where), where, mask: s.mask && decodeCocoRle(s.mask, where) };
+        return { bytes: await fetchTaskImage(s.image, o.images, where, s.task), where, mask: s.mask && decodeCocoRle(s.mask, where) };
       }));
       const inUse = p.model;
       const { model: next, selection, refinement } = await train({

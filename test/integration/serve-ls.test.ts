@@ -53,6 +53,10 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
   let other: http.Server;
   let otherUrl: string;
   let otherHits = 0;
+  /** A stand-in cloud storage host (another origin) serving presigned URLs, and the Authorization headers it got. */
+  let storage: http.Server;
+  let storageUrl: string;
+  const storageAuth: string[] = [];
   const files = new Map<string, Uint8Array>();
   const samples: Sample[] = [];
   /** annotate's masks (union per image), the reference /predict must reproduce. */
@@ -112,6 +116,16 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       if (bearer && revokeNext) { revokeNext = false; issued.delete(bearer); }
       if (req.headers.authorization !== `Token ${KEY}` && !(bearer && issued.has(bearer))) { res.writeHead(401).end('{"detail":"Authentication credentials were not provided."}'); return; }
+      // Cloud storage: s3:// is presigned (303 to the stand-in storage host), gs:// proxied through Label Studio (200).
+      const presign = /^\/tasks\/(\d+)\/presign\/$/.exec(u.pathname);
+      if (presign) {
+        const uri = Buffer.from(u.searchParams.get('fileuri') ?? '', 'base64url').toString('utf8');
+        const cloud = /^(s3|gs):\/\/bucket\/(.+)$/.exec(uri);
+        if (!cloud || !files.has(cloud[2])) { res.writeHead(404).end(); return; }
+        if (cloud[1] === 'gs') { res.writeHead(200, { 'content-type': 'image/png' }).end(files.get(cloud[2])); return; }
+        res.writeHead(303, { location: `${storageUrl}/bucket/${encodeURIComponent(cloud[2])}?X-Amz-Signature=abc` }).end();
+        return;
+      }
       const name = decodeURIComponent(u.pathname === '/storage-data/uploaded/' ? (u.searchParams.get('filepath') ?? '').replace(/^upload\/3\//, '') : u.pathname.replace(/^\/data\/upload\/3\//, ''));
       const bytes = files.get(name);
       if (!bytes) { res.writeHead(404).end('not found'); return; }
@@ -120,6 +134,14 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     lsUrl = (await listen(ls, 0, '127.0.0.1')).url;
     other = http.createServer((_, res) => { otherHits++; res.writeHead(200).end(files.values().next().value); });
     otherUrl = (await listen(other, 0, '127.0.0.1')).url;
+    storage = http.createServer((req, res) => {
+      const u = new URL(req.url ?? '/', 'http://x');
+      storageAuth.push(req.headers.authorization ?? '');
+      const bytes = u.searchParams.get('X-Amz-Signature') === 'abc' ? files.get(decodeURIComponent(u.pathname.replace(/^\/bucket\//, ''))) : undefined;
+      if (!bytes) { res.writeHead(403).end(); return; }
+      res.writeHead(200, { 'content-type': 'image/png' }).end(bytes);
+    });
+    storageUrl = (await listen(storage, 0, '127.0.0.1')).url;
 
     const loaded = await loadServedModel({ model, 'threshold-from': dirs.normals });
     served = loaded.model;
@@ -132,7 +154,7 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([backend, ls, other].filter(Boolean).map(closeServer));
+    await Promise.all([backend, ls, other, storage].filter(Boolean).map(closeServer));
     served?.detector.dispose();
   });
 
@@ -232,7 +254,13 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     r = await post('/predict', predictBody([{ id: 6, image: '/data/upload/3/missing.png' }]));
     expect(r.status).toBe(422);
     expect(r.json.error).toMatch(/task 6.*Label Studio answered 404/);
-    r = await post('/predict', predictBody([{ id: 7, image: 's3://bucket/a.png' }]));
+    r = await post('/predict', predictBody([{ id: 7, image: 's3://bucket/missing.png' }]));
+    expect(r.status).toBe(422);
+    expect(r.json.error).toMatch(/task 7.*Label Studio answered 404 .*\/tasks\/7\/presign\//);
+    r = await post('/predict', { ...predictBody([]), tasks: [{ data: { image: 's3://bucket/a.png' } }] });
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatch(/cloud storage URI: Label Studio presigns it per task, and this task has no id/);
+    r = await post('/predict', predictBody([{ id: 7, image: 'ftp://host/a.png' }]));
     expect(r.status).toBe(400);
     r = await post('/predict', predictBody([{ id: 8, image: 'data:image/png;base64,aGVsbG8gd29ybGQ=' }]));
     expect(r.status).toBe(400);
@@ -286,6 +314,16 @@ describe('serve-ls: Label Studio ML backend over HTTP', () => {
     } finally {
       await closeServer(server);
     }
+  });
+
+  it('reads cloud storage URIs through Label Studio\'s presign endpoint: a presigned redirect (no token sent to the storage) or proxied bytes', async () => {
+    const [a, b] = [...expected.keys()];
+    const before = storageAuth.length;
+    const r = await post('/predict', predictBody([{ id: 11, image: `s3://bucket/${a}` }, { id: 12, image: `gs://bucket/${b}` }]));
+    expect(r.status).toBe(200);
+    expect(decodeResult(r.json.results[0], a)).toEqual(expected.get(a));
+    expect(decodeResult(r.json.results[1], b)).toEqual(expected.get(b));
+    expect(storageAuth.slice(before)).toEqual(['']);
   });
 
   it('uses the API key, and a wrong one is reported as such', async () => {
