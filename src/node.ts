@@ -39,7 +39,7 @@ export async function nsfwjsWeights(): Promise<TensorMap> {
 export async function onnxRuntimeNode(): Promise<{ create: OnnxDetectorFactory; runtime: string }> {
   const ort = await loadOnnxRuntime();
   if (!ort.ok) throw new InputError('onnxruntime-node', `${ort.reason}: install it (npm install onnxruntime-node) or run on tfjs`);
-  return { create: (c, o) => (c.kind === 'knn' ? createOnnxKnn(c.knn, c.tensors, o, c.refine) : createOnnxInpFormer(c.config, c.tensors, o)), runtime: 'onnxruntime-node' };
+  return { create: (c, o) => (c.kind === 'knn' ? createOnnxKnn(c.knn, c.tensors, o, c.refine) : createOnnxInpFormer(c.config, c.tensors, o, c.refine)), runtime: 'onnxruntime-node' };
 }
 
 /**

@@ -35,10 +35,7 @@ export const command = {
       ...(size === inputSize(pre) ? { preprocess: pre } : {}),
       ...(encoderWeights ? { encoderWeights } : {}),
     };
-    if (c.kind === 'inp-former' && c.refine) {
-      throw new InputError(modelPath, 'has a refinement head, which the INP-Former ONNX export does not cover yet: export the unrefined model folder, or run the refined one with --backend wasm');
-    }
-    const bytes = c.kind === 'knn' ? exportKnnOnnx(c.knn, c.tensors, opts, modelPath, c.refine) : exportInpFormerOnnx(c.config, c.tensors, opts, modelPath);
+    const bytes = c.kind === 'knn' ? exportKnnOnnx(c.knn, c.tensors, opts, modelPath, c.refine) : exportInpFormerOnnx(c.config, c.tensors, opts, modelPath, c.refine);
     await writeFileAtomic(out, bytes);
     const outputs = c.kind === 'knn' ? `${c.refine ? 'refined ' : ''}anomaly_map [N,1,${mapSize},${mapSize}], image_score [N]` : `anomaly_map/zs_anomaly_map [N,1,${mapSize},${mapSize}], image_score/zs_image_score [N]`;
     console.error(`exported ${modelPath} -> ${out} (${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB, opset ${OPSET}): input image [N,3,${size},${size}] normalised; outputs ${outputs}`);

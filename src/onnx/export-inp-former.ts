@@ -9,6 +9,8 @@ import {
   attend, cosineDistance, dense, gelu, l2Normalize, layerNorm, mapChain, meanOf, mergeHeads, splitHeads, sumSquares,
 } from './ops.ts';
 import { ONNX_IO } from './io-names.ts';
+import { refinedCoarseGraph } from './export-refine.ts';
+import type { RefineHead } from '../refine/config.ts';
 import { DataType, encodeModel, type ModelProto } from './proto.ts';
 
 /**
@@ -236,7 +238,8 @@ function encoderLayers(g: Ctx, config: InpFormerConfig, o: OnnxExportOptions, te
 }
 
 /** The ONNX model as plain protobuf objects (see `exportInpFormerOnnx` for the file's bytes). */
-export function buildInpFormerGraph(config: InpFormerConfig, tensors: TensorMap, opts: OnnxExportOptions, where = 'weights'): ModelProto {
+/** `refine`: a refinement head whose refined map `anomaly_map` becomes (the zero-shot outputs stay raw). */
+export function buildInpFormerGraph(config: InpFormerConfig, tensors: TensorMap, opts: OnnxExportOptions, where = 'weights', refine?: RefineHead): ModelProto {
   checkExportable(config, opts);
   const e = config.encoder;
   const o = { ...opts, topRatio: opts.topRatio ?? 0.01 };
@@ -273,7 +276,17 @@ export function buildInpFormerGraph(config: InpFormerConfig, tensors: TensorMap,
   const coarseShape = b.ints([-1, 1, grid[0], grid[1]]);
   b.scope('map', () => {
     const maps = en.map((x, i) => cosineDistance(b, b.op('ReduceSum', [b.op('Mul', [x, de[i]]), b.ints([-1])], { keepdims: 0 }), sumSquares(b, x, 0), sumSquares(b, de[i], 0)));
-    mapChain(b, b.op('Reshape', [meanOf(b, maps), coarseShape]), o, [ONNX_IO.map, ONNX_IO.score]);
+    const recon = meanOf(b, maps);
+    const coarse = b.op('Reshape', [recon, coarseShape]);
+    if (!refine) {
+      mapChain(b, coarse, o, [ONNX_IO.map, ONNX_IO.score]);
+      return;
+    }
+    // The refinement head's input, as src/refine/refined.ts's inpFormerResidual: per group |E − D| scaled by the
+    // group's cosine distance, averaged, and the reconstruction map as one more channel.
+    const parts = en.map((x, i) => b.op('Mul', [b.op('Abs', [b.op('Sub', [x, de[i]])]), b.op('Unsqueeze', [maps[i], b.ints([-1])])]));
+    const residual = b.op('Concat', [meanOf(b, parts), b.op('Unsqueeze', [recon, b.ints([-1])])], { axis: -1 });
+    mapChain(b, b.scope('refine', () => refinedCoarseGraph(b, residual, coarse, grid, refine)), o, [ONNX_IO.map, ONNX_IO.score]);
   });
   b.scope('zero_shot_map', () => mapChain(b, b.op('Reshape', [distance, coarseShape]), o, [ONNX_IO.zeroShotMap, ONNX_IO.zeroShotScore]));
 
@@ -284,7 +297,7 @@ export function buildInpFormerGraph(config: InpFormerConfig, tensors: TensorMap,
   };
   return b.build({
     name: o.name ?? 'inp-former',
-    docString: `INP-Former (${isVit(e) ? `DINOv2 ${e.embedDim}-d, ${e.registerTokens} registers` : `${e.kind} ${e.layers.join('+')}`}) at ${H}×${W}: normalised NCHW image in; reconstruction and zero-shot maps at ${mh}×${mw} (σ=4 Gaussian) and their top-${o.topRatio} scores out. Opset ${OPSET}.`,
+    docString: `INP-Former (${isVit(e) ? `DINOv2 ${e.embedDim}-d, ${e.registerTokens} registers` : `${e.kind} ${e.layers.join('+')}`}) at ${H}×${W}: normalised NCHW image in; ${refine ? 'refined ' : ''}reconstruction and zero-shot maps at ${mh}×${mw} (σ=4 Gaussian) and their top-${o.topRatio} scores out. Opset ${OPSET}.`,
     inputs: [{ name: ONNX_IO.input, type: DataType.FLOAT, dims: ['N', 3, H, W] }],
     outputs: [
       { name: ONNX_IO.map, type: DataType.FLOAT, dims: ['N', 1, mh, mw] },
@@ -297,6 +310,6 @@ export function buildInpFormerGraph(config: InpFormerConfig, tensors: TensorMap,
 }
 
 /** The .onnx file's bytes for `config` and official-named `tensors` (`where` names the weights in errors). */
-export function exportInpFormerOnnx(config: InpFormerConfig, tensors: TensorMap, opts: OnnxExportOptions, where?: string): Uint8Array {
-  return encodeModel(buildInpFormerGraph(config, tensors, opts, where));
+export function exportInpFormerOnnx(config: InpFormerConfig, tensors: TensorMap, opts: OnnxExportOptions, where?: string, refine?: RefineHead): Uint8Array {
+  return encodeModel(buildInpFormerGraph(config, tensors, opts, where, refine));
 }

@@ -111,8 +111,7 @@ export async function assembleDetector(content: ModelContent, o: {
   const calibration = o.calibration && (refined || !content.refine) ? { calibration: o.calibration } : {};
   const weights = o.encoderWeights ? { encoderWeights: o.encoderWeights } : {};
   const preprocess = o.preprocess ?? (content.kind === 'knn' ? cnnPreprocess(content.knn.encoder.kind) : OFFICIAL_PREPROCESS);
-  // Our ONNX export covers a kNN's refinement head, not yet an INP-Former's: that one runs on tfjs.
-  if (o.onnx && !(refined && content.kind === 'inp-former')) {
+  if (o.onnx) {
     const used = refined || !content.refine ? content : { ...content, refine: undefined };
     const model = await o.onnx.create(used, { where: o.where, ...weights });
     const detector: Detector = {
@@ -122,8 +121,7 @@ export async function assembleDetector(content: ModelContent, o: {
     return { detector, name: o.name, preprocess, runtime: o.onnx.runtime, ...calibration };
   }
   const detector = createDetector(content, { where: o.where, preprocess, raw: !refined, ...weights });
-  const why = o.onnx ? ' (an INP-Former\'s refinement head has no ONNX export yet)' : '';
-  return { detector, name: o.name, preprocess, runtime: `tfjs ${tf.getBackend()}${why}`, ...calibration };
+  return { detector, name: o.name, preprocess, runtime: `tfjs ${tf.getBackend()}`, ...calibration };
 }
 
 function encoderOnly(where: string): InputError {

@@ -218,7 +218,7 @@ export function createModelService(platform: ModelServicePlatform): ModelService
     const sizes = { inputSize: [inputSize, inputSize] as [number, number], mapSize: [pre.mapSize, pre.mapSize] as [number, number], preprocess: pre };
     if ('content' in m) {
       const { exportInpFormerOnnx } = await import('../onnx/export-inp-former.ts');
-      return exportInpFormerOnnx(m.content.config, m.content.tensors, { ...sizes, name: m.name, encoderWeights: m.encoderWeights }, m.name);
+      return exportInpFormerOnnx(m.content.config, m.content.tensors, { ...sizes, name: m.name, encoderWeights: m.encoderWeights }, m.name, head);
     }
     const { exportKnnOnnx } = await import('../onnx/export-knn.ts');
     return exportKnnOnnx(m.config, knnTensors(m.bank), { ...sizes, name: 'knn', encoderWeights: await nsfwjsWeights() }, 'kNN memory bank', head);
@@ -239,8 +239,7 @@ export function createModelService(platform: ModelServicePlatform): ModelService
    */
   async function syncEngine(): Promise<void> {
     const wanted = engineChoice.engine === 'onnx' ? inp ?? knn : undefined;
-    // The kNN export covers a refinement head (an INP-Former's does not yet: its refined maps stay on tfjs).
-    const head = refined && refined.of === wanted && !inp ? refined.head : undefined;
+    const head = refined && refined.of === wanted ? refined.head : undefined;
     if (onnx && (onnx.of !== wanted || onnx.head !== head)) await releaseOnnx();
     if (!wanted) {
       // No model yet: onnxruntime-web starts with the first one. (tfjs keeps its status: it may say why onnx failed.)
@@ -273,11 +272,8 @@ export function createModelService(platform: ModelServicePlatform): ModelService
 
   /** The onnx engine's map when it runs, else tfjs's; a failing onnxruntime-web hands over to tfjs for good. */
   async function predict(d: HostPredict, id: string): Promise<MapResult> {
-    if (refined && onnx?.head !== refined.head) {
-      // An INP-Former's refinement head has no ONNX export yet: its maps come from tfjs whatever the engine.
-      const why = onnx ? { failure: 'the refinement head runs on tfjs (the INP-Former ONNX export does not cover it yet)' } : {};
-      return { ...(await predictWith(refined.detector.predict, id)), engine: { ...engineStatus, ...why, engine: 'tfjs' } };
-    }
+    // tfjs runs the refined model unless onnxruntime-web holds its export (the engine chosen is tfjs, or it failed).
+    if (refined && onnx?.head !== refined.head) return { ...(await predictWith(refined.detector.predict, id)), engine: engineStatus };
     if (onnx) {
       try {
         return await predictOnnx(onnx.model, id);

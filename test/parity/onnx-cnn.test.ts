@@ -88,6 +88,28 @@ describe(`ONNX export of CNN encoders vs tfjs wasm${SKIP}`, () => {
     }
   });
 
+  it.skipIf(!loaded.ok)(`refined INP-Former (refinement head on |E − D|·cos distance): refined map, raw zero-shot map${SKIP}`, async () => {
+    const config = cnnInpFormer({ kind: 'resnet18', layers: ['layer1', 'layer2'], localAverage: true });
+    const tensors = new Map([...prefixed(syntheticResNet('resnet18', 2, 1)), ...initHead(config, 2)]);
+    const rand = seededRandom(6);
+    const inputDim = config.embedDim + 1;
+    const rc = { inputDim, widths: [8, 6, 4] as [number, number, number], rawScale: 0.5, training: { normals: 2, masks: 0, steps: 0, seed: 0 } };
+    const refine = { config: rc, tensors: initRefineTensors(rc, Float32Array.from({ length: inputDim }, () => 0.2 + rand()), 7) };
+    const onnx = await createOnnxInpFormer(config, tensors, { threads: 1 }, refine);
+    const ref = createDetector({ kind: 'inp-former', config, tensors, refine }, { where: 'synthetic' });
+    const raw = createInpFormer(config, tensors);
+    try {
+      const x = batch(2, 64, 64, 3);
+      await compare('refined inp-former', onnx, ref, x, { mapSize: 64 });
+      await compare('refined inp-former zero-shot', onnx, raw, x, { mapSize: 64, zeroShot: true });
+      expect(relMaxDiff((await onnx.predict(x, { mapSize: 64 })).maps[0], (await raw.predict(x, { mapSize: 64 })).maps[0])).toBeGreaterThan(1e-2);
+    } finally {
+      ref.dispose();
+      raw.dispose();
+      await onnx.dispose();
+    }
+  });
+
   it.skipIf(!loaded.ok)(`INP-Former over the nsfwjs MobileNetV2 (installed weights), odd 100×100 input, annotate output size${SKIP}`, async () => {
     const config = cnnInpFormer({ kind: 'nsfwjs-mobilenetv2', layers: ['block_2', 'block_5', 'block_9'], localAverage: true });
     const head = initHead(config, 4);

@@ -63,9 +63,9 @@ function outputResizeModel(): Uint8Array {
 }
 
 /** An INP-Former on onnxruntime-node; throws an InputError naming the backend when it cannot load (the CLI checks first and falls back). */
-export async function createOnnxInpFormer(config: InpFormerConfig, tensors: TensorMap, o: OnnxInpFormerOptions = {}): Promise<OnnxInpFormer> {
+export async function createOnnxInpFormer(config: InpFormerConfig, tensors: TensorMap, o: OnnxInpFormerOptions = {}, refine?: RefineHead): Promise<OnnxInpFormer> {
   const exportFor = (inputSize: [number, number], mapSize: [number, number]) =>
-    exportInpFormerOnnx(config, tensors, { inputSize, mapSize, ...(o.encoderWeights ? { encoderWeights: o.encoderWeights } : {}) }, o.where);
+    exportInpFormerOnnx(config, tensors, { inputSize, mapSize, ...(o.encoderWeights ? { encoderWeights: o.encoderWeights } : {}) }, o.where, refine);
   return { config, ...(await createOnnxRunner(exportFor, true, o)) };
 }
 
