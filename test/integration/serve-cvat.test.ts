@@ -198,10 +198,10 @@ describe('serve-cvat: CVAT detector function over HTTP', () => {
     expect((await post({ image: b64(images.values().next().value!) })).status).toBe(200);
   });
 
-  it('runs the same handler under Nuclio\'s Node.js calling convention (nuclio/main.js)', async () => {
+  it('runs the same handler under Nuclio\'s Node.js calling convention (function/main.js)', async () => {
     const [name, want] = [...expected].find(([, e]) => e.regions > 0)!;
     const script = `
-      const main = require(${JSON.stringify(path.resolve('integrations/cvat/nuclio/main.js'))});
+      const main = require(${JSON.stringify(path.resolve('integrations/cvat/function/main.js'))});
       const context = { Response: function (body, headers, contentType, statusCode) { Object.assign(this, { body, contentType, statusCode }); },
         callback: (r) => { process.stdout.write(JSON.stringify(r)); } };
       main.initContext(context);

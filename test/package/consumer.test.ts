@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +85,35 @@ describe('the packed package in a fresh project', () => {
     expect(r.status).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/fit-knn/);
   });
+
+  it('serves as the CVAT function folder: main.js under Nuclio\'s calling convention, on the installed package (no source checkout)', () => {
+    const app = path.join(work, 'app');
+    const fn = path.join(work, 'function');
+    mkdirSync(fn);
+    for (const f of ['main.js', 'package.json', 'function.yaml', 'Dockerfile']) copyFileSync(path.join(ROOT, 'integrations/cvat/function', f), path.join(fn, f));
+    // function.yaml's postCopy installs the packed tarball beside main.js; the app's install of the same tarball stands in.
+    expect(readFileSync(path.join(fn, 'function.yaml'), 'utf8')).toContain('npm install --omit=dev --no-audit --no-fund ./inp-former-annotate-*.tgz');
+    expect(path.basename(tarball)).toMatch(/^inp-former-annotate-[\d.]+\.tgz$/);
+    symlinkSync(path.join(app, 'node_modules'), path.join(fn, 'node_modules'));
+    const fit = spawnSync(path.join(app, 'node_modules/.bin/inp-former'), ['fit-knn', '-e', 'nsfwjs-mobilenetv2', '-d', 'normal', '-o', path.join(fn, 'model'), '--size', '128'], { cwd: app, encoding: 'utf8' });
+    expect(fit.status, fit.stderr).toBe(0);
+    const script = `
+      const main = require('./main.js');
+      const context = { Response: function (body, headers, contentType, statusCode) { Object.assign(this, { body, contentType, statusCode }); },
+        callback: (r) => { process.stdout.write(JSON.stringify(r)); } };
+      main.initContext(context);
+      main.handler(context, { body: Buffer.from(process.env.BODY) });`;
+    const r = spawnSync(process.execPath, ['-e', script], {
+      cwd: fn, encoding: 'utf8', maxBuffer: 64 * 2 ** 20, timeout: 300_000,
+      env: { ...process.env, INP_FORMER_ROOT: '/nonexistent', INP_FORMER_ARGS: `-m ${path.join(fn, 'model')} --threshold-from ${path.join(app, 'normal')}`, BODY: JSON.stringify({ image: readFileSync(path.join(app, 'part.png')).toString('base64'), threshold: 0.5 }) },
+    });
+    const res = JSON.parse(r.stdout);
+    expect(res, r.stderr).toMatchObject({ statusCode: 200, contentType: 'application/json' });
+    const shapes = JSON.parse(res.body);
+    expect(shapes.length).toBeGreaterThan(0);
+    expect(shapes[0]).toMatchObject({ label: 'defect', type: 'mask' });
+    expect(shapes[0].points.length).toBeGreaterThanOrEqual(6);
+  }, 300_000);
 
   it.skipIf(!HAS_CHROMIUM)("builds a Vite page importing the elements and the root API; in Chromium a property renders, a typed event arrives, the API runs and the workspace runs its worker", async () => {
     const app = path.join(work, 'app');

@@ -1,17 +1,33 @@
 'use strict';
 // Nuclio's Node.js runtime require()s this file (CommonJS, hence the package.json beside it) and calls
-// handler(context, event) with event.body as a Buffer. It loads the TypeScript detector (via nuclio-entry.js), from the
-// project at INP_FORMER_ROOT (the Dockerfile's /opt/inp-former), with the serve-cvat flags in INP_FORMER_ARGS,
-// so Nuclio and `inp-former serve-cvat` run the same handler.
+// handler(context, event) with event.body as a Buffer. The detector comes from the installed inp-former-annotate
+// package (function.yaml installs the packed tarball beside this file), or, in a source checkout, from the
+// TypeScript at INP_FORMER_ROOT (via nuclio-entry.js). serve-cvat's flags are in INP_FORMER_ARGS, so Nuclio and
+// `inp-former serve-cvat` run the same handler.
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 
-const root = process.env.INP_FORMER_ROOT || path.resolve(__dirname, '../../..');
 let detector;
+
+/** The package's built modules when it is installed here, else the source checkout's. */
+async function modules() {
+  let pkg;
+  try {
+    pkg = path.dirname(require.resolve('inp-former-annotate/package.json', { paths: [__dirname, process.cwd()] }));
+  } catch {
+    const root = process.env.INP_FORMER_ROOT || path.resolve(__dirname, '../../..');
+    return import(pathToFileURL(path.join(root, 'integrations/cvat/nuclio-entry.js')).href);
+  }
+  const [{ cvatDetectorFromArgs }, { errorReply, HttpError }] = await Promise.all([
+    import(pathToFileURL(path.join(pkg, 'dist/integrations/cli/serve-cvat.js')).href),
+    import(pathToFileURL(path.join(pkg, 'dist/src/platform/node/http.js')).href),
+  ]);
+  return { cvatDetectorFromArgs, errorReply, HttpError };
+}
 
 function load() {
   detector ??= (async () => {
-    const { cvatDetectorFromArgs, errorReply, HttpError } = await import(pathToFileURL(path.join(root, 'integrations/cvat/nuclio-entry.js')).href);
+    const { cvatDetectorFromArgs, errorReply, HttpError } = await modules();
     const args = (process.env.INP_FORMER_ARGS || '').split(/\s+/).filter(Boolean);
     return { ...(await cvatDetectorFromArgs(args)), errorReply, HttpError };
   })();
