@@ -21,7 +21,7 @@ export { buildLabelStudioTasks } from './export/labelstudio-tasks.ts';
 export { buildCvatXml } from './export/cvat-xml.ts';
 export { ModelClient, type Pending } from './worker/client.ts';
 export type {
-  DecodedImage, EngineChoice, EngineStatus, FitResult, InitResult, InpCard, MapResult, ModelFiles, ModelInfo, RefineResult, TrainedModel,
+  DecodedImage, EngineChoice, EngineStatus, FitResult, InitResult, InpCard, MapResult, ModelFiles, ModelInfo, RefineResult, ResultOf, TrainedModel,
   TrainResult, WorkerMemory, WorkerRequest,
 } from './pipeline/model-protocol.ts';
 export { resizeMask, workingSize, WORK_MAX } from './image/working-size.ts';

@@ -6,7 +6,7 @@ import { openSessionStore, type SavedModel } from './session-store.ts';
 import type { ModelActionDetail } from '../events.ts';
 import {
   type BackendName, type DecodedImage, type EngineName, type ImageSource, makeSample, type MapResult, ModelClient, type ModelInfo, progressLine,
-  type ProgressLine, type RefineResult, type Selection, type TrainedModel, type TrainResult, type WebOnnxProvider, workingSize,
+  type ProgressLine, type RefineResult, type ResultOf, type Selection, type TrainedModel, type TrainResult, type WebOnnxProvider, type WorkerRequest, workingSize,
 } from '../../src/web.ts';
 import { acceptedMask } from './review.ts';
 import { acceptedRegions } from './session.ts';
@@ -190,13 +190,7 @@ export class ModelController {
     if (!this.client || !this.backend || this.backend === 'none' || this.info?.kind === 'inp-former') return;
     if (!forced && (normals.length < COLD_START_NORMALS || normals.join() === this.fitted)) return;
     if (this.progress) { this.scheduleFit(); return; }
-    try {
-      for (const id of normals) if (!this.registered.has(id)) await this.decoded(id);
-      const job = this.client.request({ type: 'fit', normals }, (p) => { this.progress = progressLine(p); this.host.refresh(); });
-      this.job = job;
-      this.progress = { label: 'fit', done: 0, total: normals.length * 3 };
-      this.host.refresh();
-      const r = await job.result;
+    await this.runJob({ type: 'fit', normals }, { label: 'fit', done: 0, total: normals.length * 3 }, async (r) => {
       this.fitted = normals.join();
       this.setInfo(r.info);
       // Every non-normal map came from the old bank: drop them; normals get their held-out maps.
@@ -205,9 +199,29 @@ export class ModelController {
       for (const n of r.normals) await this.saveResult(n);
       this.host.recalibrate();
       this.host.say('info', `Model fitted on ${normals.length} normal images`);
+    }, { cancelled: 'Fit cancelled', failed: 'fitting the kNN detector failed' }, async () => {
+      for (const id of normals) if (!this.registered.has(id)) await this.decoded(id);
+    });
+  }
+
+  /**
+   * One worker job behind the panel's progress bar and Cancel (fit, train, fine-tune, refine): `prepare` runs first,
+   * `use` takes the result; a cancel or a failure is said and leaves the model in use. The predict queue goes on after.
+   */
+  private async runJob<K extends 'fit' | 'train' | 'refine'>(
+    req: Extract<WorkerRequest, { type: K }>, start: ProgressLine, use: (r: ResultOf[K]) => Promise<void>,
+    said: { cancelled: string; failed: string }, prepare?: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      await prepare?.();
+      const job = this.client!.request(req, (p) => { this.progress = progressLine(p); this.host.refresh(); });
+      this.job = job;
+      this.progress = start;
+      this.host.refresh();
+      await use(await job.result);
     } catch (e) {
-      if ((e as Error).message !== 'cancelled') this.host.fail(e, 'fitting the kNN detector failed');
-      else this.host.say('info', 'Fit cancelled');
+      if ((e as Error).message === 'cancelled') this.host.say('info', said.cancelled);
+      else this.host.fail(e, said.failed);
     } finally {
       this.progress = undefined;
       this.job = undefined;
@@ -498,12 +512,7 @@ export class ModelController {
     if (!this.client || this.progress) return;
     const [doing, done] = a.action === 'finetune' ? ['Fine-tuning', 'Fine-tuned'] : ['Training', 'Trained'];
     const normals = this.host.normals();
-    const job = this.client.request({ type: 'train', job: a.action === 'finetune' ? 'finetune' : 'train', normals, steps: a.steps }, (p) => { this.progress = progressLine(p); this.host.refresh(); });
-    this.job = job;
-    this.progress = { label: a.action === 'finetune' ? 'fine-tune' : 'train', done: 0, total: a.steps };
-    this.host.refresh();
-    try {
-      const r = await job.result;
+    await this.runJob({ type: 'train', job: a.action === 'finetune' ? 'finetune' : 'train', normals, steps: a.steps }, { label: a.action === 'finetune' ? 'fine-tune' : 'train', done: 0, total: a.steps }, async (r) => {
       this.lastTraining = r;
       this.validation = { selection: r.selection, inUse: r.selection.keep === 'candidate' };
       if (r.selection.keep === 'current') {
@@ -512,16 +521,7 @@ export class ModelController {
       }
       await this.adoptTrained(r.info, r.model, r.trainedOn);
       this.host.say('info', `${done} on ${r.trainedOn.length} normals (${a.steps} steps), checked on ${r.selection.candidate.normals} held-out normals: ${r.info.name}`);
-    } catch (e) {
-      if ((e as Error).message === 'cancelled') this.host.say('info', `${doing} cancelled (the current model stays)`);
-      else this.host.fail(e, `${doing} failed (the current model stays)`);
-    } finally {
-      this.progress = undefined;
-      this.job = undefined;
-      this.cancelling = false;
-      this.host.refresh();
-    }
-    void this.predictQueue();
+    }, { cancelled: `${doing} cancelled (the current model stays)`, failed: `${doing} failed (the current model stays)` });
   }
 
   /** How many images acceptedDefects() would give (cheap: for the panel's button). */
@@ -548,13 +548,7 @@ export class ModelController {
    */
   async refine(steps: number): Promise<void> {
     if (!this.client || this.progress) return;
-    const defects = this.acceptedDefects();
-    const job = this.client.request({ type: 'refine', normals: this.host.normals(), defects, steps }, (p) => { this.progress = progressLine(p); this.host.refresh(); });
-    this.job = job;
-    this.progress = { label: 'refine', done: 0, total: steps };
-    this.host.refresh();
-    try {
-      const r = await job.result;
+    await this.runJob({ type: 'refine', normals: this.host.normals(), defects: this.acceptedDefects(), steps }, { label: 'refine', done: 0, total: steps }, async (r) => {
       this.refinement = r;
       if (r.selection.keep === 'current') {
         this.host.say('info', `Refined on ${r.normals} normals and ${r.defects} accepted defects, but its map was no tighter on the held-out images: the model's own map stays (see the model panel)`);
@@ -567,15 +561,6 @@ export class ModelController {
       for (const n of r.normalMaps) await this.saveResult(n);
       this.host.recalibrate();
       this.host.say('info', `Refined on ${r.normals} normals and ${r.defects} accepted defects (${r.steps} steps): its map is in use`);
-    } catch (e) {
-      if ((e as Error).message === 'cancelled') this.host.say('info', 'Refinement cancelled (the model\'s map stays)');
-      else this.host.fail(e, 'Refinement failed (the model\'s map stays)');
-    } finally {
-      this.progress = undefined;
-      this.job = undefined;
-      this.cancelling = false;
-      this.host.refresh();
-    }
-    void this.predictQueue();
+    }, { cancelled: 'Refinement cancelled (the model\'s map stays)', failed: 'Refinement failed (the model\'s map stays)' });
   }
 }
