@@ -21,8 +21,8 @@ export { openModel, type ModelSource, type OpenedModel } from './model-folder/op
 export { parseEncoderSpec } from './encoder/cnn-config.ts';
 export { useBackend } from './runtime/backend.ts';
 export {
-  createAnomalyDetector, fitKnn, openModelUrl, saveModel, trainModel,
-  type AnomalyDetector, type Detection, type DetectorOptions, type FitKnnOptions, type TrainModelOptions,
+  createAnomalyDetector, fitKnn, openModelUrl, refineModel, saveModel, trainModel,
+  type AnomalyDetector, type Detection, type DetectorOptions, type FitKnnOptions, type RefineModelOptions, type TrainModelOptions,
 } from './pipeline/api.ts';
 export type { OnnxDetectorFactory } from './pipeline/detector.ts';
 export { progressLine, type ProgressLine } from './pipeline/progress.ts';

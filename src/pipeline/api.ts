@@ -18,6 +18,9 @@ import { assembleDetector, type OnnxDetectorFactory } from './detector.ts';
 import { imageMap } from './image-map.ts';
 import { progressCounter } from './progress.ts';
 import { modelInput, recipeSettings, runTrainingJob, type JobSettings } from './train-job.ts';
+import { runRefineJob } from './refine-job.ts';
+import type { BinaryMask } from '../image/mask.ts';
+import type { Selection } from '../selection/validate.ts';
 
 /**
  * The library's face (README "Use as a library"): pixels in, plain typed arrays out, no tensor crosses it. Models
@@ -191,6 +194,38 @@ export async function trainModel(normals: readonly RgbImage[], o: TrainModelOpti
   });
   if (!trained) throw new DOMException('training cancelled', 'AbortError');
   return { name: o.name ?? start.name, preprocess: pre, content: trained };
+}
+
+/** Options of `refineModel`. */
+export interface RefineModelOptions {
+  /** Accepted defects: each image with its 0/1 mask at the image's size. */
+  defects?: ReadonlyArray<{ image: RgbImage; mask: BinaryMask }>;
+  /** The CNN encoder's weights where the model does not hold them (nsfwjs). */
+  encoderWeights?: TensorMap;
+  /** Optimiser steps (default 200 for a new head, 60 to continue the model's own) and seed. */
+  steps?: number;
+  seed?: number;
+  /** Train a new head even when the model has one. */
+  fromScratch?: boolean;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * A refinement head for a model (INP-Former++ residual learning), as `inp-former refine` trains it: pseudo-anomalies
+ * of the normals and the accepted defects, every 4th of each held out. `selection` holds both maps' held-out figures
+ * and which one should stay in use (`keep: 'candidate'` = the refined one); `model` is the refined model either way.
+ */
+export async function refineModel(model: OpenedModel, normals: readonly RgbImage[], o: RefineModelOptions = {}): Promise<{ model: OpenedModel; selection: Selection; summary: string }> {
+  if (model.content.kind === 'encoder') throw new InputError(model.name, 'is an encoder only: there is no map to refine');
+  const pre = model.preprocess ?? defaultPreprocess(model.content);
+  const job = await runRefineJob({
+    content: model.content, preprocess: pre, where: model.name, normals, defects: o.defects ?? [],
+    ...(o.encoderWeights ? { encoderWeights: o.encoderWeights } : {}), ...(o.fromScratch ? { fromScratch: true } : {}),
+    train: { ...(o.steps ? { steps: o.steps } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.signal ? { signal: o.signal } : {}) },
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+  return { model: { name: model.name, preprocess: pre, content: job.content }, selection: job.selection, summary: job.summary };
 }
 
 /** A model as a model folder's files in memory (manifest.json + weights.safetensors): save them anywhere, open them with `openModel`. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  calibrateFromNormals, createAnomalyDetector, fitKnn, InputError, openModel, openModelUrl, saveModel, trainModel, type Progress, type RgbImage, type TensorMap,
+  calibrateFromNormals, createAnomalyDetector, fitKnn, InputError, openModel, openModelUrl, refineModel, saveModel, trainModel, type Progress, type RgbImage, type TensorMap,
 } from '../../../src/index.ts';
 import { nsfwjsWeights, useNodeBackend } from '../../../src/node.ts';
 import { makeSample } from '../../../src/samples/surfaces.ts';
@@ -46,6 +46,28 @@ describe('public API', () => {
     await expect(d.propose(defect, { calibration, sensitivity: 2 })).rejects.toThrow(/sensitivity.*between 0 and 1/);
     await expect(d.propose(defect)).rejects.toThrow(InputError);
     d.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  }, 120_000);
+
+  it('refines a model from normals and an accepted defect, with progress; the refined model saves and opens like any other', async () => {
+    const before = tf.memory().numTensors;
+    const model = await fitKnn(normals.slice(0, 6), { encoderWeights: weights, size: 64 });
+    const sample = makeSample('fabric', 'hole', 41, 96);
+    const events: Progress[] = [];
+    const r = await refineModel(model, normals, {
+      encoderWeights: weights, steps: 4, defects: [{ image: sample.image, mask: { width: 96, height: 96, data: sample.mask } }], onProgress: (p) => events.push(p),
+    });
+    expect(events.filter((e) => e.stage === 'refine').map((e) => e.stage === 'refine' && e.done)).toEqual([1, 2, 3, 4]);
+    expect(events.some((e) => e.stage === 'validate')).toBe(true);
+    expect(r.selection.current.normals).toBe(2);
+    expect(['current', 'candidate']).toContain(r.selection.keep);
+    expect(r.summary).toMatch(/^pixel AP [\d.]+ % raw → [\d.]+ % refined/);
+    const files = await saveModel(r.model);
+    expect([...files.keys()].sort()).toEqual(['manifest.json', 'refine.safetensors', 'weights.safetensors']);
+    const d = await createAnomalyDetector(await openModel({ files, name: 'refined' }), { encoderWeights: weights });
+    expect((await d.detect(defect)).map.data.every(Number.isFinite)).toBe(true);
+    d.dispose();
+    await expect(refineModel(model, normals.slice(0, 3), { encoderWeights: weights })).rejects.toThrow(/3 normal image\(s\): training needs at least 4/);
     expect(tf.memory().numTensors).toBe(before);
   }, 120_000);
 
