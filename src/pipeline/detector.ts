@@ -4,7 +4,7 @@ import { cnnPreprocess } from '../encoder/cnn-config.ts';
 import { InputError } from '../errors.ts';
 import { createInpFormer, type PredictOptions, type PredictResult } from '../inp-former/predict.ts';
 import { disposeRefine, uploadRefine, type RefineParams } from '../refine/head.ts';
-import { inpFormerResidual, refinedPredict, type ResidualSource } from '../refine/refined.ts';
+import { inpFormerResidual, knnResidual, refinedPredict, type ResidualSource } from '../refine/refined.ts';
 import { inputMultipleOf } from '../inp-former/frozen-encoder.ts';
 import { encoderTensorsOf } from '../inp-former/frozen-encoder.ts';
 import { bankFromTensors, createKnnDetector } from '../knn/knn.ts';
@@ -68,7 +68,7 @@ export function createDetector(content: ModelContent, o: { preprocess?: Preproce
   const weights = o.encoderWeights ?? encoderTensorsOf(content.tensors);
   const encoder = createPatchEncoder(content.knn.encoder, weights, o.where);
   const knn = createKnnDetector(encoder, bankFromTensors(content.tensors, content.knn, o.where));
-  const head = refine && params ? { source: { residual: knn.residual, residualDim: knn.residualDim, topRatio: 0 }, params, config: refine.config } : undefined;
+  const head = refine && params ? { source: knnResidual(knn), params, config: refine.config } : undefined;
   return {
     kind: 'knn', preprocess: o.preprocess ?? cnnPreprocess(content.knn.encoder.kind), inputMultiple: 1, refined: !!head,
     predict: refinedOr(head, (x, p) => knn.predict(x, p)),

@@ -141,6 +141,13 @@ export function createModelService(platform: ModelServicePlatform): ModelService
     return decodeImage(r.bytes, where);
   }
 
+  /** An image as the page shows it (Pillow-resized to its working size). */
+  function atWorkingSize(r: Registered, img: RgbImage): RgbImage {
+    if (r.workWidth === img.width && r.workHeight === img.height) return img;
+    const w = pilResize({ ...img, channels: 3 }, r.workWidth, r.workHeight);
+    return { width: w.width, height: w.height, data: w.data };
+  }
+
   function inputOf(id: string): Float32Array {
     let x = inputs.get(id);
     if (!x) {
@@ -490,10 +497,12 @@ export function createModelService(platform: ModelServicePlatform): ModelService
     if (!Number.isSafeInteger(steps) || steps < 1) throw new Error(`steps must be a positive whole number, got ${steps}`);
     const of = inp ?? knn;
     if (!of) throw new Error('no model yet: mark a few images normal (3 or more) to start the kNN detector, then refine it');
-    const decoded = (id: string) => {
+    // At the working size, one image decoded at a time: a session of large photos never sits decoded in full at once,
+    // and the accepted masks (drawn at the working size) line up with their images.
+    const working = (id: string) => {
       const r = images.get(id);
       if (!r) throw new Error(`image ${id} is not registered with the model worker`);
-      return decodeSource(r, r.name);
+      return atWorkingSize(r, decodeSource(r, r.name));
     };
     const encoderWeights = inp ? inp.encoderWeights : await nsfwjsWeights();
     const content: RefinableContent = inp ? inp.content : { kind: 'knn', knn: knn!.config, tensors: knnTensors(knn!.bank) };
@@ -501,13 +510,8 @@ export function createModelService(platform: ModelServicePlatform): ModelService
     const job = await runRefineJob({
       content: head ? { ...content, refine: head } as RefinableContent : content, preprocess: pre, where: info.name,
       ...(encoderWeights ? { encoderWeights } : {}),
-      normals: normals.map(decoded),
-      // The accepted masks are at the working size: the image goes there too, so both line up.
-      defects: defects.map((d) => {
-        const img = decoded(d.id);
-        const work = img.width === d.mask.width && img.height === d.mask.height ? img : pilResize({ ...img, channels: 3 }, d.mask.width, d.mask.height);
-        return { image: { width: work.width, height: work.height, data: work.data }, mask: d.mask };
-      }),
+      normals: normals.map(working),
+      defects: defects.map((d) => ({ image: working(d.id), mask: d.mask })),
       train: { signal, seed: HEAD_SEED, steps },
       onProgress: progress,
     });
@@ -564,8 +568,7 @@ export function createModelService(platform: ModelServicePlatform): ModelService
         images.set(req.id, r);
         // The model input now, while the full-size pixels are at hand (a huge image is decoded once).
         inputs.set(req.id, preprocess(img, pre, undefined, req.name).data);
-        const work = r.workWidth === img.width ? img : { ...pilResize({ ...img, channels: 3 }, r.workWidth, r.workHeight) };
-        const out: DecodedImage = { width: img.width, height: img.height, workWidth: r.workWidth, workHeight: r.workHeight, image: { width: work.width, height: work.height, data: work.data } };
+        const out: DecodedImage = { width: img.width, height: img.height, workWidth: r.workWidth, workHeight: r.workHeight, image: atWorkingSize(r, img) };
         const buf = out.image.data.buffer;
         return { value: out, transfer: out.image.data.byteLength === buf.byteLength ? [buf] : [] };
       }

@@ -7,7 +7,7 @@ import { encoderTensorsOf } from '../inp-former/frozen-encoder.ts';
 import { createKnnDetector, fitMemoryBank, type KnnDetector } from '../knn/knn.ts';
 import type { ModelContent } from '../model-folder/manifest.ts';
 import type { DefectSample } from '../refine/pseudo-anomaly.ts';
-import { inpFormerResidual } from '../refine/refined.ts';
+import { inpFormerResidual, knnResidual } from '../refine/refined.ts';
 import { REFINE_DEFAULTS, REFINE_UPDATE_STEPS, trainRefineHead, type RefineGroup, type RefineTrainOptions } from '../refine/train-head.ts';
 import { normalizeForModel, resizeForModel } from '../preprocess/preprocess.ts';
 import { HOLD_OUT_EVERY, holdOutSplit, maskOnto, scoreDetector, validationImages } from '../selection/held-out.ts';
@@ -73,7 +73,7 @@ async function residualGroups(content: RefinableContent, normals: readonly RgbIm
       })(), { coresetRatio: content.knn.coresetRatio, seed: content.knn.seed });
       const knn = createKnnDetector(encoder, bank);
       detectors.push(knn);
-      groups.push({ source: { residual: knn.residual, residualDim: knn.residualDim, topRatio: 0 }, normals: fold });
+      groups.push({ source: knnResidual(knn), normals: fold });
     }
     return { groups, dispose };
   } catch (e) {

@@ -8,8 +8,8 @@ import { expectedRefineShapes } from './config.ts';
  * undisclosed, ours are small because it trains on 2 CPU cores): a 1×1 projection of the residual features, two
  * 2×2 stride-2 transposed convolutions (the token grid ×4) and a 1×1 convolution to one logit. Every layer is a
  * matMul over reshapes: tfjs wasm has no Conv2DBackpropFilter kernel, and a stride-2 2×2 transposed convolution
- * has no overlap, so each input token writes its own 2×2 block. A 3×3 last layer (im2col) cost 8× the whole
- * step on wasm for no visible gain: the map is Gaussian-blurred afterwards anyway.
+ * has no overlap, so each input token writes its own 2×2 block. A 3×3 last layer (im2col) made the head's training
+ * step 8.3× slower on wasm (`npm run bench:refine-head`), and the map is Gaussian-blurred afterwards anyway.
  */
 
 /**
@@ -51,15 +51,22 @@ function upsample2(x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor): tf.Tensor4D {
   return tf.add(y.transpose([0, 1, 3, 2, 4, 5]).reshape([B, 2 * H, 2 * W, cout]), b) as tf.Tensor4D;
 }
 
-/** Residual features [B, gh, gw, inputDim] → logits [B, 4gh, 4gw, 1]. */
-export function refineLogits(features: tf.Tensor4D, p: RefineParams): tf.Tensor4D {
+/** Residual features [B, gh, gw, inputDim] → the map the last layer reads [B, 4gh, 4gw, widths[2]]. */
+export function refineFeatures(features: tf.Tensor4D, p: RefineParams): tf.Tensor4D {
   return tf.tidy(() => {
     const [B, H, W, C] = features.shape;
     const x = tf.div(features, p.input_scale).reshape([-1, C]);
     const h0 = tf.relu(tf.add(tf.matMul(x, p['proj.weight'] as tf.Tensor2D), p['proj.bias'])).reshape([B, H, W, -1]) as tf.Tensor4D;
-    const h1 = tf.relu(upsample2(h0, p['up1.weight'], p['up1.bias']));
-    const h2 = tf.relu(upsample2(h1, p['up2.weight'], p['up2.bias']));
-    return tf.add(tf.matMul(h2.reshape([-1, h2.shape[3]]), p['out.weight'] as tf.Tensor2D), p['out.bias']).reshape([B, 4 * H, 4 * W, 1]) as tf.Tensor4D;
+    return tf.relu(upsample2(tf.relu(upsample2(h0, p['up1.weight'], p['up1.bias'])), p['up2.weight'], p['up2.bias']));
+  });
+}
+
+/** Residual features [B, gh, gw, inputDim] → logits [B, 4gh, 4gw, 1]. */
+export function refineLogits(features: tf.Tensor4D, p: RefineParams): tf.Tensor4D {
+  return tf.tidy(() => {
+    const h = refineFeatures(features, p);
+    const [B, H, W, C] = h.shape;
+    return tf.add(tf.matMul(h.reshape([-1, C]), p['out.weight'] as tf.Tensor2D), p['out.bias']).reshape([B, H, W, 1]) as tf.Tensor4D;
   });
 }
 

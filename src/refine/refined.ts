@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InpFormer, PredictOptions, PredictResult } from '../inp-former/predict.ts';
+import type { KnnDetector } from '../knn/knn.ts';
 import { finishMap, reconstructionMap } from '../map/anomaly-map.ts';
 import { cosineSimilarity, meanOf } from '../runtime/ops.ts';
 import type { RefineConfig } from '../types.ts';
@@ -38,6 +39,11 @@ export function inpFormerResidual(model: InpFormer): ResidualSource {
       });
     },
   };
+}
+
+/** A kNN detector's residuals (its image score is the map's maximum). */
+export function knnResidual(knn: KnnDetector): ResidualSource {
+  return { residual: knn.residual, residualDim: knn.residualDim, topRatio: 0 };
 }
 
 /** The refined map chain: residual → head → average with the raw map → the method's map finish (sizes, Gaussian, score). */

@@ -64,9 +64,7 @@ export function maskTarget(mask: GrayImage, side: number): Float32Array {
  * One training image: a clean normal (teaches the head to stay quiet), a pseudo-anomaly, or — when the annotator
  * has accepted defects — a real defect as it was or pasted onto a normal (INP-Former++'s semi-supervised setting).
  */
-function sample(group: RefineGroup, input: RefineTrainInput, donors: readonly RgbImage[], rand: () => number): DefectSample {
-  const { defects } = input;
-  const normals = donors;
+function sample(group: RefineGroup, defects: readonly DefectSample[], donors: readonly RgbImage[], rand: () => number): DefectSample {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
   const normal = pick(group.normals);
   const r = rand();
@@ -75,10 +73,10 @@ function sample(group: RefineGroup, input: RefineTrainInput, donors: readonly Rg
   if (defects.length) {
     if (r < 0.4) return pasteDefect(normal, pick(defects), seed);
     if (r < 0.5) return pick(defects);
-    if (r < 0.8) return pseudoAnomaly(normal, pick(normals), seed);
+    if (r < 0.8) return pseudoAnomaly(normal, pick(donors), seed);
     return clean;
   }
-  return r < 0.75 ? pseudoAnomaly(normal, pick(normals), seed) : clean;
+  return r < 0.75 ? pseudoAnomaly(normal, pick(donors), seed) : clean;
 }
 
 function batchTensor(images: readonly RgbImage[], pre: RefineTrainInput['preprocess']): tf.Tensor4D {
@@ -134,7 +132,7 @@ export async function trainRefineHead(input: RefineTrainInput, o: RefineTrainOpt
       o.signal?.throwIfAborted();
       // One fold per step: its images, read by a detector that has not seen them.
       const group = groups[step % groups.length];
-      const samples = Array.from({ length: batch }, () => sample(group, input, normals, rand));
+      const samples = Array.from({ length: batch }, () => sample(group, input.defects, normals, rand));
       const targets = new Float32Array(batch * side * side);
       samples.forEach((s, i) => targets.set(maskTarget(s.mask, side), i * side * side));
       const x = batchTensor(samples.map((s) => s.image), input.preprocess);
